@@ -1,0 +1,256 @@
+"""The tar format as container layers use it: ustar headers plus PAX extended records.
+
+Decoding accepts what the tools that build layers write: POSIX ustar with PAX records (Go's
+archive/tar, hence Docker and BuildKit; Python's tarfile), GNU tar's long names and base-256
+numbers, and old V7 headers. It refuses sparse files, multi-volume archives and the other GNU
+extensions with ``InvalidArgument``. Names stay bytes from end to end: no encoding guesses.
+
+Encoding writes one fixed form, so the same member always gives the same bytes: a ustar
+header (magic ``ustar\\0``, version ``00``, empty user and group names) preceded by a PAX
+header (``././@PaxHeader``) only when a value does not fit ustar or a member has xattrs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from dockyard.errors import DataCorrupted, InvalidArgument
+
+BLOCK = 512
+END_OF_ARCHIVE = bytes(2 * BLOCK)
+XATTR_PREFIX = b"SCHILY.xattr."
+
+
+class MemberKind(StrEnum):
+    """What a tar member creates."""
+
+    FILE = "file"
+    DIR = "dir"
+    SYMLINK = "symlink"
+    HARDLINK = "hardlink"
+    CHAR = "char"
+    BLOCK = "block"
+    FIFO = "fifo"
+
+
+_KIND_OF_TYPE = {
+    b"0": MemberKind.FILE,
+    b"\0": MemberKind.FILE,
+    b"7": MemberKind.FILE,  # contiguous file: a regular file everywhere but on old Unixes
+    b"1": MemberKind.HARDLINK,
+    b"2": MemberKind.SYMLINK,
+    b"3": MemberKind.CHAR,
+    b"4": MemberKind.BLOCK,
+    b"5": MemberKind.DIR,
+    b"6": MemberKind.FIFO,
+}
+_TYPE_OF_KIND = {kind: flag for flag, kind in reversed(_KIND_OF_TYPE.items())}
+PAX_LOCAL, PAX_GLOBAL, GNU_LONGNAME, GNU_LONGLINK = b"x", b"g", b"L", b"K"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Member:
+    """One tar member with its extended records applied.
+
+    Attributes:
+        name: the path as stored (not yet checked; see ``dockyard.archive.paths``).
+        size: bytes of data that follow (0 for every kind but FILE).
+        mtime: seconds since the epoch (PAX allows fractions; they are truncated).
+        linkname: the target of a SYMLINK or HARDLINK.
+        xattrs: ``(name, value)`` from ``SCHILY.xattr.*`` records, in archive order.
+    """
+
+    name: bytes
+    kind: MemberKind
+    mode: int = 0o644
+    uid: int = 0
+    gid: int = 0
+    size: int = 0
+    mtime: int = 0
+    linkname: bytes = b""
+    devmajor: int = 0
+    devminor: int = 0
+    xattrs: tuple[tuple[bytes, bytes], ...] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Header:
+    """One decoded 512-byte header block, before extended records are applied."""
+
+    name: bytes
+    typeflag: bytes
+    mode: int
+    uid: int
+    gid: int
+    size: int
+    mtime: int
+    linkname: bytes
+    devmajor: int
+    devminor: int
+
+
+def padded(size: int) -> int:
+    """``size`` rounded up to whole blocks."""
+    return -(-size // BLOCK) * BLOCK
+
+
+def _cstring(field: bytes) -> bytes:
+    return field.split(b"\0", 1)[0]
+
+
+def _number(field: bytes) -> int:
+    """An octal field, or GNU base-256 (big-endian two's complement with the top bit set)."""
+    if field and field[0] & 0x80:
+        if field[0] & 0x40:
+            return int.from_bytes(field, "big", signed=True)
+        return int.from_bytes(bytes([field[0] & 0x7F]) + field[1:], "big")
+    digits = field.split(b"\0", 1)[0].strip(b" ")
+    if not digits:
+        return 0
+    try:
+        return int(digits, 8)
+    except ValueError:
+        raise DataCorrupted(f"tar header: bad number field {field!r}") from None
+
+
+def decode_header(block: bytes) -> Header:
+    """Decode one header block (checksum verified).
+
+    Raises:
+        DataCorrupted: the checksum does not match or a numeric field is not a number.
+    """
+    stored = _number(block[148:156])
+    unsigned = sum(block[:148]) + 256 + sum(block[156:])
+    signed = unsigned - 256 * sum(1 for b in block[:148] + block[156:] if b > 127)
+    if stored not in (unsigned, signed):
+        raise DataCorrupted("tar header: checksum mismatch (not a tar archive, or corrupt)")
+    name = _cstring(block[0:100])
+    typeflag = block[156:157]
+    if block[257:263] == b"ustar\0":  # POSIX: the prefix field extends the name
+        prefix = _cstring(block[345:500])
+        if prefix:
+            name = prefix + b"/" + name
+    if typeflag == b"\0" and name.endswith(b"/"):
+        typeflag = b"5"  # pre-POSIX tars mark directories only by the slash
+    return Header(
+        name=name,
+        typeflag=typeflag,
+        mode=_number(block[100:108]),
+        uid=_number(block[108:116]),
+        gid=_number(block[116:124]),
+        size=_number(block[124:136]),
+        mtime=_number(block[136:148]),
+        linkname=_cstring(block[157:257]),
+        devmajor=_number(block[329:337]),
+        devminor=_number(block[337:345]),
+    )
+
+
+def decode_pax(data: bytes) -> list[tuple[bytes, bytes]]:
+    """The ``(keyword, value)`` records of a PAX extended header, in order.
+
+    Raises:
+        DataCorrupted: a record is not ``"<length> <keyword>=<value>\\n"``.
+    """
+    records: list[tuple[bytes, bytes]] = []
+    pos = 0
+    while pos < len(data) and data[pos] != 0:
+        space = data.find(b" ", pos, pos + 20)
+        length = int(data[pos:space]) if space > pos and data[pos:space].isdigit() else 0
+        record = data[pos : pos + length]
+        if length <= space - pos or len(record) != length or not record.endswith(b"\n"):
+            raise DataCorrupted(f"tar PAX header: malformed record at byte {pos}")
+        keyword, eq, value = record[space - pos + 1 : -1].partition(b"=")
+        if not eq or not keyword:
+            raise DataCorrupted(f"tar PAX header: malformed record at byte {pos}")
+        records.append((keyword, value))
+        pos += length
+    return records
+
+
+def pax_time(value: bytes) -> int:
+    """Whole seconds of a PAX time such as ``1700000000.123`` or ``-5.5`` (towards -inf)."""
+    whole, _, fraction = value.partition(b".")
+    try:
+        seconds = int(whole)
+        fractional = bool(fraction.strip(b"0")) and int(fraction) >= 0
+    except ValueError:
+        raise DataCorrupted(f"tar PAX header: bad time {value!r}") from None
+    return seconds - 1 if fractional and whole.startswith(b"-") else seconds
+
+
+def kind_of(typeflag: bytes) -> MemberKind | None:
+    """The member kind of a header type, or None for a type that is not a member."""
+    return _KIND_OF_TYPE.get(typeflag)
+
+
+def _octal(value: int, width: int) -> bytes:
+    return b"%0*o\0" % (width - 1, value)
+
+
+def _fits(value: int, width: int) -> bool:
+    return 0 <= value < 8 ** (width - 1)
+
+
+def _block(member: Member, name: bytes, linkname: bytes, typeflag: bytes, size: int) -> bytes:
+    block = bytearray(BLOCK)
+    block[0:100] = name[:100].ljust(100, b"\0")
+    block[100:108] = _octal(member.mode & 0o7777, 8)
+    block[108:116] = _octal(member.uid if _fits(member.uid, 8) else 0, 8)
+    block[116:124] = _octal(member.gid if _fits(member.gid, 8) else 0, 8)
+    block[124:136] = _octal(size if _fits(size, 12) else 0, 12)
+    block[136:148] = _octal(member.mtime if _fits(member.mtime, 12) else 0, 12)
+    block[148:156] = b" " * 8
+    block[156:157] = typeflag
+    block[157:257] = linkname[:100].ljust(100, b"\0")
+    block[257:265] = b"ustar\x0000"
+    block[329:337] = _octal(member.devmajor, 8)
+    block[337:345] = _octal(member.devminor, 8)
+    block[148:156] = b"%06o\0 " % sum(block)
+    return bytes(block)
+
+
+def _pax_record(keyword: bytes, value: bytes) -> bytes:
+    body = b" %s=%s\n" % (keyword, value)
+    length = len(body) + 1
+    while len(b"%d" % length) + len(body) != length:
+        length += 1
+    return b"%d%s" % (length, body)
+
+
+def _pax_records(member: Member) -> list[tuple[bytes, bytes]]:
+    records: list[tuple[bytes, bytes]] = []
+    if len(member.name) > 100 or not member.name.isascii():
+        records.append((b"path", member.name))
+    if len(member.linkname) > 100 or not member.linkname.isascii():
+        records.append((b"linkpath", member.linkname))
+    for keyword, value, width in (
+        (b"uid", member.uid, 8),
+        (b"gid", member.gid, 8),
+        (b"size", member.size, 12),
+        (b"mtime", member.mtime, 12),
+    ):
+        if not _fits(value, width):
+            records.append((keyword, b"%d" % value))
+    records.extend(sorted((XATTR_PREFIX + key, value) for key, value in member.xattrs))
+    return records
+
+
+def encode_member(member: Member) -> bytes:
+    """The header block(s) of ``member``: a PAX header first when one is needed.
+
+    Raises:
+        InvalidArgument: a device number does not fit the ustar field.
+    """
+    if not (_fits(member.devmajor, 8) and _fits(member.devminor, 8)):
+        raise InvalidArgument(f"tar member {member.name!r}: device number too large")
+    size = member.size if member.kind is MemberKind.FILE else 0
+    header = _block(member, member.name, member.linkname, _TYPE_OF_KIND[member.kind], size)
+    records = _pax_records(member)
+    if not records:
+        return header
+    data = b"".join(_pax_record(k, v) for k, v in records)
+    pax = Member(name=b"././@PaxHeader", kind=MemberKind.FILE, mode=0o644)
+    pax_header = _block(pax, pax.name, b"", PAX_LOCAL, len(data))
+    return pax_header + data + bytes(padded(len(data)) - len(data)) + header

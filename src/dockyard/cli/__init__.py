@@ -1,0 +1,3 @@
+"""The dockyard command line: argv -> calls -> output; the only place that prints or exits."""
+
+from __future__ import annotations

@@ -1,0 +1,95 @@
+"""Engine settings: defaults, then ``/etc/dockyard/config.toml``, then
+``$XDG_CONFIG_HOME/dockyard/config.toml``, then environment, then flags (later wins).
+
+Keys (all optional)::
+
+    root = "/var/lib/dockyard"        # state root (DOCKYARD_ROOT, --root)
+    runroot = "/run/dockyard"         # run state (DOCKYARD_RUNROOT)
+    storage_driver = "overlayfs"      # or "native" (DOCKYARD_STORAGE_DRIVER, --storage-driver)
+    log_level = "warning"             # debug|info|warning|error (--log-level)
+
+Unknown keys are an error naming the file, so a typo never silently does nothing.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from dockyard.errors import InvalidArgument
+
+SYSTEM_CONFIG = Path("/etc/dockyard/config.toml")
+LOG_LEVELS = ("debug", "info", "warning", "warn", "error", "fatal")
+DRIVERS = ("overlayfs", "native")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Settings:
+    """The resolved engine settings."""
+
+    root: Path = Path("/var/lib/dockyard")
+    runroot: Path = Path("/run/dockyard")
+    storage_driver: str | None = None  # None: overlayfs when the kernel has it, else native
+    log_level: str = "warning"
+
+
+def user_config() -> Path:
+    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return Path(base) / "dockyard" / "config.toml"
+
+
+def load_settings(files: tuple[Path, ...] | None = None) -> Settings:
+    """Defaults overlaid by each existing config file, then by the environment.
+
+    Raises:
+        InvalidArgument: a file is not TOML, has an unknown key or a bad value.
+    """
+    settings = Settings()
+    for path in files if files is not None else (SYSTEM_CONFIG, user_config()):
+        if path.is_file():
+            settings = _merge(settings, path)
+    env = {
+        "root": os.environ.get("DOCKYARD_ROOT"),
+        "runroot": os.environ.get("DOCKYARD_RUNROOT"),
+        "storage_driver": os.environ.get("DOCKYARD_STORAGE_DRIVER"),
+    }
+    return override(settings, **env)
+
+
+def override(settings: Settings, **values: str | None) -> Settings:
+    """Replace the settings given (non-``None``), validating them."""
+    changes: dict[str, object] = {}
+    for key, value in values.items():
+        if value is None or value == "":
+            continue
+        if key in ("root", "runroot"):
+            changes[key] = Path(value).absolute()
+        elif key == "storage_driver":
+            if value not in DRIVERS:
+                raise InvalidArgument(
+                    f'storage driver "{value}" is not supported', hint="use overlayfs or native"
+                )
+            changes[key] = value
+        elif key == "log_level":
+            if value.lower() not in LOG_LEVELS:
+                raise InvalidArgument(f'log level "{value}" is not one of {", ".join(LOG_LEVELS)}')
+            changes[key] = value.lower()
+    return replace(settings, **changes)  # type: ignore[arg-type]
+
+
+def _merge(settings: Settings, path: Path) -> Settings:
+    try:
+        data = tomllib.loads(path.read_text())
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
+        raise InvalidArgument(f"config {path}: {err}", hint="fix or remove the file") from err
+    known = {"root", "runroot", "storage_driver", "log_level"}
+    for key, value in data.items():
+        if key not in known:
+            raise InvalidArgument(
+                f'config {path}: unknown key "{key}"', hint="known keys: " + ", ".join(sorted(known))
+            )
+        if not isinstance(value, str):
+            raise InvalidArgument(f'config {path}: "{key}" must be a string')
+    return override(settings, **data)

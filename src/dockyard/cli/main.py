@@ -1,0 +1,102 @@
+"""``dockyard``: the root command, global options, and the one place exit codes are chosen.
+
+Exit codes follow docker: 0 success, 1 a failed operation (no such image, conflict, bad input),
+125 a usage error or an engine failure, 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import click
+
+from dockyard import __version__
+from dockyard.cli import image_cmds, system_cmds
+from dockyard.cli.config import load_settings, override
+from dockyard.cli.context import AppContext
+from dockyard.errors import DockyardError
+
+EXIT_FAILED = 1
+EXIT_ENGINE = 125
+EXIT_INTERRUPTED = 130
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--root", envvar="DOCKYARD_ROOT", help="State root (default /var/lib/dockyard).")
+@click.option(
+    "--storage-driver",
+    type=click.Choice(["overlayfs", "native"]),
+    help="Snapshotter for unpacked layers (default: overlayfs when available).",
+)
+@click.option("-D", "--debug", is_flag=True, help="Debug output, with tracebacks on errors.")
+@click.option(
+    "-l",
+    "--log-level",
+    type=click.Choice(["debug", "info", "warn", "warning", "error", "fatal"]),
+    help="Logging level (default warning).",
+)
+@click.version_option(__version__, "-v", "--version", message="Dockyard version %(version)s")
+@click.pass_context
+def cli(
+    ctx: click.Context,
+    root: str | None,
+    storage_driver: str | None,
+    debug: bool,
+    log_level: str | None,
+) -> None:
+    """A Docker-compatible, daemonless container engine."""
+    settings = override(
+        load_settings(),
+        root=root,
+        storage_driver=storage_driver,
+        log_level="debug" if debug else log_level,
+    )
+    level = {"warn": "WARNING", "fatal": "CRITICAL"}.get(settings.log_level, settings.log_level)
+    logging.basicConfig(level=level.upper(), format="%(levelname)s %(name)s: %(message)s")
+    ctx.obj = AppContext(settings=settings, debug=debug)
+
+
+image_cmds.register(cli)
+system_cmds.register(cli)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; return the exit code (the console script exits with it)."""
+    debug = "-D" in (argv or sys.argv[1:]) or "--debug" in (argv or sys.argv[1:])
+    try:
+        cli.main(args=argv, prog_name="dockyard", standalone_mode=False)
+    except click.exceptions.Exit as done:
+        return int(done.exit_code)
+    except click.UsageError as err:
+        err.show()
+        return EXIT_ENGINE
+    except click.Abort:
+        click.echo("Aborted.", err=True)
+        return EXIT_FAILED
+    except KeyboardInterrupt:
+        return EXIT_INTERRUPTED
+    except DockyardError as err:
+        _report(err, debug)
+        return EXIT_FAILED
+    except BrokenPipeError:
+        return EXIT_FAILED
+    except OSError as err:
+        _report(err, debug)
+        return EXIT_ENGINE
+    return 0
+
+
+def _report(err: Exception, debug: bool) -> None:
+    if debug:
+        import traceback
+
+        traceback.print_exception(err)
+    click.echo(f"Error: {err}", err=True)
+    hint = getattr(err, "hint", None)
+    if hint:
+        click.echo(f"Hint: {hint}", err=True)
+
+
+def entry() -> None:
+    sys.exit(main())

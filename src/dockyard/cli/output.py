@@ -1,0 +1,46 @@
+"""Printing rows the way docker does: default tables, ``--format`` templates, ``-q``, JSON."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+
+import click
+
+from dockyard.cli import template
+
+
+def emit_rows(
+    rows: Sequence[object],
+    *,
+    fmt: str | None,
+    default: str,
+    headers: Mapping[str, str],
+) -> None:
+    """Print ``rows`` with ``fmt`` (docker's rules), or with the ``default`` table template.
+
+    ``table …`` prints a header and aligned columns; ``json`` prints one JSON object per row;
+    any other template is rendered once per row, each followed by a newline.
+    """
+    text = fmt if fmt else default
+    if text == "json":
+        text = "{{json .}}"
+    is_table, body = template.split_table(text)
+    if is_table:
+        click.echo(template.render_table(body, rows, headers), nl=False)
+        return
+    compiled = template.parse(body)
+    for row in rows:
+        click.echo(compiled.execute(row))
+
+
+def emit_json(values: Sequence[object]) -> None:
+    """Docker's inspect output: a JSON array indented with four spaces."""
+    click.echo(json.dumps(list(values), indent=4, ensure_ascii=False))
+
+
+def emit_each(values: Sequence[object], fmt: str) -> None:
+    """``inspect --format``: the template once per object."""
+    compiled = template.parse(fmt)
+    for value in values:
+        click.echo(compiled.execute(value))

@@ -1,0 +1,96 @@
+"""Unpacking an image's layers into snapshots keyed by chain ID.
+
+ChainID (OCI image-spec ``config.md``): ``ChainID(L0) = DiffID(L0)`` and
+``ChainID(L0..Ln) = sha256(ChainID(L0..Ln-1) + " " + DiffID(Ln))``. A snapshot named by a chain
+ID holds the tree of every layer up to it, so images sharing a base share its snapshots and a
+layer is never unpacked twice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections.abc import Sequence
+
+from dockyard.archive import WhiteoutMode, apply_layer
+from dockyard.errors import AlreadyExists, DataCorrupted
+from dockyard.image.store import ImageStore, Operation
+from dockyard.metadata import LayerRecord
+from dockyard.oci.digest import Digest
+from dockyard.oci.image import ImageConfig
+from dockyard.oci.manifest import Manifest
+
+
+def chain_ids(diff_ids: Sequence[Digest]) -> list[Digest]:
+    """The chain ID of each layer prefix."""
+    chains: list[Digest] = []
+    for diff_id in diff_ids:
+        if not chains:
+            chains.append(diff_id)
+        else:
+            text = f"{chains[-1]} {diff_id}".encode()
+            chains.append(Digest.from_hex(hashlib.sha256(text).hexdigest()))
+    return chains
+
+
+def unpack(store: ImageStore, op: Operation, manifest: Manifest, config: ImageConfig) -> int:
+    """Apply every layer that is not unpacked yet; return the image's size (sum of layers).
+
+    Raises:
+        DataCorrupted: the manifest and config disagree, or a layer's uncompressed digest is not
+            the diff_id the config names.
+        InvalidArgument: a layer is hostile or malformed (see ``dockyard.archive.apply``).
+    """
+    diff_ids = list(config.rootfs.diff_ids)
+    if len(diff_ids) != len(manifest.layers):
+        raise DataCorrupted(
+            f"image {manifest.config.digest}: manifest has {len(manifest.layers)} layers but "
+            f"the config lists {len(diff_ids)} diff_ids"
+        )
+    size = 0
+    parent: str | None = None
+    for desc, diff_id, chain in zip(manifest.layers, diff_ids, chain_ids(diff_ids), strict=True):
+        name = str(chain)
+        record = store.db.get_layer(name)
+        if record is None or not store.snapshots.exists(name):
+            record = _apply(store, op, desc.digest, diff_id, name, parent)
+        size += record.size
+        parent = name
+    return size
+
+
+def _apply(
+    store: ImageStore, op: Operation, blob: Digest, diff_id: Digest, name: str, parent: str | None
+) -> LayerRecord:
+    key = f"extract-{uuid.uuid4().hex}"
+    store.snapshots.prepare(key, parent)
+    mode = WhiteoutMode.OVERLAY if store.snapshotter_name == "overlayfs" else WhiteoutMode.NATIVE
+    try:
+        with store.content.open(blob) as stream:
+            result = apply_layer(
+                stream, store.snapshots.upper_dir(key), mode=mode, label=f"layer {blob}"
+            )
+        if result.diff_id != diff_id:
+            raise DataCorrupted(
+                f"layer {blob}: uncompressed digest {result.diff_id} does not match the "
+                f"config's diff_id {diff_id}",
+                hint="the image is corrupt; pull or load it again",
+            )
+        try:
+            store.snapshots.commit(name, key)
+            op.new_snapshots.append(name)
+        except AlreadyExists:  # another command unpacked the same layer meanwhile
+            store.snapshots.remove(key)
+    except BaseException:
+        if store.snapshots.exists(key):
+            store.snapshots.remove(key)
+        raise
+    record = LayerRecord(
+        chain_id=name,
+        diff_id=str(diff_id),
+        parent=parent,
+        size=result.uncompressed_size,
+        snapshotter=store.snapshotter_name,
+    )
+    store.db.put_layer(record)
+    return record

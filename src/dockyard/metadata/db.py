@@ -1,0 +1,313 @@
+"""The metadata database (SQLite, WAL): the only owner of the engine's SQL.
+
+On disk: ``<state root>/metadata.db`` (+ ``-wal``/``-shm``). Schema version 1, kept in
+``PRAGMA user_version``::
+
+    images(id PK = config digest, manifest_digest, manifest_media_type, created, added, size,
+           last_tag_time, labels JSON)
+    image_blobs(image_id -> images, digest)     every blob an image needs: manifest, config, layers
+    refs(name PK, image_id -> images, kind)     kind 'tag' (repo:tag) or 'digest' (repo@sha256:…)
+    layers(chain_id PK, diff_id, parent, size, snapshotter)   unpacked layers (snapshots)
+    containers(id PK, name UNIQUE, image_id, running, created)  grown by the containers issue
+    leases(id PK, created, expires) / lease_resources(lease_id, kind, ref)
+                                                in-flight operations: GC never removes leased refs
+
+Every write runs in ``transaction()`` (``BEGIN IMMEDIATE``), so concurrent CLIs serialise on the
+database lock instead of interleaving. Migrations: ``_MIGRATIONS[n]`` upgrades version n to n+1.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+import uuid
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+from dockyard.errors import FailedPrecondition
+from dockyard.metadata.records import ContainerRef, ImageRecord, LayerRecord
+
+SCHEMA_VERSION = 1
+
+_SCHEMA_V1 = """
+CREATE TABLE images (
+    id TEXT PRIMARY KEY, manifest_digest TEXT NOT NULL, manifest_media_type TEXT NOT NULL,
+    created REAL NOT NULL, added REAL NOT NULL, size INTEGER NOT NULL,
+    last_tag_time REAL, labels TEXT NOT NULL DEFAULT '{}'
+);
+CREATE TABLE image_blobs (
+    image_id TEXT NOT NULL REFERENCES images(id) ON DELETE CASCADE, digest TEXT NOT NULL,
+    PRIMARY KEY (image_id, digest)
+);
+CREATE INDEX image_blobs_digest ON image_blobs(digest);
+CREATE TABLE refs (
+    name TEXT PRIMARY KEY, image_id TEXT NOT NULL REFERENCES images(id) ON DELETE CASCADE,
+    kind TEXT NOT NULL CHECK (kind IN ('tag', 'digest'))
+);
+CREATE INDEX refs_image ON refs(image_id);
+CREATE TABLE layers (
+    chain_id TEXT PRIMARY KEY, diff_id TEXT NOT NULL, parent TEXT, size INTEGER NOT NULL,
+    snapshotter TEXT NOT NULL
+);
+CREATE TABLE containers (
+    id TEXT PRIMARY KEY, name TEXT NOT NULL UNIQUE, image_id TEXT NOT NULL,
+    running INTEGER NOT NULL DEFAULT 0, created REAL NOT NULL
+);
+CREATE TABLE leases (id TEXT PRIMARY KEY, created REAL NOT NULL, expires REAL NOT NULL);
+CREATE TABLE lease_resources (
+    lease_id TEXT NOT NULL REFERENCES leases(id) ON DELETE CASCADE,
+    kind TEXT NOT NULL, ref TEXT NOT NULL, PRIMARY KEY (lease_id, kind, ref)
+);
+"""
+
+_MIGRATIONS: dict[int, str] = {0: _SCHEMA_V1}
+
+
+class Database:
+    """A connection per thread to ``path``; created and migrated on first open.
+
+    Raises:
+        FailedPrecondition: the database was written by a newer dockyard.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._local = threading.local()
+
+    def _conn(self) -> sqlite3.Connection:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute("PRAGMA foreign_keys=ON")
+            _migrate(conn, self.path)
+            self._local.conn = conn
+        return conn
+
+    def close(self) -> None:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """Run the block in one write transaction; roll back if it raises."""
+        conn = self._conn()
+        if conn.in_transaction:  # nested: join the outer transaction
+            yield conn
+            return
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield conn
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
+    def _query(self, sql: str, args: Sequence[object] = ()) -> list[sqlite3.Row]:
+        conn = self._conn()
+        conn.row_factory = sqlite3.Row
+        return list(conn.execute(sql, args))
+
+    # images -------------------------------------------------------------------------------
+
+    def put_image(self, rec: ImageRecord, blobs: Sequence[str]) -> None:
+        """Insert or replace an image and the set of blobs it needs."""
+        with self.transaction() as c:
+            c.execute(
+                "INSERT INTO images VALUES (?,?,?,?,?,?,?,?) ON CONFLICT(id) DO UPDATE SET "
+                "manifest_digest=excluded.manifest_digest, "
+                "manifest_media_type=excluded.manifest_media_type, size=excluded.size",
+                (
+                    rec.id, rec.manifest_digest, rec.manifest_media_type, rec.created,
+                    rec.added, rec.size, rec.last_tag_time, json.dumps(dict(rec.labels)),
+                ),
+            )  # fmt: skip
+            c.execute("DELETE FROM image_blobs WHERE image_id=?", (rec.id,))
+            c.executemany(
+                "INSERT OR IGNORE INTO image_blobs VALUES (?,?)", [(rec.id, d) for d in blobs]
+            )
+
+    def get_image(self, image_id: str) -> ImageRecord | None:
+        rows = self._query("SELECT * FROM images WHERE id=?", (image_id,))
+        return _image(rows[0]) if rows else None
+
+    def images_with_prefix(self, prefix: str) -> list[ImageRecord]:
+        """Images whose ID starts with ``sha256:<prefix>`` (``prefix`` is lowercase hex)."""
+        return [
+            _image(r) for r in self._query("SELECT * FROM images WHERE substr(id, 8) GLOB ?",
+                                           (prefix + "*",))
+        ]  # fmt: skip
+
+    def list_images(self) -> list[ImageRecord]:
+        return [_image(r) for r in self._query("SELECT * FROM images ORDER BY added DESC")]
+
+    def delete_image(self, image_id: str) -> None:
+        with self.transaction() as c:
+            c.execute("DELETE FROM images WHERE id=?", (image_id,))
+
+    def image_blobs(self, image_id: str) -> list[str]:
+        rows = self._query("SELECT digest FROM image_blobs WHERE image_id=?", (image_id,))
+        return [r["digest"] for r in rows]
+
+    def referenced_blobs(self) -> set[str]:
+        """Every blob an image or a live lease holds."""
+        rows = self._query(
+            "SELECT digest FROM image_blobs UNION SELECT ref FROM lease_resources "
+            "WHERE kind='blob'"
+        )
+        return {r[0] for r in rows}
+
+    # references -----------------------------------------------------------------------------
+
+    def set_ref(self, name: str, image_id: str, kind: str = "tag") -> str | None:
+        """Point ``name`` at ``image_id``; return the image it pointed at before, if another."""
+        with self.transaction() as c:
+            row = c.execute("SELECT image_id FROM refs WHERE name=?", (name,)).fetchone()
+            c.execute("INSERT OR REPLACE INTO refs VALUES (?,?,?)", (name, image_id, kind))
+            c.execute("UPDATE images SET last_tag_time=? WHERE id=?", (time.time(), image_id))
+        previous = row[0] if row else None
+        return previous if previous != image_id else None
+
+    def delete_ref(self, name: str) -> bool:
+        with self.transaction() as c:
+            return c.execute("DELETE FROM refs WHERE name=?", (name,)).rowcount > 0
+
+    def resolve_ref(self, name: str) -> str | None:
+        rows = self._query("SELECT image_id FROM refs WHERE name=?", (name,))
+        return str(rows[0][0]) if rows else None
+
+    def refs_of(self, image_id: str, kind: str | None = None) -> list[str]:
+        sql = "SELECT name FROM refs WHERE image_id=?" + (" AND kind=?" if kind else "")
+        args: tuple[str, ...] = (image_id, kind) if kind else (image_id,)
+        return sorted(r[0] for r in self._query(sql + " ORDER BY name", args))
+
+    # layers ----------------------------------------------------------------------------------
+
+    def put_layer(self, rec: LayerRecord) -> None:
+        with self.transaction() as c:
+            c.execute(
+                "INSERT OR REPLACE INTO layers VALUES (?,?,?,?,?)",
+                (rec.chain_id, rec.diff_id, rec.parent, rec.size, rec.snapshotter),
+            )
+
+    def get_layer(self, chain_id: str) -> LayerRecord | None:
+        rows = self._query("SELECT * FROM layers WHERE chain_id=?", (chain_id,))
+        return _layer(rows[0]) if rows else None
+
+    def list_layers(self) -> list[LayerRecord]:
+        return [_layer(r) for r in self._query("SELECT * FROM layers")]
+
+    def delete_layer(self, chain_id: str) -> None:
+        with self.transaction() as c:
+            c.execute("DELETE FROM layers WHERE chain_id=?", (chain_id,))
+
+    # containers (only what the image store must respect) -------------------------------------
+
+    def add_container(self, ref: ContainerRef) -> None:
+        with self.transaction() as c:
+            c.execute(
+                "INSERT INTO containers VALUES (?,?,?,?,?)",
+                (ref.id, ref.name, ref.image_id, int(ref.running), time.time()),
+            )
+
+    def containers_using(self, image_id: str) -> list[ContainerRef]:
+        rows = self._query("SELECT * FROM containers WHERE image_id=? ORDER BY id", (image_id,))
+        return [_container(r) for r in rows]
+
+    def count_containers(self) -> tuple[int, int]:
+        """(all, running)."""
+        row = self._query("SELECT count(*), coalesce(sum(running), 0) FROM containers")[0]
+        return int(row[0]), int(row[1])
+
+    # leases -------------------------------------------------------------------------------------
+
+    def create_lease(self, ttl: float = 86400.0) -> str:
+        """A lease protects the blobs and snapshots added to it from GC until it is deleted."""
+        lease_id = uuid.uuid4().hex
+        now = time.time()
+        with self.transaction() as c:
+            c.execute("INSERT INTO leases VALUES (?,?,?)", (lease_id, now, now + ttl))
+        return lease_id
+
+    def lease_add(self, lease_id: str, kind: str, ref: str) -> None:
+        with self.transaction() as c:
+            c.execute("INSERT OR IGNORE INTO lease_resources VALUES (?,?,?)", (lease_id, kind, ref))
+
+    def lease_resources(self, lease_id: str, kind: str) -> list[str]:
+        rows = self._query(
+            "SELECT ref FROM lease_resources WHERE lease_id=? AND kind=?", (lease_id, kind)
+        )
+        return [r[0] for r in rows]
+
+    def delete_lease(self, lease_id: str) -> None:
+        with self.transaction() as c:
+            c.execute("DELETE FROM leases WHERE id=?", (lease_id,))
+
+    def expire_leases(self, now: float | None = None) -> int:
+        """Drop leases past their expiry (left by a crashed command); return how many."""
+        with self.transaction() as c:
+            return c.execute(
+                "DELETE FROM leases WHERE expires < ?", (time.time() if now is None else now,)
+            ).rowcount
+
+    def leased(self, kind: str) -> set[str]:
+        return {r[0] for r in self._query("SELECT ref FROM lease_resources WHERE kind=?", (kind,))}
+
+
+def _migrate(conn: sqlite3.Connection, path: Path) -> None:
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        version = int(conn.execute("PRAGMA user_version").fetchone()[0])
+        if version > SCHEMA_VERSION:
+            raise FailedPrecondition(
+                f"metadata database {path}: schema version {version} is newer than this "
+                f"dockyard supports ({SCHEMA_VERSION})",
+                hint="upgrade dockyard, or use another --root",
+            )
+        while version < SCHEMA_VERSION:
+            for statement in _MIGRATIONS[version].split(";"):
+                if statement.strip():
+                    conn.execute(statement)
+            version += 1
+            conn.execute(f"PRAGMA user_version={version}")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+
+
+def _image(row: sqlite3.Row) -> ImageRecord:
+    labels = json.loads(row["labels"])
+    return ImageRecord(
+        id=row["id"],
+        manifest_digest=row["manifest_digest"],
+        manifest_media_type=row["manifest_media_type"],
+        created=row["created"],
+        added=row["added"],
+        size=row["size"],
+        last_tag_time=row["last_tag_time"],
+        labels=tuple(sorted(labels.items())),
+    )
+
+
+def _layer(row: sqlite3.Row) -> LayerRecord:
+    return LayerRecord(
+        chain_id=row["chain_id"],
+        diff_id=row["diff_id"],
+        parent=row["parent"],
+        size=row["size"],
+        snapshotter=row["snapshotter"],
+    )
+
+
+def _container(row: sqlite3.Row) -> ContainerRef:
+    return ContainerRef(
+        id=row["id"], name=row["name"], image_id=row["image_id"], running=bool(row["running"])
+    )

@@ -1,0 +1,44 @@
+"""Typed rows of the metadata database."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ImageRecord:
+    """An image as the engine knows it.
+
+    ``id`` is the config digest (``sha256:…``), Docker's image ID. ``manifest_digest`` names the
+    manifest stored in the content store; ``size`` is the sum of the layers' uncompressed sizes.
+    """
+
+    id: str
+    manifest_digest: str
+    manifest_media_type: str
+    created: float
+    added: float
+    size: int
+    last_tag_time: float | None = None
+    labels: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LayerRecord:
+    """An unpacked layer: the snapshot named ``chain_id`` holds the tree of every layer below."""
+
+    chain_id: str
+    diff_id: str
+    parent: str | None
+    size: int
+    snapshotter: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ContainerRef:
+    """The part of a container that the image store must respect: which image it uses."""
+
+    id: str
+    name: str
+    image_id: str
+    running: bool
