@@ -7,7 +7,6 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -88,8 +87,8 @@ def debian_tar() -> Path:
 
 
 @pytest.fixture
-def dockyard(state_root: Path) -> Iterator[DockyardRunner]:
-    yield DockyardRunner(state_root)
+def dockyard(state_root: Path) -> DockyardRunner:
+    return DockyardRunner(state_root)
 
 
 class DockyardRunner:

@@ -6,7 +6,6 @@ import json
 from pathlib import Path
 
 import pytest
-
 from tests.conftest import DockyardRunner
 
 pytestmark = pytest.mark.root
@@ -52,7 +51,9 @@ def test_format_quiet_and_filters(engine: DockyardRunner, busybox_tar: Path) -> 
     assert engine.out("images", "--no-trunc", "-q").split() == [image_id]
     row = json.loads(engine.out("images", "--format", "{{json .}}").splitlines()[0])
     assert row["ID"] == image_id[7:19] and row["Tag"] == "1.36"
-    assert engine.out("images", "-f", "reference=localhost:5000/*/*", "--format", "{{.Tag}}") == "v2\n"
+    assert (
+        engine.out("images", "-f", "reference=localhost:5000/*/*", "--format", "{{.Tag}}") == "v2\n"
+    )
     assert engine.out("images", "-f", "label=tier=base", "-q").strip() == image_id[7:19]
     assert engine.out("images", "-f", "label=tier=other", "-q") == ""
     assert engine.out("images", "-f", "dangling=true", "-q") == ""
@@ -103,7 +104,10 @@ def test_rmi_refuses_image_used_by_container(state_root: Path, busybox_tar: Path
         ContainerRef(id="c" * 64, name="web", image_id=image_id, running=False)
     )
     refused = engine("rmi", "busybox", check=False)
-    assert refused.returncode == 1 and b"being used by stopped container cccccccccccc" in refused.stderr
+    assert (
+        refused.returncode == 1
+        and b"being used by stopped container cccccccccccc" in refused.stderr
+    )
     assert engine.out("images", "-q").strip() == image_id[7:19]
     assert "Untagged: busybox:latest" in engine.out("rmi", "-f", "busybox")
 

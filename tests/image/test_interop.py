@@ -8,10 +8,10 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from tests.conftest import DockyardRunner
 
 from dockyard.linux.mount import mount_options, umount
 from dockyard.snapshot import new_snapshotter
-from tests.conftest import DockyardRunner
 
 pytestmark = [pytest.mark.root, pytest.mark.interop]
 

@@ -49,9 +49,9 @@ def test_resolve(db: Database, name: str, expected: str) -> None:
 def test_resolve_errors(db: Database) -> None:
     with pytest.raises(Conflict, match='prefix "ab1" is ambiguous'):
         resolve_image(db, "ab1")
-    with pytest.raises(NotFound, match="^No such image: nosuch:latest$"):
+    with pytest.raises(NotFound, match=r"^No such image: nosuch:latest$"):
         resolve_image(db, "nosuch")
-    with pytest.raises(NotFound, match="^No such image: ffff$"):
+    with pytest.raises(NotFound, match=r"^No such image: ffff$"):
         resolve_image(db, "ffff")
     with pytest.raises(NotFound):
         resolve_image(db, "sha256:" + "f" * 64)

@@ -15,6 +15,7 @@ import os
 import re
 import stat
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -370,8 +371,9 @@ def test_usage_counts_blocks_and_hardlinks_once(snap: Snapshotter) -> None:
     snap.prepare("c1", None)
     empty = snap.usage("c1")
     big = snap.upper_dir("c1") / "big"
-    big.write_bytes(os.urandom(1 << 20))
-    os.fsync(os.open(big, os.O_RDONLY))
+    with big.open("wb") as f:
+        f.write(os.urandom(1 << 20))
+        os.fsync(f.fileno())
     grown = snap.usage("c1")
     assert 1 << 20 <= grown - empty <= (1 << 20) + 65536
     os.link(big, snap.upper_dir("c1") / "big-link")
@@ -530,3 +532,20 @@ def test_mounted_view_is_read_only(impl: str, depth: int, tmp_path: Path) -> Non
             (view / "etc/hostname").write_bytes(b"changed")
         assert info.value.errno == errno.EROFS
     assert mounted_under(str(tmp_path)) == []
+
+
+def test_concurrent_prepares_of_one_key_admit_exactly_one(snap: Snapshotter) -> None:
+    write_base(snap)
+
+    def attempt(_: int) -> str:
+        try:
+            snap.prepare("same", "L1")
+        except AlreadyExists:
+            return "exists"
+        return "ok"
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        results = sorted(pool.map(attempt, range(8)))
+    assert results == ["exists"] * 7 + ["ok"]
+    assert [i.name for i in snap.walk()] == ["L1", "same"]
+    assert snap.cleanup() == [], "losers leave no orphan directory"

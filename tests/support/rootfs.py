@@ -25,7 +25,9 @@ CACHE = Path(os.environ.get("DOCKYARD_TEST_CACHE", "/var/cache/dockyard-test"))
 _EPOCH = 1_700_000_000
 
 _ETC = {
-    "etc/passwd": "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n",
+    "etc/passwd": (
+        "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n"
+    ),
     "etc/group": "root:x:0:\nnogroup:x:65534:\n",
     "etc/hostname": "busybox\n",
     "etc/os-release": 'NAME="Dockyard busybox"\nID=busybox\n',

@@ -37,5 +37,5 @@ def format_nano(timestamp: float) -> str:
 
 
 def format_docker(timestamp: float) -> str:
-    """How ``docker images --format {{.CreatedAt}}`` prints a time: ``2024-01-02 03:04:05 +0000 UTC``."""
+    """``{{.CreatedAt}}`` as docker prints it: ``2024-01-02 03:04:05 +0000 UTC``."""
     return datetime.fromtimestamp(int(timestamp), UTC).strftime("%Y-%m-%d %H:%M:%S +0000 UTC")

@@ -70,11 +70,11 @@ def decompressing_reader(raw: BinaryIO, compression: Compression) -> BinaryIO:
     if compression is Compression.NONE:
         return raw
     if compression is Compression.GZIP:
-        inner: BinaryIO = igzip.GzipFile(fileobj=raw, mode="rb")
+        inner = cast(BinaryIO, igzip.GzipFile(fileobj=raw, mode="rb"))  # type: ignore[no-untyped-call]
         return cast(BinaryIO, _Checked(inner, compression, None))
     tracker = _Tracked(raw)
     reader = zstandard.ZstdDecompressor().stream_reader(
-        tracker, read_size=_READ_SIZE, read_across_frames=True, closefd=False
+        cast(BinaryIO, tracker), read_size=_READ_SIZE, read_across_frames=True, closefd=False
     )
     return cast(BinaryIO, _Checked(reader, compression, tracker))
 
@@ -99,11 +99,15 @@ def compressing_writer(
     elif compression is Compression.GZIP:
         gzip_level = GZIP_LEVEL if level is None else level
         if threads == 0:
-            inner = igzip.GzipFile(
+            gzip_file = igzip.GzipFile(  # type: ignore[no-untyped-call]
                 filename="", fileobj=out, mode="wb", compresslevel=gzip_level, mtime=0
             )
+            inner = cast(BinaryIO, gzip_file)
         else:
-            inner = igzip_threaded.open(out, "wb", compresslevel=gzip_level, threads=threads)
+            threaded = igzip_threaded.open(  # type: ignore[no-untyped-call]
+                out, "wb", compresslevel=gzip_level, threads=threads
+            )
+            inner = cast(BinaryIO, threaded)
     else:
         compressor = zstandard.ZstdCompressor(
             level=ZSTD_LEVEL if level is None else level, threads=threads

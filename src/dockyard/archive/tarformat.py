@@ -45,7 +45,15 @@ _KIND_OF_TYPE = {
     b"5": MemberKind.DIR,
     b"6": MemberKind.FIFO,
 }
-_TYPE_OF_KIND = {kind: flag for flag, kind in reversed(_KIND_OF_TYPE.items())}
+_TYPE_OF_KIND = {
+    MemberKind.FILE: b"0",
+    MemberKind.HARDLINK: b"1",
+    MemberKind.SYMLINK: b"2",
+    MemberKind.CHAR: b"3",
+    MemberKind.BLOCK: b"4",
+    MemberKind.DIR: b"5",
+    MemberKind.FIFO: b"6",
+}
 PAX_LOCAL, PAX_GLOBAL, GNU_LONGNAME, GNU_LONGLINK = b"x", b"g", b"L", b"K"
 
 
@@ -157,12 +165,11 @@ def decode_pax(data: bytes) -> list[tuple[bytes, bytes]]:
     pos = 0
     while pos < len(data) and data[pos] != 0:
         space = data.find(b" ", pos, pos + 20)
-        length = int(data[pos:space]) if space > pos and data[pos:space].isdigit() else 0
+        digits = data[pos:space] if space > pos else b""
+        length = int(digits) if digits.isdigit() else 0
         record = data[pos : pos + length]
-        if length <= space - pos or len(record) != length or not record.endswith(b"\n"):
-            raise DataCorrupted(f"tar PAX header: malformed record at byte {pos}")
-        keyword, eq, value = record[space - pos + 1 : -1].partition(b"=")
-        if not eq or not keyword:
+        keyword, eq, value = record[len(digits) + 1 : -1].partition(b"=")
+        if len(record) != length or not record.endswith(b"\n") or not eq or not keyword:
             raise DataCorrupted(f"tar PAX header: malformed record at byte {pos}")
         records.append((keyword, value))
         pos += length
@@ -172,12 +179,10 @@ def decode_pax(data: bytes) -> list[tuple[bytes, bytes]]:
 def pax_time(value: bytes) -> int:
     """Whole seconds of a PAX time such as ``1700000000.123`` or ``-5.5`` (towards -inf)."""
     whole, _, fraction = value.partition(b".")
-    try:
-        seconds = int(whole)
-        fractional = bool(fraction.strip(b"0")) and int(fraction) >= 0
-    except ValueError:
-        raise DataCorrupted(f"tar PAX header: bad time {value!r}") from None
-    return seconds - 1 if fractional and whole.startswith(b"-") else seconds
+    if not whole.removeprefix(b"-").isdigit() or not (fraction.isdigit() or not fraction):
+        raise DataCorrupted(f"tar PAX header: bad time {value!r}")
+    seconds = int(whole)
+    return seconds - 1 if whole.startswith(b"-") and fraction.strip(b"0") else seconds
 
 
 def kind_of(typeflag: bytes) -> MemberKind | None:
@@ -190,7 +195,7 @@ def _octal(value: int, width: int) -> bytes:
 
 
 def _fits(value: int, width: int) -> bool:
-    return 0 <= value < 8 ** (width - 1)
+    return 0 <= value < 1 << (3 * (width - 1))
 
 
 def _block(member: Member, name: bytes, linkname: bytes, typeflag: bytes, size: int) -> bytes:

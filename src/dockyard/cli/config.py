@@ -88,7 +88,8 @@ def _merge(settings: Settings, path: Path) -> Settings:
     for key, value in data.items():
         if key not in known:
             raise InvalidArgument(
-                f'config {path}: unknown key "{key}"', hint="known keys: " + ", ".join(sorted(known))
+                f'config {path}: unknown key "{key}"',
+                hint="known keys: " + ", ".join(sorted(known)),
             )
         if not isinstance(value, str):
             raise InvalidArgument(f'config {path}: "{key}" must be a string')

@@ -34,15 +34,31 @@ pass_app = click.make_pass_decorator(AppContext)
 
 @click.command("images")
 @click.argument("repository", required=False)
-@click.option("-a", "--all", "all_", is_flag=True, help="Show all images (default hides intermediate images).")
+@click.option(
+    "-a", "--all", "all_", is_flag=True, help="Show all images (default hides intermediate images)."
+)
 @click.option("--digests", is_flag=True, help="Show digests.")
-@click.option("-f", "--filter", "filters", multiple=True, help="Filter output (dangling=, reference=, label=, before=, since=).")
+@click.option(
+    "-f",
+    "--filter",
+    "filters",
+    multiple=True,
+    help="Filter output (dangling=, reference=, label=, before=, since=).",
+)
 @click.option("--format", "fmt", help="Format with a Go template, 'table …' or 'json'.")
 @click.option("--no-trunc", is_flag=True, help="Don't truncate output.")
 @click.option("-q", "--quiet", is_flag=True, help="Only show image IDs.")
 @pass_app
-def images_cmd(app: AppContext, repository: str | None, all_: bool, digests: bool,
-               filters: tuple[str, ...], fmt: str | None, no_trunc: bool, quiet: bool) -> None:  # fmt: skip
+def images_cmd(
+    app: AppContext,
+    repository: str | None,
+    all_: bool,
+    digests: bool,
+    filters: tuple[str, ...],
+    fmt: str | None,
+    no_trunc: bool,
+    quiet: bool,
+) -> None:
     """List images."""
     rows = list_images(
         app.images, repository=repository, filters=parse_filters(filters), no_trunc=no_trunc
@@ -131,16 +147,26 @@ def rmi_cmd(app: AppContext, names: tuple[str, ...], force: bool, no_prune: bool
 
 
 @click.command("prune")
-@click.option("-a", "--all", "all_", is_flag=True, help="Remove all unused images, not just dangling ones.")
-@click.option("--filter", "filters", multiple=True, help="Filter (until=<time>, label=<key>[=<value>]).")
+@click.option(
+    "-a", "--all", "all_", is_flag=True, help="Remove all unused images, not just dangling ones."
+)
+@click.option(
+    "--filter", "filters", multiple=True, help="Filter (until=<time>, label=<key>[=<value>])."
+)
 @click.option("-f", "--force", is_flag=True, help="Do not prompt for confirmation.")
 @pass_app
 def prune_cmd(app: AppContext, all_: bool, filters: tuple[str, ...], force: bool) -> None:
     """Remove unused images."""
     labels, until = _prune_filters(filters)
     if not force:
-        what = "all images without at least one container associated to them" if all_ else "all dangling images"
-        if not click.confirm(f"WARNING! This will remove {what}.\nAre you sure you want to continue?"):
+        what = (
+            "all images without at least one container associated to them"
+            if all_
+            else "all dangling images"
+        )
+        if not click.confirm(
+            f"WARNING! This will remove {what}.\nAre you sure you want to continue?"
+        ):
             return
     result = prune_images(app.images, all_images=all_, labels=labels, until=until)
     if result.untagged or result.deleted:
@@ -153,7 +179,9 @@ def prune_cmd(app: AppContext, all_: bool, filters: tuple[str, ...], force: bool
 @click.command("import")
 @click.argument("source")
 @click.argument("repository", required=False)
-@click.option("-c", "--change", "changes", multiple=True, help="Apply a Dockerfile instruction (CMD, ENV, …).")
+@click.option(
+    "-c", "--change", "changes", multiple=True, help="Apply a Dockerfile instruction (CMD, ENV, …)."
+)
 @click.option("-m", "--message", default="", help="Commit message for the imported image.")
 @click.option("--platform", help="Set the platform (only the host's is supported).")
 @pass_app
@@ -181,7 +209,9 @@ def import_cmd(app: AppContext, source: str, repository: str | None, changes: tu
 
 @click.command("save")
 @click.argument("names", nargs=-1, required=True)
-@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write to a file instead of stdout.")
+@click.option(
+    "-o", "--output", type=click.Path(dir_okay=False), help="Write to a file instead of stdout."
+)
 @pass_app
 def save_cmd(app: AppContext, names: tuple[str, ...], output: str | None) -> None:
     """Save one or more images to a tar archive (docker-archive + OCI layout)."""
@@ -206,7 +236,13 @@ def save_cmd(app: AppContext, names: tuple[str, ...], output: str | None) -> Non
 
 
 @click.command("load")
-@click.option("-i", "--input", "input_", type=click.Path(dir_okay=False), help="Read from a file instead of stdin.")
+@click.option(
+    "-i",
+    "--input",
+    "input_",
+    type=click.Path(dir_okay=False),
+    help="Read from a file instead of stdin.",
+)
 @click.option("-q", "--quiet", is_flag=True, help="Suppress the load output.")
 @pass_app
 def load_cmd(app: AppContext, input_: str | None, quiet: bool) -> None:
@@ -236,7 +272,7 @@ def load_cmd(app: AppContext, input_: str | None, quiet: bool) -> None:
 
 def _open_input(path: str) -> BinaryIO:
     try:
-        return open(path, "rb")  # noqa: SIM115 - closed by the caller's with
+        return open(path, "rb")
     except FileNotFoundError as err:
         raise InvalidArgument(f"open {path}: no such file or directory") from err
     except IsADirectoryError as err:
@@ -263,7 +299,9 @@ def _prune_filters(items: tuple[str, ...]) -> tuple[list[str], float | None]:
         elif key == "until" and sep:
             until = parse_until(value)
         else:
-            raise InvalidArgument(f"invalid filter '{item}'", hint="use until=<time> or label=<key>[=<value>]")
+            raise InvalidArgument(
+                f"invalid filter '{item}'", hint="use until=<time> or label=<key>[=<value>]"
+            )
     return labels, until
 
 

@@ -309,12 +309,19 @@ class _Exec:
             receiver = self.pipe(dot, node.pipe)
         if not node.names:
             if args or final is not _NOFINAL:
-                raise self.error(node.pos, node.src, f"can't give argument to non-function {node.src}")
+                raise self.error(
+                    node.pos, node.src, f"can't give argument to non-function {node.src}"
+                )
             return receiver
         last = len(node.names) - 1
         for i, name in enumerate(node.names):
             receiver = self.field(
-                dot, receiver, name, node, args if i == last else (), final if i == last else _NOFINAL
+                dot,
+                receiver,
+                name,
+                node,
+                args if i == last else (),
+                final if i == last else _NOFINAL,
             )
         return receiver
 
@@ -431,3 +438,489 @@ class _HeaderCell(str):
         cell = cls(headers.get(name, name.upper()))
         cell.headers = headers
         return cell
+
+
+# ---------------------------------------------------------------------------------------------
+# Values as Go prints them
+
+
+def truth(value: object) -> bool:
+    """Go's truth: zero values, empty collections, nil and missing are false; structs true."""
+    if value is MISSING or value is None:
+        return False
+    if isinstance(value, str | bytes | int | float | Mapping | list | tuple | set | frozenset):
+        return bool(value)
+    return True
+
+
+def show(value: object) -> str:
+    """Go's ``%v``: ``[a b]``, ``map[k:v]`` (sorted keys), ``{f1 f2}``, ``<nil>``."""
+    if isinstance(value, str):
+        return str(value)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return int.__repr__(value)
+    if isinstance(value, float):
+        return _go_float(value, "g")
+    if value is None:
+        return "<nil>"
+    if isinstance(value, _Missing):
+        return "<no value>"
+    if isinstance(value, Mapping):
+        pairs = (f"{show(k)}:{show(value[k])}" for k in _sorted_keys(value))
+        return f"map[{' '.join(pairs)}]"
+    if isinstance(value, list | tuple):
+        return f"[{' '.join(map(show, value))}]"
+    if isinstance(value, bytes):
+        return f"[{' '.join(map(str, value))}]"
+    if isinstance(value, Enum):
+        return show(value.value)
+    if dataclasses.is_dataclass(value) and type(value).__str__ is object.__str__:
+        fields = (show(getattr(value, f.name)) for f in dataclasses.fields(value))
+        return f"{{{' '.join(fields)}}}"
+    return str(value)
+
+
+def _sorted_keys(mapping: Mapping[object, object]) -> list[object]:
+    try:
+        return sorted(mapping)  # type: ignore[type-var]
+    except TypeError:
+        return sorted(mapping, key=lambda k: (type(k).__name__, show(k)))
+
+
+def _go_type(value: object) -> str:
+    names = {str: "string", bool: "bool", int: "int", float: "float64", type(None): "<nil>"}
+    if type(value) in names:
+        return names[type(value)]
+    if isinstance(value, Mapping):
+        return "map[string]interface {}"
+    if isinstance(value, list | tuple):
+        return "[]interface {}"
+    return type(value).__name__
+
+
+def _digits(value: float) -> tuple[str, int]:
+    """Shortest round-trip digits of abs(*value*) and the exponent: 0.DIGITS x 10**exp."""
+    mantissa, _, exp = repr(abs(value)).partition("e")
+    whole, _, frac = mantissa.partition(".")
+    digits = (whole + frac).lstrip("0")
+    point = len(whole) + int(exp or 0) - (len(whole + frac) - len(digits))
+    return digits.rstrip("0") or "0", point
+
+
+def _go_float(value: float, style: str) -> str:
+    """strconv.FormatFloat(v, 'g', -1) for ``%v``, or encoding/json's choice for ``json``."""
+    if value != value or value in (float("inf"), float("-inf")):
+        return "NaN" if value != value else ("+Inf" if value > 0 else "-Inf")
+    digits, point = _digits(value)
+    sign = "-" if str(value).startswith("-") else ""
+    if value == 0:
+        return sign + "0"
+    exp = point - 1
+    if style == "json":
+        exponent = not 1e-6 <= abs(value) < 1e21
+    else:
+        exponent = exp < -4 or exp >= 6
+    if exponent:
+        mant = digits[0] + ("." + digits[1:] if len(digits) > 1 else "")
+        tail = f"e{'-' if exp < 0 else '+'}{abs(exp):02d}"
+        if style == "json" and exp < 0:
+            tail = f"e-{abs(exp)}"
+        return sign + mant + tail
+    if point <= 0:
+        return f"{sign}0.{'0' * -point}{digits}"
+    if point >= len(digits):
+        return sign + digits + "0" * (point - len(digits))
+    return f"{sign}{digits[:point]}.{digits[point:]}"
+
+
+def _json(value: object) -> str:
+    """docker's ``json``: Go's encoder, compact, without HTML escaping ("" if unencodable)."""
+    try:
+        return _encode(value)
+    except ValueError:
+        return ""
+
+
+def _encode(value: object) -> str:
+    if value is None or value is MISSING:
+        return "null"
+    if isinstance(value, str):
+        text = json.dumps(str(value), ensure_ascii=False)
+        return text.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return int.__repr__(value)
+    if isinstance(value, float):
+        if value != value or value in (float("inf"), float("-inf")):
+            raise ValueError(f"json: unsupported value: {_go_float(value, 'g')}")
+        return _go_float(value, "json")
+    if isinstance(value, Mapping):
+        return "{" + ",".join(f"{_encode(show(k))}:{_encode(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, list | tuple | set | frozenset):
+        return "[" + ",".join(map(_encode, value)) + "]"
+    if isinstance(value, Enum):
+        return _encode(value.value)
+    for method in ("to_docker", "to_json"):
+        convert = getattr(value, method, None)
+        if callable(convert):
+            return _encode(convert())
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return _encode({f.name: getattr(value, f.name) for f in dataclasses.fields(value)})
+    return _encode(str(value))
+
+
+# ---------------------------------------------------------------------------------------------
+# Functions
+
+
+def _str(value: object, what: str = "string") -> str:
+    if isinstance(value, str):
+        return value
+    if value is None:
+        raise _ArgError(f"invalid value; expected {what}")
+    raise _ArgError(f"wrong type for value; expected {what}; got {_go_type(value)}")
+
+
+def _int(value: object) -> int:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    raise _ArgError(f"wrong type for value; expected int; got {_go_type(value)}")
+
+
+def _index(item: object, *indices: object) -> object:
+    """Go's ``index``: ``index .Labels "k"``, ``index .List 0 1``."""
+    for key in indices:
+        if item is None or item is MISSING:
+            raise ValueError("index of untyped nil")
+        if isinstance(item, Mapping):
+            if key in item:
+                item = item[key]
+            else:  # Go returns the map's zero value: "" for map[string]string
+                item = "" if all(isinstance(v, str) for v in item.values()) else MISSING
+        elif isinstance(item, list | tuple | str | bytes):
+            seq = item.encode() if isinstance(item, str) else item
+            if not isinstance(key, int) or isinstance(key, bool):
+                raise ValueError(f"cannot index slice/array with type {_go_type(key)}")
+            if not 0 <= key < len(seq):
+                raise ValueError(f"index out of range: {key}")
+            item = seq[key]
+        else:
+            raise ValueError(f"can't index item of type {_go_type(item)}")
+    return item
+
+
+def _slice(item: object, *indices: object) -> object:
+    """Go's ``slice``: ``slice x 1 2`` is ``x[1:2]`` (strings by bytes, as in Go)."""
+    if isinstance(item, str):
+        if len(indices) > 2:
+            raise ValueError("cannot 3-index slice a string")
+        seq: bytes | Sequence[object] = item.encode()
+    elif isinstance(item, list | tuple):
+        seq = item
+    else:
+        raise ValueError(f"can't slice item of type {_go_type(item)}")
+    bounds = [_int(i) for i in indices]
+    start, stop = (bounds + [0, len(seq)][len(bounds) :])[:2] if bounds else (0, len(seq))
+    cap = bounds[2] if len(bounds) > 2 else len(seq)
+    if not 0 <= start <= stop <= cap <= len(seq):
+        raise ValueError(f"invalid slice indices: {' '.join(map(str, bounds))}")
+    part = seq[start:stop]
+    return part.decode(errors="replace") if isinstance(part, bytes) else list(part)
+
+
+def _len(item: object) -> int:
+    if isinstance(item, str):
+        return len(item.encode())
+    if isinstance(item, bytes | list | tuple | Mapping | set | frozenset):
+        return len(item)
+    raise ValueError(f"len of type {_go_type(item)}")
+
+
+def _split(text: object, sep: object) -> list[str]:
+    text, sep = _str(text), _str(sep)
+    return list(text) if sep == "" else text.split(sep)
+
+
+def _join(items: object, sep: object) -> str:
+    if not isinstance(items, list | tuple):
+        raise _ArgError(f"wrong type for value; expected []string; got {_go_type(items)}")
+    return _str(sep).join(map(show, items))
+
+
+def _title(text: object) -> str:
+    """Go's deprecated ``strings.Title``: upper-case letters that start words; keep the rest."""
+    out, prev = [], " "
+    for ch in _str(text):
+        boundary = not (prev.isalnum() or prev == "_") if prev.isascii() else prev.isspace()
+        upper = ch.upper()
+        out.append(upper if boundary and len(upper) == 1 else ch)
+        prev = ch
+    return "".join(out)
+
+
+def _pad(text: object, left: object, right: object) -> str:
+    text = _str(text)
+    return f"{' ' * _int(left)}{text}{' ' * _int(right)}" if text else text
+
+
+def _truncate(text: object, length: object) -> str:
+    """docker's ``truncate``: the first *length* characters."""
+    return _str(text)[: max(_int(length), 0)]
+
+
+def _sprint(*args: object) -> str:
+    """Go's ``fmt.Sprint``: a space between operands when neither is a string."""
+    out: list[str] = []
+    for i, arg in enumerate(args):
+        if i and not isinstance(arg, str) and not isinstance(args[i - 1], str):
+            out.append(" ")
+        out.append(show(arg))
+    return "".join(out)
+
+
+def _sprintln(*args: object) -> str:
+    return " ".join(map(show, args)) + "\n"
+
+
+_KINDS = {bool: "bool", int: "int", float: "float", str: "string", type(None): "nil"}
+
+
+def _kind(value: object) -> str:
+    for cls, kind in _KINDS.items():
+        if isinstance(value, cls):
+            return kind
+    return "other"
+
+
+def _equal(a: object, b: object) -> bool:
+    ka, kb = _kind(a), _kind(b)
+    if ka == kb:
+        return a == b
+    if a is None or b is None:
+        return False
+    raise ValueError("incompatible types for comparison")
+
+
+def _eq(a: object, *others: object) -> bool:
+    """Go's ``eq``: true when *a* equals any of *others*."""
+    return any(_equal(a, b) for b in others)
+
+
+def _less(a: object, b: object) -> bool:
+    ka, kb = _kind(a), _kind(b)
+    if ka not in ("int", "float", "string") or kb not in ("int", "float", "string"):
+        raise ValueError("invalid type for comparison")
+    if ka != kb:
+        raise ValueError("incompatible types for comparison")
+    return a < b  # type: ignore[operator]
+
+
+def _fn(call: Callable[..., object], min_args: int, max_args: int | None = None) -> _Fn:
+    return _Fn(call, min_args, min_args if max_args is None else max_args)
+
+
+_FUNCS: dict[str, _Fn] = {
+    "json": _fn(_json, 1),
+    "split": _fn(_split, 2),
+    "join": _fn(_join, 2),
+    "title": _fn(_title, 1),
+    "lower": _fn(lambda s: _str(s).lower(), 1),
+    "upper": _fn(lambda s: _str(s).upper(), 1),
+    "pad": _fn(_pad, 3),
+    "truncate": _fn(_truncate, 2),
+    "index": _Fn(_index, 1, None),
+    "slice": _fn(_slice, 1, 4),
+    "len": _fn(_len, 1),
+    "print": _Fn(_sprint, 0, None),
+    "println": _Fn(_sprintln, 0, None),
+    "printf": _Fn(lambda f, *a: sprintf(_str(f), *a), 1, None),
+    "not": _fn(lambda v: not truth(v), 1),
+    "and": _Fn(lambda *a: a[-1], 1, None),  # evaluated lazily by _Exec.logic
+    "or": _Fn(lambda *a: a[-1], 1, None),
+    "eq": _Fn(_eq, 2, None),
+    "ne": _fn(lambda a, b: not _equal(a, b), 2),
+    "lt": _fn(_less, 2),
+    "le": _fn(lambda a, b: _less(a, b) or _equal(a, b), 2),
+    "gt": _fn(lambda a, b: not (_less(a, b) or _equal(a, b)), 2),
+    "ge": _fn(lambda a, b: not _less(a, b), 2),
+}
+# docker's HeaderFunctions: keep the header text intact (pad still pads, to stay aligned).
+_HEADER_FUNCS: dict[str, _Fn] = {
+    **_FUNCS,
+    **{name: _fn(lambda v: v, 1) for name in ("json", "title", "lower", "upper")},
+    **{name: _fn(lambda v, _: v, 2) for name in ("split", "join", "truncate")},
+}
+
+
+# ---------------------------------------------------------------------------------------------
+# printf
+
+_VERB = re.compile(r"%([-+# 0]*)(\*|\d+)?(?:\.(\*|\d*))?(.?)", re.S)
+_QUOTE_ESCAPES = {"\a": "\\a", "\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r"}
+_QUOTE_ESCAPES |= {"\t": "\\t", "\v": "\\v", "\\": "\\\\", '"': '\\"'}
+
+
+def go_quote(text: str) -> str:
+    """Go's ``strconv.Quote``."""
+    out = []
+    for ch in text:
+        code = ord(ch)
+        if ch in _QUOTE_ESCAPES:
+            out.append(_QUOTE_ESCAPES[ch])
+        elif ch.isprintable():
+            out.append(ch)
+        else:
+            out.append(
+                f"\\x{code:02x}"
+                if code < 0x80
+                else f"\\u{code:04x}"
+                if code < 0x10000
+                else f"\\U{code:08x}"
+            )
+    return '"' + "".join(out) + '"'
+
+
+def sprintf(template: str, *args: object) -> str:
+    """Go's ``fmt.Sprintf`` for verbs ``v s d q t x X o b c e f g %`` with flags, width, prec."""
+    out: list[str] = []
+    pending = list(args)
+    pos = 0
+    while (start := template.find("%", pos)) >= 0:
+        out.append(template[pos:start])
+        m = _VERB.match(template, start)
+        assert m is not None  # the pattern matches any "%"
+        flags, width, prec, verb = m.groups()
+        pos = m.end()
+        if verb == "%":
+            out.append("%")
+            continue
+        if not verb:
+            out.append("%!(NOVERB)")
+            break
+        sizes = [width, prec]
+        for i, size in enumerate(sizes):
+            if size == "*":
+                star = pending.pop(0) if pending else None
+                sizes[i] = (
+                    str(star) if isinstance(star, int) and not isinstance(star, bool) else None
+                )
+        if not pending:
+            out.append(f"%!{verb}(MISSING)")
+            continue
+        text = _format_verb(verb, flags, sizes[1], pending.pop(0))
+        out.append(_fill(text, flags, int(sizes[0]) if sizes[0] else 0, verb in "dbBoxXeEfFgG"))
+    out.append(template[pos:])
+    if pending:
+        out.append(f"%!(EXTRA {', '.join(f'{_go_type(a)}={show(a)}' for a in pending)})")
+    return "".join(out)
+
+
+def _fill(text: str, flags: str, width: int, numeric: bool) -> str:
+    if len(text) >= width:
+        return text
+    if "-" in flags:
+        return text + " " * (width - len(text))
+    if "0" in flags and numeric:
+        sign = text[:1] if text[:1] in "+-" else ""
+        return sign + text[len(sign) :].rjust(width - len(sign), "0")
+    return text.rjust(width)
+
+
+def _format_verb(verb: str, flags: str, prec: str | None, arg: object) -> str:
+    p = int(prec) if prec else (0 if prec == "" else None)
+    plus = "+" if "+" in flags else (" " if " " in flags else "")
+    if isinstance(arg, bool) and verb in "vt":
+        return "true" if arg else "false"
+    if isinstance(arg, int) and not isinstance(arg, bool) and verb in "vdbBoxXcq":
+        if verb == "c":
+            return chr(arg)
+        if verb == "q":
+            return "'" + go_quote(chr(arg))[1:-1].replace('\\"', '"').replace("'", "\\'") + "'"
+        base = {"v": "d", "d": "d", "b": "b", "B": "b", "o": "o", "x": "x", "X": "X"}[verb]
+        digits = format(abs(arg), base).zfill(p or 0)
+        prefix = ("0x" if verb == "x" else "0X") if "#" in flags and verb in "xX" else ""
+        return ("-" if arg < 0 else plus) + prefix + digits
+    if isinstance(arg, float) and verb in "veEfFgG":
+        if verb in "vgG" and p is None:
+            text = _go_float(arg, "g")
+        else:
+            text = format(arg, f".{6 if p is None else p}{'f' if verb == 'F' else verb}")
+        return plus + text if plus and not text.startswith("-") else text
+    if isinstance(arg, str) and verb in "vsqxX":
+        if verb == "q":
+            return go_quote(arg)
+        if verb in "xX":
+            hexed = arg.encode().hex()
+            return hexed.upper() if verb == "X" else hexed
+        return arg if p is None else arg[:p]
+    if arg is None and verb in "vs" and verb == "v":
+        return "<nil>"
+    if not isinstance(arg, str | int | float | bool | type(None)) and verb in "vs":
+        return show(arg)
+    shown = "<nil>" if arg is None else f"{_go_type(arg)}={show(arg)}"
+    return f"%!{verb}({shown})"
+
+
+# ---------------------------------------------------------------------------------------------
+# Tables
+
+
+def _cell_width(text: str) -> int:
+    """Terminal columns of *text* (wide East Asian characters count 2, combining marks 0)."""
+    if text.isascii():
+        return len(text)
+    return sum(
+        0 if unicodedata.combining(ch) else 2 if unicodedata.east_asian_width(ch) in "WF" else 1
+        for ch in text
+    )
+
+
+def tabwrite(text: str, *, minwidth: int = 10, padding: int = 3) -> str:
+    """Align tab-terminated cells like docker's ``tabwriter.NewWriter(out, 10, 1, 3, ' ', 0)``.
+
+    A column is a run of consecutive lines that have a tab-terminated cell at that index; its
+    width is the widest cell plus *padding*, at least *minwidth*. The text after a line's last
+    tab is not part of any column and is not padded.
+    """
+    lines = [line.split("\t") for line in text.split("\n")]
+    out = [""] * len(lines)
+    _format_columns(lines, [], 0, len(lines), out, (minwidth, padding))
+    return "\n".join(out)
+
+
+def _format_columns(
+    lines: list[list[str]],
+    widths: list[int],
+    line0: int,
+    line1: int,
+    out: list[str],
+    sizes: tuple[int, int],
+) -> None:
+    """Go's ``Writer.format``: lay out column ``len(widths)`` block by block, recursively."""
+    column, this = len(widths), line0
+    while this < line1:
+        if column >= len(lines[this]) - 1:
+            this += 1
+            continue
+        _write_lines(lines, widths, line0, this, out)
+        line0, width = this, sizes[0]
+        while this < line1 and column < len(lines[this]) - 1:
+            width = max(width, _cell_width(lines[this][column]) + sizes[1])
+            this += 1
+        _format_columns(lines, [*widths, width], line0, this, out, sizes)
+        line0 = this
+    _write_lines(lines, widths, line0, line1, out)
+
+
+def _write_lines(
+    lines: list[list[str]], widths: list[int], line0: int, line1: int, out: list[str]
+) -> None:
+    for i in range(line0, line1):
+        cells = lines[i]
+        out[i] = "".join(
+            cell + " " * (widths[j] - _cell_width(cell)) if j < len(widths) else cell
+            for j, cell in enumerate(cells)
+        )

@@ -20,7 +20,21 @@ from dockyard.errors import InvalidArgument
 HINT = "see https://docs.docker.com/go/formatting/ for the template syntax"
 _SPACE = " \t\r\n"
 _KEYWORDS = frozenset(
-    "if else end range with define template block break continue nil true false".split()
+    [
+        "if",
+        "else",
+        "end",
+        "range",
+        "with",
+        "define",
+        "template",
+        "block",
+        "break",
+        "continue",
+        "nil",
+        "true",
+        "false",
+    ]
 )
 
 
@@ -390,7 +404,9 @@ class Parser:
                 self._next()
                 break
             if tok.kind in (Kind.RIGHT, Kind.EOF):
-                raise self._error(tok, "unclosed left paren" if closing == ")" else "unclosed action")
+                raise self._error(
+                    tok, "unclosed left paren" if closing == ")" else "unclosed action"
+                )
             cmd, piped = self._command()
             cmds.append(cmd)
             end = cmd.pos + len(cmd.src)
@@ -511,8 +527,16 @@ class Parser:
 
 _ESCAPE = re.compile(r"\\(x[0-9a-fA-F]{2}|u[0-9a-fA-F]{4}|U[0-9a-fA-F]{8}|[0-7]{3}|.)", re.S)
 _SIMPLE_ESCAPES = {
-    **{"a": "\a", "b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t", "v": "\v"},
-    **{"\\": "\\", "'": "'", '"': '"'},
+    "a": "\a",
+    "b": "\b",
+    "f": "\f",
+    "n": "\n",
+    "r": "\r",
+    "t": "\t",
+    "v": "\v",
+    "\\": "\\",
+    "'": "'",
+    '"': '"',
 }
 
 

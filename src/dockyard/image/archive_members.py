@@ -12,7 +12,7 @@ import json
 import posixpath
 import tarfile
 from dataclasses import dataclass
-from typing import IO
+from typing import BinaryIO, cast
 
 from dockyard.errors import DataCorrupted, InvalidArgument, LimitExceeded, NotFound
 
@@ -60,7 +60,7 @@ class Members:
                 raise InvalidArgument(f"load {self.label}: member {name} is not a regular file")
         raise InvalidArgument(f"load {self.label}: member {name}: too many levels of links")
 
-    def open(self, name: str, *, max_size: int | None = None) -> IO[bytes]:
+    def open(self, name: str, *, max_size: int | None = None) -> BinaryIO:
         """A reader of member ``name``.
 
         Raises:
@@ -75,7 +75,7 @@ class Members:
         stream = self._tar.extractfile(info)
         if stream is None:
             raise InvalidArgument(f"load {self.label}: member {name} cannot be read")
-        return stream
+        return cast(BinaryIO, stream)
 
     def read_json_bytes(self, name: str, limit: int) -> bytes:
         """The bytes of a JSON member, refused before reading when over ``limit``."""

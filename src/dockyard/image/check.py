@@ -14,10 +14,11 @@ from dataclasses import dataclass
 from dockyard.errors import DockyardError
 from dockyard.image.remove import gc
 from dockyard.image.store import ImageStore
-from dockyard.image.unpack import chain_ids, unpack
+from dockyard.image.unpack import unpack
 from dockyard.linux.mount import mounted_under
 from dockyard.metadata import ImageRecord
 from dockyard.oci.digest import Digest
+from dockyard.oci.image import chain_ids
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -54,7 +55,9 @@ def check(store: ImageStore, *, repair: bool = False) -> list[Finding]:
 
 def _check_image(store: ImageStore, image: ImageRecord, *, repair: bool) -> list[Finding]:
     subject = f"image {image.id[7:19]}"
-    missing = [d for d in store.db.image_blobs(image.id) if not store.content.exists(Digest.parse(d))]
+    missing = [
+        d for d in store.db.image_blobs(image.id) if not store.content.exists(Digest.parse(d))
+    ]
     if missing:
         return [Finding(kind="image", subject=subject, detail=f"blob {d} is missing",
                         ) for d in missing]  # fmt: skip

@@ -73,7 +73,7 @@ def _ingest_layer(store: ImageStore, op: Operation, source: BinaryIO) -> tuple[D
     plain = decompressing_reader(raw, detect(head))
     hasher = hashlib.sha256()
     with store.content.writer() as writer:
-        with compressing_writer(writer, Compression.GZIP) as out:  # type: ignore[arg-type]
+        with compressing_writer(writer, Compression.GZIP) as out:
             while chunk := plain.read(_CHUNK):
                 hasher.update(chunk)
                 out.write(chunk)

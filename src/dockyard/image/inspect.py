@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from dockyard._util import rfc3339
 from dockyard._util.units import human_size, since
 from dockyard.image.store import ImageStore
-from dockyard.image.unpack import chain_ids
 from dockyard.metadata import ImageRecord
+from dockyard.oci.image import chain_ids
 from dockyard.oci.reference import parse_reference
 
 

@@ -70,9 +70,11 @@ def list_images(
             if not checks.untagged_ok(repository):
                 continue
             rows.append(_row(image, None, digests, no_trunc))
-        for ref in tags:
-            if checks.reference_ok(ref, repository):
-                rows.append(_row(image, ref, digests, no_trunc))
+        rows.extend(
+            _row(image, ref, digests, no_trunc)
+            for ref in tags
+            if checks.reference_ok(ref, repository)
+        )
     return rows
 
 
@@ -82,7 +84,9 @@ class _Checks:
         self.dangling: bool | None = None
         for value in filters.get("dangling", []):
             if value.lower() not in ("true", "false", "1", "0"):
-                raise InvalidArgument(f"invalid filter 'dangling={value}'", hint="use true or false")
+                raise InvalidArgument(
+                    f"invalid filter 'dangling={value}'", hint="use true or false"
+                )
             self.dangling = value.lower() in ("true", "1")
         self.before = min((store.resolve(n).created for n in filters.get("before", [])),
                           default=None)  # fmt: skip

@@ -50,7 +50,7 @@ def load(store: ImageStore, source: BinaryIO, *, label: str = "archive") -> list
     """
     with store.scratch() as scratch, _seekable(source, scratch) as fileobj:
         try:
-            tar = tarfile.open(fileobj=fileobj, mode="r:")
+            tar = tarfile.open(fileobj=fileobj, mode="r:")  # noqa: SIM115 - closed below
         except tarfile.TarError as err:
             raise InvalidArgument(f"load {label}: not a tar archive: {err}") from err
         with tar, store.operation() as op:
@@ -86,7 +86,7 @@ def _seekable(source: BinaryIO, scratch: Path) -> Iterator[BinaryIO]:
         if seekable:
             plain = decompressing_reader(source, detect(head))
         else:
-            plain = decompressing_reader(_Joined(head, source), detect(head))  # type: ignore[arg-type]
+            plain = decompressing_reader(_Joined(head, source), detect(head))
         shutil.copyfileobj(plain, out, 1 << 20)
         out.seek(0)
         yield out

@@ -8,13 +8,13 @@ snapshotter (children first; a layer under a container's snapshot stays).
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from dockyard.errors import Conflict, FailedPrecondition, InvalidArgument
 from dockyard.image.store import ImageStore
-from dockyard.image.unpack import chain_ids
-from dockyard.metadata import ImageRecord
+from dockyard.metadata import ImageRecord, LayerRecord
+from dockyard.oci.image import chain_ids
 from dockyard.oci.reference import parse_reference
 
 _FULL_ID = re.compile(r"^(?:sha256:)?[0-9a-f]{64}$")
@@ -133,10 +133,10 @@ def gc(store: ImageStore) -> Removal:
     return result
 
 
-def _depth(chain: str, layers: dict[str, object]) -> int:
+def _depth(chain: str, layers: Mapping[str, LayerRecord]) -> int:
     depth, current = 0, chain
     while current in layers and depth < 4096:
-        parent = getattr(layers[current], "parent", None)
+        parent = layers[current].parent
         if parent is None:
             break
         current, depth = parent, depth + 1
@@ -176,4 +176,3 @@ def _labels_match(have: dict[str, str], wanted: Sequence[str]) -> bool:
         if present == negate:
             return False
     return True
-

@@ -57,7 +57,7 @@ def _expand(store: ImageStore, name: str) -> list[tuple[ImageRecord, str | None]
         ref = None
     if ref is not None and ref.tag is None and ref.digest is None:
         prefix = ref.name + ":"
-        tagged = [
+        tagged: list[tuple[ImageRecord, str | None]] = [
             (image, tag)
             for image in store.db.list_images()
             for tag in store.tags(image)

@@ -1,36 +1,20 @@
-"""Unpacking an image's layers into snapshots keyed by chain ID.
+"""Unpacking an image's layers into snapshots keyed by chain ID (``oci.image.chain_ids``).
 
-ChainID (OCI image-spec ``config.md``): ``ChainID(L0) = DiffID(L0)`` and
-``ChainID(L0..Ln) = sha256(ChainID(L0..Ln-1) + " " + DiffID(Ln))``. A snapshot named by a chain
-ID holds the tree of every layer up to it, so images sharing a base share its snapshots and a
-layer is never unpacked twice.
+A snapshot named by a chain ID holds the tree of every layer up to it, so images sharing a base
+share its snapshots and a layer is never unpacked twice.
 """
 
 from __future__ import annotations
 
-import hashlib
 import uuid
-from collections.abc import Sequence
 
 from dockyard.archive import WhiteoutMode, apply_layer
 from dockyard.errors import AlreadyExists, DataCorrupted
 from dockyard.image.store import ImageStore, Operation
 from dockyard.metadata import LayerRecord
 from dockyard.oci.digest import Digest
-from dockyard.oci.image import ImageConfig
+from dockyard.oci.image import ImageConfig, chain_ids
 from dockyard.oci.manifest import Manifest
-
-
-def chain_ids(diff_ids: Sequence[Digest]) -> list[Digest]:
-    """The chain ID of each layer prefix."""
-    chains: list[Digest] = []
-    for diff_id in diff_ids:
-        if not chains:
-            chains.append(diff_id)
-        else:
-            text = f"{chains[-1]} {diff_id}".encode()
-            chains.append(Digest.from_hex(hashlib.sha256(text).hexdigest()))
-    return chains
 
 
 def unpack(store: ImageStore, op: Operation, manifest: Manifest, config: ImageConfig) -> int:

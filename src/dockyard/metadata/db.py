@@ -159,8 +159,7 @@ class Database:
     def referenced_blobs(self) -> set[str]:
         """Every blob an image or a live lease holds."""
         rows = self._query(
-            "SELECT digest FROM image_blobs UNION SELECT ref FROM lease_resources "
-            "WHERE kind='blob'"
+            "SELECT digest FROM image_blobs UNION SELECT ref FROM lease_resources WHERE kind='blob'"
         )
         return {r[0] for r in rows}
 

@@ -2,7 +2,7 @@
 
 For filesystems overlay cannot sit on (or kernels without it). Prepare copies the parent's
 tree with ``cp -a --reflink=auto`` (block-sharing on btrfs and XFS; a plain copy elsewhere)
-or, without ``cp``, :func:`dockyard.snapshot.treecopy.copy_tree`'s Python walk; both keep
+or, without ``cp``, :func:`dockyard.snapshot.tree.copy_tree`'s Python walk; both keep
 owners, modes, xattrs, hard links, symlinks, device nodes and mtimes. Every mount is a bind
 mount; a view binds its parent's ``fs`` read-only and copies nothing. Deletions in an active
 snapshot are real deletions (no whiteouts). Layout: :mod:`dockyard.snapshot.store`.
@@ -15,7 +15,7 @@ from pathlib import Path
 from dockyard.snapshot.base import Info, Kind
 from dockyard.snapshot.mount import Mount
 from dockyard.snapshot.store import DirectorySnapshotter
-from dockyard.snapshot.treecopy import copy_tree
+from dockyard.snapshot.tree import copy_tree
 
 
 class NativeSnapshotter(DirectorySnapshotter):

@@ -35,7 +35,6 @@ import json
 import os
 import re
 import secrets
-import shutil
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import replace
@@ -52,6 +51,7 @@ from dockyard.errors import (
 )
 from dockyard.snapshot.base import Info, Kind
 from dockyard.snapshot.mount import Mount
+from dockyard.snapshot.tree import remove_tree, tree_usage
 
 LAYOUT_VERSION = 1
 _ID = re.compile(r"[0-9a-f]{16}\Z")
@@ -89,19 +89,6 @@ def _info_from_json(raw: bytes, where: Path) -> Info:
         )
     except (ValueError, KeyError, TypeError, AttributeError) as err:
         raise DataCorrupted(f"snapshot info {where}: {err}") from err
-
-
-def tree_usage(path: Path) -> int:
-    """Bytes allocated to the tree at ``path`` (``st_blocks * 512``), each inode once."""
-    seen: set[tuple[int, int]] = set()
-    total = 0
-    for dirpath, dirnames, filenames in os.walk(path):
-        for name in [".", *dirnames, *filenames]:
-            st = os.lstat(os.path.join(dirpath, name))
-            if (st.st_dev, st.st_ino) not in seen:
-                seen.add((st.st_dev, st.st_ino))
-                total += st.st_blocks * 512
-    return total
 
 
 class DirectorySnapshotter:
@@ -373,7 +360,7 @@ class DirectorySnapshotter:
 
     def _delete(self, snap_id: str, what: str) -> None:
         try:
-            shutil.rmtree(self._dir(snap_id))
+            remove_tree(self._dir(snap_id))
         except OSError as err:
             raise Unavailable(
                 f"snapshot {what}: removed, but deleting {self._dir(snap_id)} failed: {err}",

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from dockyard.snapshot.treecopy import copy_tree, copy_tree_python
+from dockyard.snapshot.tree import copy_tree, copy_tree_python
 
 Entry = tuple[object, ...]
 
