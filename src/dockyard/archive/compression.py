@@ -110,7 +110,7 @@ def compressing_writer(
             inner = cast(BinaryIO, threaded)
     else:
         compressor = zstandard.ZstdCompressor(
-            level=ZSTD_LEVEL if level is None else level, threads=threads
+            level=ZSTD_LEVEL if level is None else level, threads=threads, write_checksum=True
         )
         inner = compressor.stream_writer(out, closefd=False)
     return cast(BinaryIO, _Finishing(inner, out))
@@ -196,6 +196,7 @@ class _Finishing(io.RawIOBase):
         try:
             if self._inner is not self._out:
                 self._inner.close()
-            self._out.flush()
+            if not getattr(self._out, "closed", False):
+                self._out.flush()
         finally:
             super().close()

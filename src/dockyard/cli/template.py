@@ -1,9 +1,11 @@
 """docker's ``--format``: one Go ``text/template`` engine shared by every command.
 
-Owns executing templates parsed by :mod:`dockyard.cli.template_parse`, docker's template
-functions (``json split join title lower upper pad truncate`` on top of Go's ``index slice len
-print printf println eq ne lt le gt ge and or not``), Go's default value formatting, and
-docker's ``table`` formats (header row, tabwriter alignment).
+Owns the public API (:func:`parse`, :func:`render`, docker's ``table`` formats) and executing
+templates: the variable stack, ``if``/``with``/``range``, pipelines, field and method lookup.
+The pieces it runs on: :mod:`~dockyard.cli.template_lex` (tokens, :class:`TemplateError`),
+:mod:`~dockyard.cli.template_parse` (syntax tree), :mod:`~dockyard.cli.template_funcs` (the
+functions, ``printf``, ``json``) and :mod:`~dockyard.cli.template_text` (Go's value formatting,
+tabwriter).
 
 Data model: ``data`` is a dataclass instance (or any object), a Mapping, a list/tuple, or a
 str/int/float/bool/None. ``.Field`` on a Mapping looks up the key (a missing key gives Go's
@@ -11,41 +13,25 @@ str/int/float/bool/None. ``.Field`` on a Mapping looks up the key (a missing key
 (``RepoTags`` -> ``repo_tags``), calling it when it is a method. ``None`` plays Go's nil
 pointer: it prints ``<nil>`` and reading a field of it is an error. Mappings print like Go maps
 (``map[a:1 b:2]``, sorted keys); ``json`` keeps a Mapping's insertion order (producers that
-stand in for Go structs choose docker's field order).
+stand in for Go structs choose docker's field order) and encodes an object through its
+``to_docker()`` or ``to_json()`` (which return JSON-able data, not text), else its dataclass
+fields.
 
-The module is pure and imports only the standard library: it is on the path of every ``ls``.
+The template modules are pure and import only the standard library (and
+:mod:`dockyard.errors`): they are on the path of every ``ls``.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import json
 import re
-import unicodedata
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from enum import Enum
 
-from dockyard.cli.template_parse import (
-    HINT,
-    Action,
-    Chain,
-    Command,
-    Control,
-    ControlKind,
-    Dot,
-    Field,
-    Func,
-    Literal,
-    Nil,
-    Node,
-    Operand,
-    Parser,
-    Pipe,
-    TemplateError,
-    Text,
-    Var,
-)
+from dockyard.cli import template_parse as tp
+from dockyard.cli.template_funcs import FUNCS, HEADER_FUNCS, ArgError, Fn
+from dockyard.cli.template_lex import HINT, TemplateError
+from dockyard.cli.template_parse import Node
+from dockyard.cli.template_text import MISSING, Missing, go_type, show, sorted_keys, tabwrite, truth
 
 __all__ = [
     "Template",
@@ -59,27 +45,11 @@ __all__ = [
 ]
 
 
-class _Missing:
-    """Go's invalid value: what a missing map key evaluates to."""
-
-    def __repr__(self) -> str:
-        return "<no value>"
+_NOFINAL = Missing()  # "no value piped in from the previous command"
 
 
-MISSING = _Missing()
-_NOFINAL = _Missing()  # "no value piped in from the previous command"
-
-
-class _ArgError(Exception):
-    """A function got an argument of the wrong type (reported without "error calling")."""
-
-
-class _Break(Exception):
-    pass
-
-
-class _Continue(Exception):
-    pass
+class _Loop(Exception):
+    """``{{break}}`` (args: True) or ``{{continue}}`` (args: False) unwinding to its range."""
 
 
 # ---------------------------------------------------------------------------------------------
@@ -99,7 +69,7 @@ class Template:
         Raises:
             TemplateError: a field, function or value failed (message like Go's).
         """
-        return _Exec(self.text, _FUNCS, data).run(self.nodes)
+        return _Exec(self.text, FUNCS, data).run(self.nodes)
 
     def header(self, headers: Mapping[str, str]) -> str:
         """The table header: each ``.Field`` becomes ``headers[Field]`` (else ``FIELD``).
@@ -107,7 +77,7 @@ class Template:
         Like docker, string functions (``json upper truncate`` ...) pass headers through, and an
         execution error ends the header where it happened instead of failing.
         """
-        run = _Exec(self.text, _HEADER_FUNCS, _HeaderRow(headers))
+        run = _Exec(self.text, HEADER_FUNCS, _HeaderRow(headers))
         return run.run(self.nodes, partial=True)
 
     def render_table(self, rows: Iterable[object], headers: Mapping[str, str]) -> str:
@@ -124,7 +94,7 @@ def parse(text: str) -> Template:
         TemplateError: ``template parsing error: template: :1: function "foo" not defined``.
     """
     try:
-        return Template(text=text, nodes=Parser(text, _FUNCS).parse())
+        return Template(text=text, nodes=tp.Parser(text, FUNCS).parse())
     except RecursionError as err:
         raise TemplateError("template parsing error: template: nested too deeply") from err
 
@@ -162,17 +132,10 @@ def render_table(text: str, rows: Sequence[object], headers: Mapping[str, str]) 
 # Execution
 
 
-@dataclass(frozen=True, slots=True)
-class _Fn:
-    call: Callable[..., object]
-    min_args: int
-    max_args: int | None
-
-
 class _Exec:
     """One execution: the variable stack and the output, like Go's ``state``."""
 
-    def __init__(self, text: str, functions: Mapping[str, _Fn], data: object) -> None:
+    def __init__(self, text: str, functions: Mapping[str, Fn], data: object) -> None:
         self.text = text
         self.functions = functions
         self.vars: list[tuple[str, object]] = [("$", data)]
@@ -194,31 +157,31 @@ class _Exec:
 
     def walk(self, dot: object, nodes: tuple[Node, ...]) -> None:
         for node in nodes:
-            if isinstance(node, Text):
+            if isinstance(node, tp.Text):
                 self.out.append(node.text)
-            elif isinstance(node, Action):
+            elif isinstance(node, tp.Action):
                 value = self.pipe(dot, node.pipe)
                 if not node.pipe.decl:
                     self.out.append(show(value))
-            elif isinstance(node, Control):
+            elif isinstance(node, tp.Control):
                 mark = len(self.vars)
                 try:
                     self.control(dot, node)
                 finally:
                     del self.vars[mark:]
             else:
-                raise _Break if node.is_break else _Continue
+                raise _Loop(node.is_break)
 
-    def control(self, dot: object, node: Control) -> None:
+    def control(self, dot: object, node: tp.Control) -> None:
         value = self.pipe(dot, node.pipe)
-        if node.kind is ControlKind.RANGE:
+        if node.kind is tp.ControlKind.RANGE:
             self.range(dot, value, node)
         elif truth(value):
-            self.walk(value if node.kind is ControlKind.WITH else dot, node.body)
+            self.walk(value if node.kind is tp.ControlKind.WITH else dot, node.body)
         else:
             self.walk(dot, node.orelse)
 
-    def range(self, dot: object, value: object, node: Control) -> None:
+    def range(self, dot: object, value: object, node: tp.Control) -> None:
         items = self.items(value, node.pipe)
         if not items:
             self.walk(dot, node.orelse)
@@ -231,18 +194,17 @@ class _Exec:
                 self.set_var(decl[0], key)
             try:
                 self.walk(elem, node.body)
-            except _Continue:
-                pass
-            except _Break:
-                break
+            except _Loop as loop:
+                if loop.args[0]:
+                    break
             finally:
                 del self.vars[mark:]
 
-    def items(self, value: object, pipe: Pipe) -> list[tuple[object, object]]:
+    def items(self, value: object, pipe: tp.Pipe) -> list[tuple[object, object]]:
         if value is MISSING or value is None:
             return []
         if isinstance(value, Mapping):
-            return [(key, value[key]) for key in _sorted_keys(value)]
+            return [(key, value[key]) for key in sorted_keys(value)]
         if isinstance(value, list | tuple):
             return list(enumerate(value))
         if isinstance(value, int) and not isinstance(value, bool):
@@ -259,7 +221,7 @@ class _Exec:
     def var(self, name: str) -> object:
         return next(value for key, value in reversed(self.vars) if key == name)
 
-    def pipe(self, dot: object, pipe: Pipe) -> object:
+    def pipe(self, dot: object, pipe: tp.Pipe) -> object:
         value: object = _NOFINAL
         for cmd in pipe.cmds:
             value = self.command(dot, cmd, value)
@@ -270,71 +232,63 @@ class _Exec:
                 self.vars.append((name, value))
         return value
 
-    def command(self, dot: object, cmd: Command, final: object) -> object:
+    def command(self, dot: object, cmd: tp.Command, final: object) -> object:
         first, rest = cmd.args[0], cmd.args[1:]
-        if isinstance(first, Func):
+        if isinstance(first, tp.Func):
             return self.call(dot, first.name, cmd, final)
-        if isinstance(first, Field | Var | Chain):
+        if isinstance(first, tp.Field | tp.Var | tp.Chain):
             return self.chain(dot, first, rest, final)
         if rest or final is not _NOFINAL:
             raise self.error(cmd.pos, cmd.src, f"can't give argument to non-function {cmd.src}")
-        if isinstance(first, Nil):
+        if isinstance(first, tp.Nil):
             raise self.error(cmd.pos, cmd.src, "nil is not a command")
         return self.arg(dot, first)
 
-    def arg(self, dot: object, node: Operand) -> object:
+    def arg(self, dot: object, node: tp.Operand) -> object:
         """Evaluate an argument of a function or method."""
-        if isinstance(node, Dot):
+        if isinstance(node, tp.Dot):
             return dot
-        if isinstance(node, Nil):
+        if isinstance(node, tp.Nil):
             return None
-        if isinstance(node, Literal):
+        if isinstance(node, tp.Literal):
             return node.value
-        if isinstance(node, Field | Var | Chain):
+        if isinstance(node, tp.Field | tp.Var | tp.Chain):
             return self.chain(dot, node, (), _NOFINAL)
-        if isinstance(node, Pipe):
+        if isinstance(node, tp.Pipe):
             return self.pipe(dot, node)
-        cmd = Command(pos=node.pos, src=node.name, args=(node,))
+        cmd = tp.Command(pos=node.pos, src=node.name, args=(node,))
         return self.call(dot, node.name, cmd, _NOFINAL)
 
     def chain(
-        self, dot: object, node: Field | Var | Chain, args: tuple[Operand, ...], final: object
-    ) -> object:
-        """Evaluate ``.A.B``, ``$x.A.B`` or ``(pipe).A.B``; the last name gets the arguments."""
-        if isinstance(node, Field):
-            receiver = dot
-        elif isinstance(node, Var):
-            receiver = self.var(node.name)
-        else:
-            receiver = self.pipe(dot, node.pipe)
-        if not node.names:
-            if args or final is not _NOFINAL:
-                raise self.error(
-                    node.pos, node.src, f"can't give argument to non-function {node.src}"
-                )
-            return receiver
-        last = len(node.names) - 1
-        for i, name in enumerate(node.names):
-            receiver = self.field(
-                dot,
-                receiver,
-                name,
-                node,
-                args if i == last else (),
-                final if i == last else _NOFINAL,
-            )
-        return receiver
-
-    def field(
         self,
         dot: object,
-        receiver: object,
-        name: str,
-        node: Field | Var | Chain,
-        args: tuple[Operand, ...],
+        node: tp.Field | tp.Var | tp.Chain,
+        args: tuple[tp.Operand, ...],
         final: object,
     ) -> object:
+        """Evaluate ``.A.B``, ``$x.A.B`` or ``(pipe).A.B``; the last name gets the arguments."""
+        if isinstance(node, tp.Field):
+            value = dot
+        else:
+            value = self.var(node.name) if isinstance(node, tp.Var) else self.pipe(dot, node.pipe)
         has_args = bool(args) or final is not _NOFINAL
+        for i, name in enumerate(node.names):
+            value, last = self.field(value, name, node), i == len(node.names) - 1
+            if callable(value) and not isinstance(value, type):  # a method
+                argv = [self.arg(dot, a) for a in args] if last else []
+                if last and final is not _NOFINAL:
+                    argv.append(final)
+                value = self.invoke(node.pos, node.src, name, value, argv)
+            elif last and has_args:
+                message = f"{name} has arguments but cannot be invoked as function"
+                raise self.error(node.pos, node.src, message)
+        if has_args and not node.names:
+            message = f"can't give argument to non-function {node.src}"
+            raise self.error(node.pos, node.src, message)
+        return value
+
+    def field(self, receiver: object, name: str, node: tp.Field | tp.Var | tp.Chain) -> object:
+        """Field, key or method *name* of *receiver* (MISSING for a missing key)."""
         if receiver is MISSING:
             return MISSING
         if receiver is None:
@@ -342,24 +296,17 @@ class _Exec:
         if isinstance(receiver, _HeaderRow | _HeaderCell):
             return _HeaderCell.of(receiver.headers, name)
         if isinstance(receiver, Mapping):
-            if has_args:
-                raise self.error(node.pos, node.src, f"{name} is not a method but has arguments")
-            return receiver[name] if name in receiver else MISSING
-        value = _attribute(receiver, name)
+            return receiver.get(name, MISSING)
+        try:
+            value = _attribute(receiver, name)
+        except Exception as err:  # a property that failed
+            raise self.error(node.pos, node.src, f"error calling {name}: {err}") from err
         if value is MISSING:
-            message = f"can't evaluate field {name} in type {_go_type(receiver)}"
-            raise self.error(node.pos, node.src, message)
-        if callable(value) and not isinstance(value, type):
-            argv = [self.arg(dot, a) for a in args]
-            if final is not _NOFINAL:
-                argv.append(final)
-            return self.invoke(node.pos, node.src, name, value, argv)
-        if has_args:
-            message = f"{name} has arguments but cannot be invoked as function"
+            message = f"can't evaluate field {name} in type {go_type(receiver)}"
             raise self.error(node.pos, node.src, message)
         return value
 
-    def call(self, dot: object, name: str, cmd: Command, final: object) -> object:
+    def call(self, dot: object, name: str, cmd: tp.Command, final: object) -> object:
         if name in ("and", "or"):
             return self.logic(dot, name, cmd, final)
         fn = self.functions[name]
@@ -370,9 +317,10 @@ class _Exec:
             want = str(fn.min_args) if fn.min_args == fn.max_args else f"at least {fn.min_args}"
             message = f"wrong number of args for {name}: want {want} got {len(argv)}"
             raise self.error(cmd.pos, cmd.src, message)
-        return self.invoke(cmd.pos, cmd.src, name, fn.call, [_nil(a) for a in argv])
+        argv = [None if a is MISSING else a for a in argv]  # Go passes nil for a missing value
+        return self.invoke(cmd.pos, cmd.src, name, fn.call, argv)
 
-    def logic(self, dot: object, name: str, cmd: Command, final: object) -> object:
+    def logic(self, dot: object, name: str, cmd: tp.Command, final: object) -> object:
         """``and``/``or``: evaluate arguments left to right, stopping at the deciding one."""
         nodes = cmd.args[1:]
         if not nodes and final is _NOFINAL:
@@ -392,14 +340,14 @@ class _Exec:
             return fn(*argv)
         except TemplateError:
             raise
-        except _ArgError as err:
+        except ArgError as err:
             raise self.error(pos, src, str(err)) from err
         except Exception as err:  # a failing method or function, like Go's "error calling"
             raise self.error(pos, src, f"error calling {name}: {err}") from err
 
 
 _SNAKE = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
-_PLAIN = (str, bytes, int, float, bool, list, tuple, set, frozenset)
+_PLAIN = (str, bytes, int, float, bool, list, tuple)
 
 
 def _attribute(obj: object, name: str) -> object:
@@ -410,10 +358,6 @@ def _attribute(obj: object, name: str) -> object:
     if value is MISSING:
         value = getattr(obj, _SNAKE.sub("_", name).lower(), MISSING)
     return value
-
-
-def _nil(value: object) -> object:
-    return None if value is MISSING else value
 
 
 class _HeaderRow:
@@ -438,489 +382,3 @@ class _HeaderCell(str):
         cell = cls(headers.get(name, name.upper()))
         cell.headers = headers
         return cell
-
-
-# ---------------------------------------------------------------------------------------------
-# Values as Go prints them
-
-
-def truth(value: object) -> bool:
-    """Go's truth: zero values, empty collections, nil and missing are false; structs true."""
-    if value is MISSING or value is None:
-        return False
-    if isinstance(value, str | bytes | int | float | Mapping | list | tuple | set | frozenset):
-        return bool(value)
-    return True
-
-
-def show(value: object) -> str:
-    """Go's ``%v``: ``[a b]``, ``map[k:v]`` (sorted keys), ``{f1 f2}``, ``<nil>``."""
-    if isinstance(value, str):
-        return str(value)
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int):
-        return int.__repr__(value)
-    if isinstance(value, float):
-        return _go_float(value, "g")
-    if value is None:
-        return "<nil>"
-    if isinstance(value, _Missing):
-        return "<no value>"
-    if isinstance(value, Mapping):
-        pairs = (f"{show(k)}:{show(value[k])}" for k in _sorted_keys(value))
-        return f"map[{' '.join(pairs)}]"
-    if isinstance(value, list | tuple):
-        return f"[{' '.join(map(show, value))}]"
-    if isinstance(value, bytes):
-        return f"[{' '.join(map(str, value))}]"
-    if isinstance(value, Enum):
-        return show(value.value)
-    if dataclasses.is_dataclass(value) and type(value).__str__ is object.__str__:
-        fields = (show(getattr(value, f.name)) for f in dataclasses.fields(value))
-        return f"{{{' '.join(fields)}}}"
-    return str(value)
-
-
-def _sorted_keys(mapping: Mapping[object, object]) -> list[object]:
-    try:
-        return sorted(mapping)  # type: ignore[type-var]
-    except TypeError:
-        return sorted(mapping, key=lambda k: (type(k).__name__, show(k)))
-
-
-def _go_type(value: object) -> str:
-    names = {str: "string", bool: "bool", int: "int", float: "float64", type(None): "<nil>"}
-    if type(value) in names:
-        return names[type(value)]
-    if isinstance(value, Mapping):
-        return "map[string]interface {}"
-    if isinstance(value, list | tuple):
-        return "[]interface {}"
-    return type(value).__name__
-
-
-def _digits(value: float) -> tuple[str, int]:
-    """Shortest round-trip digits of abs(*value*) and the exponent: 0.DIGITS x 10**exp."""
-    mantissa, _, exp = repr(abs(value)).partition("e")
-    whole, _, frac = mantissa.partition(".")
-    digits = (whole + frac).lstrip("0")
-    point = len(whole) + int(exp or 0) - (len(whole + frac) - len(digits))
-    return digits.rstrip("0") or "0", point
-
-
-def _go_float(value: float, style: str) -> str:
-    """strconv.FormatFloat(v, 'g', -1) for ``%v``, or encoding/json's choice for ``json``."""
-    if value != value or value in (float("inf"), float("-inf")):
-        return "NaN" if value != value else ("+Inf" if value > 0 else "-Inf")
-    digits, point = _digits(value)
-    sign = "-" if str(value).startswith("-") else ""
-    if value == 0:
-        return sign + "0"
-    exp = point - 1
-    if style == "json":
-        exponent = not 1e-6 <= abs(value) < 1e21
-    else:
-        exponent = exp < -4 or exp >= 6
-    if exponent:
-        mant = digits[0] + ("." + digits[1:] if len(digits) > 1 else "")
-        tail = f"e{'-' if exp < 0 else '+'}{abs(exp):02d}"
-        if style == "json" and exp < 0:
-            tail = f"e-{abs(exp)}"
-        return sign + mant + tail
-    if point <= 0:
-        return f"{sign}0.{'0' * -point}{digits}"
-    if point >= len(digits):
-        return sign + digits + "0" * (point - len(digits))
-    return f"{sign}{digits[:point]}.{digits[point:]}"
-
-
-def _json(value: object) -> str:
-    """docker's ``json``: Go's encoder, compact, without HTML escaping ("" if unencodable)."""
-    try:
-        return _encode(value)
-    except ValueError:
-        return ""
-
-
-def _encode(value: object) -> str:
-    if value is None or value is MISSING:
-        return "null"
-    if isinstance(value, str):
-        text = json.dumps(str(value), ensure_ascii=False)
-        return text.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int):
-        return int.__repr__(value)
-    if isinstance(value, float):
-        if value != value or value in (float("inf"), float("-inf")):
-            raise ValueError(f"json: unsupported value: {_go_float(value, 'g')}")
-        return _go_float(value, "json")
-    if isinstance(value, Mapping):
-        return "{" + ",".join(f"{_encode(show(k))}:{_encode(v)}" for k, v in value.items()) + "}"
-    if isinstance(value, list | tuple | set | frozenset):
-        return "[" + ",".join(map(_encode, value)) + "]"
-    if isinstance(value, Enum):
-        return _encode(value.value)
-    for method in ("to_docker", "to_json"):
-        convert = getattr(value, method, None)
-        if callable(convert):
-            return _encode(convert())
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return _encode({f.name: getattr(value, f.name) for f in dataclasses.fields(value)})
-    return _encode(str(value))
-
-
-# ---------------------------------------------------------------------------------------------
-# Functions
-
-
-def _str(value: object, what: str = "string") -> str:
-    if isinstance(value, str):
-        return value
-    if value is None:
-        raise _ArgError(f"invalid value; expected {what}")
-    raise _ArgError(f"wrong type for value; expected {what}; got {_go_type(value)}")
-
-
-def _int(value: object) -> int:
-    if isinstance(value, int) and not isinstance(value, bool):
-        return value
-    raise _ArgError(f"wrong type for value; expected int; got {_go_type(value)}")
-
-
-def _index(item: object, *indices: object) -> object:
-    """Go's ``index``: ``index .Labels "k"``, ``index .List 0 1``."""
-    for key in indices:
-        if item is None or item is MISSING:
-            raise ValueError("index of untyped nil")
-        if isinstance(item, Mapping):
-            if key in item:
-                item = item[key]
-            else:  # Go returns the map's zero value: "" for map[string]string
-                item = "" if all(isinstance(v, str) for v in item.values()) else MISSING
-        elif isinstance(item, list | tuple | str | bytes):
-            seq = item.encode() if isinstance(item, str) else item
-            if not isinstance(key, int) or isinstance(key, bool):
-                raise ValueError(f"cannot index slice/array with type {_go_type(key)}")
-            if not 0 <= key < len(seq):
-                raise ValueError(f"index out of range: {key}")
-            item = seq[key]
-        else:
-            raise ValueError(f"can't index item of type {_go_type(item)}")
-    return item
-
-
-def _slice(item: object, *indices: object) -> object:
-    """Go's ``slice``: ``slice x 1 2`` is ``x[1:2]`` (strings by bytes, as in Go)."""
-    if isinstance(item, str):
-        if len(indices) > 2:
-            raise ValueError("cannot 3-index slice a string")
-        seq: bytes | Sequence[object] = item.encode()
-    elif isinstance(item, list | tuple):
-        seq = item
-    else:
-        raise ValueError(f"can't slice item of type {_go_type(item)}")
-    bounds = [_int(i) for i in indices]
-    start, stop = (bounds + [0, len(seq)][len(bounds) :])[:2] if bounds else (0, len(seq))
-    cap = bounds[2] if len(bounds) > 2 else len(seq)
-    if not 0 <= start <= stop <= cap <= len(seq):
-        raise ValueError(f"invalid slice indices: {' '.join(map(str, bounds))}")
-    part = seq[start:stop]
-    return part.decode(errors="replace") if isinstance(part, bytes) else list(part)
-
-
-def _len(item: object) -> int:
-    if isinstance(item, str):
-        return len(item.encode())
-    if isinstance(item, bytes | list | tuple | Mapping | set | frozenset):
-        return len(item)
-    raise ValueError(f"len of type {_go_type(item)}")
-
-
-def _split(text: object, sep: object) -> list[str]:
-    text, sep = _str(text), _str(sep)
-    return list(text) if sep == "" else text.split(sep)
-
-
-def _join(items: object, sep: object) -> str:
-    if not isinstance(items, list | tuple):
-        raise _ArgError(f"wrong type for value; expected []string; got {_go_type(items)}")
-    return _str(sep).join(map(show, items))
-
-
-def _title(text: object) -> str:
-    """Go's deprecated ``strings.Title``: upper-case letters that start words; keep the rest."""
-    out, prev = [], " "
-    for ch in _str(text):
-        boundary = not (prev.isalnum() or prev == "_") if prev.isascii() else prev.isspace()
-        upper = ch.upper()
-        out.append(upper if boundary and len(upper) == 1 else ch)
-        prev = ch
-    return "".join(out)
-
-
-def _pad(text: object, left: object, right: object) -> str:
-    text = _str(text)
-    return f"{' ' * _int(left)}{text}{' ' * _int(right)}" if text else text
-
-
-def _truncate(text: object, length: object) -> str:
-    """docker's ``truncate``: the first *length* characters."""
-    return _str(text)[: max(_int(length), 0)]
-
-
-def _sprint(*args: object) -> str:
-    """Go's ``fmt.Sprint``: a space between operands when neither is a string."""
-    out: list[str] = []
-    for i, arg in enumerate(args):
-        if i and not isinstance(arg, str) and not isinstance(args[i - 1], str):
-            out.append(" ")
-        out.append(show(arg))
-    return "".join(out)
-
-
-def _sprintln(*args: object) -> str:
-    return " ".join(map(show, args)) + "\n"
-
-
-_KINDS = {bool: "bool", int: "int", float: "float", str: "string", type(None): "nil"}
-
-
-def _kind(value: object) -> str:
-    for cls, kind in _KINDS.items():
-        if isinstance(value, cls):
-            return kind
-    return "other"
-
-
-def _equal(a: object, b: object) -> bool:
-    ka, kb = _kind(a), _kind(b)
-    if ka == kb:
-        return a == b
-    if a is None or b is None:
-        return False
-    raise ValueError("incompatible types for comparison")
-
-
-def _eq(a: object, *others: object) -> bool:
-    """Go's ``eq``: true when *a* equals any of *others*."""
-    return any(_equal(a, b) for b in others)
-
-
-def _less(a: object, b: object) -> bool:
-    ka, kb = _kind(a), _kind(b)
-    if ka not in ("int", "float", "string") or kb not in ("int", "float", "string"):
-        raise ValueError("invalid type for comparison")
-    if ka != kb:
-        raise ValueError("incompatible types for comparison")
-    return a < b  # type: ignore[operator]
-
-
-def _fn(call: Callable[..., object], min_args: int, max_args: int | None = None) -> _Fn:
-    return _Fn(call, min_args, min_args if max_args is None else max_args)
-
-
-_FUNCS: dict[str, _Fn] = {
-    "json": _fn(_json, 1),
-    "split": _fn(_split, 2),
-    "join": _fn(_join, 2),
-    "title": _fn(_title, 1),
-    "lower": _fn(lambda s: _str(s).lower(), 1),
-    "upper": _fn(lambda s: _str(s).upper(), 1),
-    "pad": _fn(_pad, 3),
-    "truncate": _fn(_truncate, 2),
-    "index": _Fn(_index, 1, None),
-    "slice": _fn(_slice, 1, 4),
-    "len": _fn(_len, 1),
-    "print": _Fn(_sprint, 0, None),
-    "println": _Fn(_sprintln, 0, None),
-    "printf": _Fn(lambda f, *a: sprintf(_str(f), *a), 1, None),
-    "not": _fn(lambda v: not truth(v), 1),
-    "and": _Fn(lambda *a: a[-1], 1, None),  # evaluated lazily by _Exec.logic
-    "or": _Fn(lambda *a: a[-1], 1, None),
-    "eq": _Fn(_eq, 2, None),
-    "ne": _fn(lambda a, b: not _equal(a, b), 2),
-    "lt": _fn(_less, 2),
-    "le": _fn(lambda a, b: _less(a, b) or _equal(a, b), 2),
-    "gt": _fn(lambda a, b: not (_less(a, b) or _equal(a, b)), 2),
-    "ge": _fn(lambda a, b: not _less(a, b), 2),
-}
-# docker's HeaderFunctions: keep the header text intact (pad still pads, to stay aligned).
-_HEADER_FUNCS: dict[str, _Fn] = {
-    **_FUNCS,
-    **{name: _fn(lambda v: v, 1) for name in ("json", "title", "lower", "upper")},
-    **{name: _fn(lambda v, _: v, 2) for name in ("split", "join", "truncate")},
-}
-
-
-# ---------------------------------------------------------------------------------------------
-# printf
-
-_VERB = re.compile(r"%([-+# 0]*)(\*|\d+)?(?:\.(\*|\d*))?(.?)", re.S)
-_QUOTE_ESCAPES = {"\a": "\\a", "\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r"}
-_QUOTE_ESCAPES |= {"\t": "\\t", "\v": "\\v", "\\": "\\\\", '"': '\\"'}
-
-
-def go_quote(text: str) -> str:
-    """Go's ``strconv.Quote``."""
-    out = []
-    for ch in text:
-        code = ord(ch)
-        if ch in _QUOTE_ESCAPES:
-            out.append(_QUOTE_ESCAPES[ch])
-        elif ch.isprintable():
-            out.append(ch)
-        else:
-            out.append(
-                f"\\x{code:02x}"
-                if code < 0x80
-                else f"\\u{code:04x}"
-                if code < 0x10000
-                else f"\\U{code:08x}"
-            )
-    return '"' + "".join(out) + '"'
-
-
-def sprintf(template: str, *args: object) -> str:
-    """Go's ``fmt.Sprintf`` for verbs ``v s d q t x X o b c e f g %`` with flags, width, prec."""
-    out: list[str] = []
-    pending = list(args)
-    pos = 0
-    while (start := template.find("%", pos)) >= 0:
-        out.append(template[pos:start])
-        m = _VERB.match(template, start)
-        assert m is not None  # the pattern matches any "%"
-        flags, width, prec, verb = m.groups()
-        pos = m.end()
-        if verb == "%":
-            out.append("%")
-            continue
-        if not verb:
-            out.append("%!(NOVERB)")
-            break
-        sizes = [width, prec]
-        for i, size in enumerate(sizes):
-            if size == "*":
-                star = pending.pop(0) if pending else None
-                sizes[i] = (
-                    str(star) if isinstance(star, int) and not isinstance(star, bool) else None
-                )
-        if not pending:
-            out.append(f"%!{verb}(MISSING)")
-            continue
-        text = _format_verb(verb, flags, sizes[1], pending.pop(0))
-        out.append(_fill(text, flags, int(sizes[0]) if sizes[0] else 0, verb in "dbBoxXeEfFgG"))
-    out.append(template[pos:])
-    if pending:
-        out.append(f"%!(EXTRA {', '.join(f'{_go_type(a)}={show(a)}' for a in pending)})")
-    return "".join(out)
-
-
-def _fill(text: str, flags: str, width: int, numeric: bool) -> str:
-    if len(text) >= width:
-        return text
-    if "-" in flags:
-        return text + " " * (width - len(text))
-    if "0" in flags and numeric:
-        sign = text[:1] if text[:1] in "+-" else ""
-        return sign + text[len(sign) :].rjust(width - len(sign), "0")
-    return text.rjust(width)
-
-
-def _format_verb(verb: str, flags: str, prec: str | None, arg: object) -> str:
-    p = int(prec) if prec else (0 if prec == "" else None)
-    plus = "+" if "+" in flags else (" " if " " in flags else "")
-    if isinstance(arg, bool) and verb in "vt":
-        return "true" if arg else "false"
-    if isinstance(arg, int) and not isinstance(arg, bool) and verb in "vdbBoxXcq":
-        if verb == "c":
-            return chr(arg)
-        if verb == "q":
-            return "'" + go_quote(chr(arg))[1:-1].replace('\\"', '"').replace("'", "\\'") + "'"
-        base = {"v": "d", "d": "d", "b": "b", "B": "b", "o": "o", "x": "x", "X": "X"}[verb]
-        digits = format(abs(arg), base).zfill(p or 0)
-        prefix = ("0x" if verb == "x" else "0X") if "#" in flags and verb in "xX" else ""
-        return ("-" if arg < 0 else plus) + prefix + digits
-    if isinstance(arg, float) and verb in "veEfFgG":
-        if verb in "vgG" and p is None:
-            text = _go_float(arg, "g")
-        else:
-            text = format(arg, f".{6 if p is None else p}{'f' if verb == 'F' else verb}")
-        return plus + text if plus and not text.startswith("-") else text
-    if isinstance(arg, str) and verb in "vsqxX":
-        if verb == "q":
-            return go_quote(arg)
-        if verb in "xX":
-            hexed = arg.encode().hex()
-            return hexed.upper() if verb == "X" else hexed
-        return arg if p is None else arg[:p]
-    if arg is None and verb in "vs" and verb == "v":
-        return "<nil>"
-    if not isinstance(arg, str | int | float | bool | type(None)) and verb in "vs":
-        return show(arg)
-    shown = "<nil>" if arg is None else f"{_go_type(arg)}={show(arg)}"
-    return f"%!{verb}({shown})"
-
-
-# ---------------------------------------------------------------------------------------------
-# Tables
-
-
-def _cell_width(text: str) -> int:
-    """Terminal columns of *text* (wide East Asian characters count 2, combining marks 0)."""
-    if text.isascii():
-        return len(text)
-    return sum(
-        0 if unicodedata.combining(ch) else 2 if unicodedata.east_asian_width(ch) in "WF" else 1
-        for ch in text
-    )
-
-
-def tabwrite(text: str, *, minwidth: int = 10, padding: int = 3) -> str:
-    """Align tab-terminated cells like docker's ``tabwriter.NewWriter(out, 10, 1, 3, ' ', 0)``.
-
-    A column is a run of consecutive lines that have a tab-terminated cell at that index; its
-    width is the widest cell plus *padding*, at least *minwidth*. The text after a line's last
-    tab is not part of any column and is not padded.
-    """
-    lines = [line.split("\t") for line in text.split("\n")]
-    out = [""] * len(lines)
-    _format_columns(lines, [], 0, len(lines), out, (minwidth, padding))
-    return "\n".join(out)
-
-
-def _format_columns(
-    lines: list[list[str]],
-    widths: list[int],
-    line0: int,
-    line1: int,
-    out: list[str],
-    sizes: tuple[int, int],
-) -> None:
-    """Go's ``Writer.format``: lay out column ``len(widths)`` block by block, recursively."""
-    column, this = len(widths), line0
-    while this < line1:
-        if column >= len(lines[this]) - 1:
-            this += 1
-            continue
-        _write_lines(lines, widths, line0, this, out)
-        line0, width = this, sizes[0]
-        while this < line1 and column < len(lines[this]) - 1:
-            width = max(width, _cell_width(lines[this][column]) + sizes[1])
-            this += 1
-        _format_columns(lines, [*widths, width], line0, this, out, sizes)
-        line0 = this
-    _write_lines(lines, widths, line0, line1, out)
-
-
-def _write_lines(
-    lines: list[list[str]], widths: list[int], line0: int, line1: int, out: list[str]
-) -> None:
-    for i in range(line0, line1):
-        cells = lines[i]
-        out[i] = "".join(
-            cell + " " * (widths[j] - _cell_width(cell)) if j < len(widths) else cell
-            for j, cell in enumerate(cells)
-        )
