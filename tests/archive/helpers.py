@@ -94,7 +94,15 @@ def describe(root: Path) -> dict[str, tuple[object, ...]]:
                 content = None
             xattrs = _xattrs(path)
             mtime = st.st_mtime_ns // 1_000_000_000
-            result[rel] = (kind, stat.S_IMODE(st.st_mode), st.st_uid, st.st_gid, mtime, content, xattrs)
+            result[rel] = (
+                kind,
+                stat.S_IMODE(st.st_mode),
+                st.st_uid,
+                st.st_gid,
+                mtime,
+                content,
+                xattrs,
+            )
     return result
 
 

@@ -20,7 +20,7 @@ from dockyard.archive import (
 from tests.archive.conftest import Jail
 from tests.archive.helpers import describe, dir_, file, hardlink, symlink, tar_bytes
 
-CAPABILITY = bytes.fromhex("01000002" "00200000" "00000000" "00000000" "00000000")
+CAPABILITY = bytes.fromhex("0100000200200000000000000000000000000000")
 
 
 def _populate(root: Path) -> None:
@@ -53,8 +53,11 @@ def _populate(root: Path) -> None:
     (root / b"raw\xff".decode("utf-8", "surrogateescape")).write_text("non-utf8 name")
     os.chown(root / "bin" / "sh", 2**21 + 5, 2**22)  # beyond ustar's 7 octal digits
     for i, path in enumerate(sorted(root.rglob("*"), reverse=True)):
-        os.utime(path, ns=(1_500_000_000 * 10**9 + i, 1_500_000_000 * 10**9 + i * 10**9 + 7),
-                 follow_symlinks=False)
+        os.utime(
+            path,
+            ns=(1_500_000_000 * 10**9 + i, 1_500_000_000 * 10**9 + i * 10**9 + 7),
+            follow_symlinks=False,
+        )
 
 
 @pytest.mark.root

@@ -75,7 +75,7 @@ def test_truncated_archive(store: ImageStore, saved: Path, tmp_path: Path) -> No
     fresh = ImageStore(tmp_path / "fresh", snapshotter="native")
     cut = tmp_path / "cut.tar"
     cut.write_bytes(saved.read_bytes()[: saved.stat().st_size // 2])
-    _load_fails(fresh, cut, InvalidArgument, "")
+    _load_fails(fresh, cut, InvalidArgument, "load")
 
 
 def test_wrong_digest_blob(store: ImageStore, saved: Path, tmp_path: Path) -> None:

@@ -20,9 +20,9 @@ def _run(*argv: str) -> str:
     return subprocess.run(argv, check=True, capture_output=True, text=True, timeout=300).stdout
 
 
-def _tree(root: Path) -> dict[str, tuple[int, int, int, str]]:
-    """(mode, uid, gid, content or link target) of everything under ``root``."""
-    entries: dict[str, tuple[int, int, int, str]] = {}
+def _tree(root: Path) -> dict[str, tuple[int, int, int, int, str]]:
+    """(mode, uid, gid, mtime, content or link target) of everything under ``root``."""
+    entries: dict[str, tuple[int, int, int, int, str]] = {}
     for dirpath, dirnames, filenames in os.walk(root):
         for name in dirnames + filenames:
             path = Path(dirpath, name)
@@ -33,7 +33,8 @@ def _tree(root: Path) -> dict[str, tuple[int, int, int, str]]:
                 what = str(st.st_size) + ":" + str(hash(path.read_bytes()))
             else:
                 what = ""
-            entries[str(path.relative_to(root))] = (st.st_mode, st.st_uid, st.st_gid, what)
+            mtime = 0 if path.is_dir() and not path.is_symlink() else int(st.st_mtime)
+            entries[str(path.relative_to(root))] = (st.st_mode, st.st_uid, st.st_gid, mtime, what)
     return entries
 
 

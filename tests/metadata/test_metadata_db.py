@@ -60,9 +60,13 @@ def test_images_refs_and_blobs(db: Database) -> None:
 
 
 def test_transaction_rolls_back(db: Database) -> None:
-    with pytest.raises(RuntimeError), db.transaction():
-        db.put_image(_image("sha256:aaaa"), [])
-        raise RuntimeError("boom")
+    def fail_inside() -> None:
+        with db.transaction():
+            db.put_image(_image("sha256:aaaa"), [])
+            raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError):
+        fail_inside()
     assert db.list_images() == []
 
 

@@ -123,10 +123,10 @@ def history_cmd(app: AppContext, name: str, fmt: str | None, human: bool, no_tru
 @pass_app
 def tag_cmd(app: AppContext, source: str, target: str) -> None:
     """Create a tag TARGET that refers to SOURCE."""
-    image = app.images.resolve(source)
-    ref = parse_reference(target)
+    ref = parse_reference(target)  # like docker, the target is checked before the source
     if ref.digest is not None:
         raise InvalidArgument(f"refusing to create a tag with a digest reference: {target}")
+    image = app.images.resolve(source)
     app.images.db.set_ref(str(ref.with_default_tag()), image.id)
 
 

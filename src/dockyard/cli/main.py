@@ -65,9 +65,8 @@ def main(argv: list[str] | None = None) -> int:
     """Run the CLI; return the exit code (the console script exits with it)."""
     debug = "-D" in (argv or sys.argv[1:]) or "--debug" in (argv or sys.argv[1:])
     try:
-        cli.main(args=argv, prog_name="dockyard", standalone_mode=False)
-    except click.exceptions.Exit as done:
-        return int(done.exit_code)
+        # Without standalone mode click returns the code of a command's ``Exit``.
+        code = cli.main(args=argv, prog_name="dockyard", standalone_mode=False)
     except click.UsageError as err:
         err.show()
         return EXIT_ENGINE
@@ -84,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as err:
         _report(err, debug)
         return EXIT_ENGINE
-    return 0
+    return code if isinstance(code, int) else 0
 
 
 def _report(err: Exception, debug: bool) -> None:

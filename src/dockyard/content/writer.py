@@ -132,6 +132,12 @@ class Writer:
         self._hasher.update(data)
         self._written = total
 
+    def flush(self) -> None:
+        """Nothing to do: ``write`` goes straight to the file (``commit`` fsyncs it)."""
+
+    def writable(self) -> bool:
+        return True
+
     def commit(self) -> tuple[Digest, int]:
         """Verify the content and publish it as a blob; return its digest and size.
 

@@ -9,24 +9,22 @@ any image exists.
 from __future__ import annotations
 
 import hashlib
-import io
 import time
 from collections.abc import Sequence
-from typing import BinaryIO
+from typing import BinaryIO, cast
 
 from dockyard._util import rfc3339
 from dockyard.archive import Compression, compressing_writer, decompressing_reader, detect
 from dockyard.image.changes import apply_changes
 from dockyard.image.register import Registered, register
 from dockyard.image.store import ImageStore, Operation
+from dockyard.image.streams import CHUNK, peek
 from dockyard.oci import mediatype
 from dockyard.oci.descriptor import Descriptor
 from dockyard.oci.digest import Digest
 from dockyard.oci.image import ContainerConfig, History, ImageConfig, RootFS
 from dockyard.oci.manifest import Manifest
 from dockyard.oci.platform import host_platform
-
-_CHUNK = 1 << 20
 
 
 def import_rootfs(
@@ -68,38 +66,15 @@ def import_rootfs(
 
 
 def _ingest_layer(store: ImageStore, op: Operation, source: BinaryIO) -> tuple[Descriptor, Digest]:
-    head = source.read(_CHUNK)
-    raw = io.BufferedReader(_Prefixed(head, source), _CHUNK)
+    head, raw = peek(source)
     plain = decompressing_reader(raw, detect(head))
     hasher = hashlib.sha256()
     with store.content.writer() as writer:
-        with compressing_writer(writer, Compression.GZIP) as out:
-            while chunk := plain.read(_CHUNK):
+        with compressing_writer(cast(BinaryIO, writer), Compression.GZIP) as out:
+            while chunk := plain.read(CHUNK):
                 hasher.update(chunk)
                 out.write(chunk)
         digest, size = writer.commit()
     store.add_blob_for(op, digest)  # rollback deletes it only if no image uses it
     layer = Descriptor(media_type=mediatype.OCI_LAYER_GZIP, digest=digest, size=size)
     return layer, Digest.from_hex(hasher.hexdigest())
-
-
-class _Prefixed(io.RawIOBase):
-    """A raw stream that yields ``head`` and then the rest of ``tail`` (a peeked pipe)."""
-
-    def __init__(self, head: bytes, tail: BinaryIO) -> None:
-        super().__init__()
-        self._head = memoryview(head)
-        self._tail = tail
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
-        if self._head:
-            n = min(len(buffer), len(self._head))
-            buffer[:n] = self._head[:n]
-            self._head = self._head[n:]
-            return n
-        data = self._tail.read(len(buffer))
-        buffer[: len(data)] = data
-        return len(data)

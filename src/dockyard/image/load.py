@@ -21,6 +21,7 @@ from dockyard.errors import DataCorrupted, InvalidArgument, LimitExceeded
 from dockyard.image.archive_members import Members
 from dockyard.image.register import Registered, register
 from dockyard.image.store import ImageStore, Operation
+from dockyard.image.streams import CHUNK, peek
 from dockyard.oci import mediatype
 from dockyard.oci.descriptor import Descriptor
 from dockyard.oci.digest import Digest
@@ -54,16 +55,25 @@ def load(store: ImageStore, source: BinaryIO, *, label: str = "archive") -> list
         except tarfile.TarError as err:
             raise InvalidArgument(f"load {label}: not a tar archive: {err}") from err
         with tar, store.operation() as op:
-            members = Members(tar, label)
-            if members.has("index.json") and not members.has("manifest.json"):
-                return _load_oci(store, op, members)
-            if members.has("manifest.json"):
-                return _load_docker(store, op, members)
-            raise InvalidArgument(
-                f"load {label}: neither index.json (OCI layout) nor manifest.json "
-                "(docker-archive) found",
-                hint="create the archive with `dockyard save` or `docker save`",
-            )
+            try:
+                return _load_members(store, op, Members(tar, label))
+            except (tarfile.TarError, EOFError) as err:
+                raise DataCorrupted(
+                    f"load {label}: the archive is truncated or corrupt: {err}",
+                    hint="save or download it again",
+                ) from err
+
+
+def _load_members(store: ImageStore, op: Operation, members: Members) -> list[Loaded]:
+    if members.has("index.json") and not members.has("manifest.json"):
+        return _load_oci(store, op, members)
+    if members.has("manifest.json"):
+        return _load_docker(store, op, members)
+    raise InvalidArgument(
+        f"load {members.label}: neither index.json (OCI layout) nor manifest.json "
+        "(docker-archive) found",
+        hint="create the archive with `dockyard save` or `docker save`",
+    )
 
 
 @contextmanager
@@ -80,29 +90,12 @@ def _seekable(source: BinaryIO, scratch: Path) -> Iterator[BinaryIO]:
         yield source
         return
     if not seekable:
-        head = source.read(1 << 20)
+        head, source = peek(source)
     copy = scratch / "archive.tar"
     with copy.open("w+b") as out:
-        if seekable:
-            plain = decompressing_reader(source, detect(head))
-        else:
-            plain = decompressing_reader(_Joined(head, source), detect(head))
-        shutil.copyfileobj(plain, out, 1 << 20)
+        shutil.copyfileobj(decompressing_reader(source, detect(head)), out, CHUNK)
         out.seek(0)
         yield out
-
-
-class _Joined:
-    """``head`` then the rest of a pipe, as a minimal readable stream."""
-
-    def __init__(self, head: bytes, tail: BinaryIO) -> None:
-        self._head, self._tail = head, tail
-
-    def read(self, size: int = -1) -> bytes:
-        if self._head:
-            data, self._head = self._head, b""
-            return data
-        return self._tail.read(size)
 
 
 def _load_oci(store: ImageStore, op: Operation, members: Members) -> list[Loaded]:

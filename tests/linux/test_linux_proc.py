@@ -1,0 +1,217 @@
+"""prctl switches, oom_score_adj, rlimits and the fd sweep, each tried in a forked child."""
+
+from __future__ import annotations
+
+import errno
+import os
+import signal
+from pathlib import Path
+
+import pytest
+from tests.linux.forked import in_child
+
+from dockyard.errors import InvalidArgument
+from dockyard.linux import proc
+from dockyard.linux.caps import CAP_NUMBERS, capget, capset
+
+
+def _status(field: str) -> str:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(f"{field}:"):
+            return line.split(":", 1)[1].strip()
+    raise AssertionError(f"no {field} in /proc/self/status")
+
+
+def test_no_new_privs_is_set_in_the_child_only() -> None:
+    def child() -> tuple[bool, bool, str]:
+        before = proc.get_no_new_privs()
+        proc.set_no_new_privs()
+        return before, proc.get_no_new_privs(), _status("NoNewPrivs")
+
+    assert in_child(child) == (False, True, "1")
+    assert not proc.get_no_new_privs()
+
+
+def test_dumpable_round_trip() -> None:
+    def child() -> tuple[bool, bool]:
+        proc.set_dumpable(False)
+        off = proc.get_dumpable()
+        proc.set_dumpable(True)
+        return off, proc.get_dumpable()
+
+    assert in_child(child) == (False, True)
+
+
+def test_child_subreaper_round_trip() -> None:
+    def child() -> tuple[bool, bool]:
+        before = proc.get_child_subreaper()
+        proc.set_child_subreaper(True)
+        return before, proc.get_child_subreaper()
+
+    assert in_child(child) == (False, True)
+
+
+def test_pdeathsig_kills_the_grandchild_with_its_parent() -> None:
+    def child() -> str:
+        read_fd, write_fd = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            proc.set_pdeathsig(signal.SIGKILL)
+            os.write(write_fd, b"x")
+            os.read(read_fd, 1)  # blocks until killed
+            os._exit(0)
+        os.read(read_fd, 1)
+        proc.set_child_subreaper(True)  # not reached by the grandchild; just exercised
+        return str(pid)
+
+    # The child returns (its thread exits), so the grandchild gets SIGKILL and is reaped by
+    # init; we can only see that the pid disappears.
+    grandchild = int(in_child(child))
+    for _ in range(200):
+        try:
+            os.kill(grandchild, 0)
+        except ProcessLookupError:
+            return
+        state = Path(f"/proc/{grandchild}/stat").read_text().split()[2]
+        if state == "Z":
+            return
+        os.sched_yield()
+    pytest.fail(f"grandchild {grandchild} outlived its parent")
+
+
+def test_prctl_error_names_the_option() -> None:
+    with pytest.raises(OSError, match=r"prctl 4: Invalid argument") as info:
+        proc.prctl(proc.PR_SET_DUMPABLE, 7)
+    assert info.value.errno == errno.EINVAL
+
+
+@pytest.mark.root
+def test_oom_score_adj_is_written() -> None:
+    def child() -> str:
+        proc.set_oom_score_adj(-500)
+        return Path("/proc/self/oom_score_adj").read_text().strip()
+
+    assert in_child(child) == "-500"
+
+
+@pytest.mark.parametrize("value", [-1001, 1001])
+def test_oom_score_adj_range(value: int) -> None:
+    with pytest.raises(InvalidArgument, match=f"oomScoreAdj {value}"):
+        proc.set_oom_score_adj(value)
+
+
+def test_rlimit_set_and_get_in_a_child() -> None:
+    def child() -> tuple[tuple[int, int], tuple[int, int]]:
+        proc.set_rlimit("RLIMIT_NOFILE", 100, 200)
+        nofile = proc.get_rlimit("RLIMIT_NOFILE")
+        proc.set_rlimit("RLIMIT_CORE", 0, proc.get_rlimit("RLIMIT_CORE")[1])
+        return nofile, proc.get_rlimit("RLIMIT_CORE")
+
+    nofile, core = in_child(child)
+    assert nofile == (100, 200)
+    assert core[0] == 0
+
+
+def test_rlimit_infinity_is_the_spec_value() -> None:
+    def child() -> tuple[int, int]:
+        soft, hard = proc.get_rlimit("RLIMIT_CPU")
+        proc.set_rlimit("RLIMIT_CPU", 1000, hard)
+        proc.set_rlimit("RLIMIT_CPU", hard, hard)
+        return proc.get_rlimit("RLIMIT_CPU")
+
+    soft, hard = in_child(child)
+    assert soft == hard == proc.get_rlimit("RLIMIT_CPU")[1]
+    if hard == proc.RLIM_INFINITY:
+        assert hard == 2**64 - 1
+
+
+@pytest.mark.root
+def test_raising_the_hard_limit_needs_cap_sys_resource() -> None:
+    def child() -> None:
+        sets = capget()
+        drop = ~(1 << CAP_NUMBERS["CAP_SYS_RESOURCE"])
+        capset(sets.effective & drop, sets.permitted & drop, sets.inheritable & drop)
+        proc.set_rlimit("RLIMIT_NOFILE", 10, 20)
+        proc.set_rlimit("RLIMIT_NOFILE", 10, 21)
+
+    with pytest.raises(OSError, match="prlimit RLIMIT_NOFILE") as info:
+        in_child(child)
+    assert info.value.errno == errno.EPERM
+
+
+@pytest.mark.parametrize(
+    ("name", "soft", "hard", "message"),
+    [
+        ("RLIMIT_BOGUS", 1, 1, "rlimit 'RLIMIT_BOGUS': unknown"),
+        ("nofile", 1, 1, "rlimit 'nofile': unknown"),
+        ("RLIMIT_NOFILE", 5, 4, "soft limit 5 is above hard limit 4"),
+        ("RLIMIT_NOFILE", -1, 4, "-1 is outside"),
+        ("RLIMIT_NOFILE", 1, 2**64, "outside 0..2\\*\\*64-1"),
+    ],
+)
+def test_rlimit_bad_input(name: str, soft: int, hard: int, message: str) -> None:
+    with pytest.raises(InvalidArgument, match=message):
+        proc.set_rlimit(name, soft, hard)
+
+
+@pytest.mark.parametrize(
+    ("keep", "gaps"),
+    [
+        ((), [(3, 0xFFFFFFFF)]),
+        ((0, 1, 2), [(3, 0xFFFFFFFF)]),
+        ((3,), [(4, 0xFFFFFFFF)]),
+        ((5, 7), [(3, 4), (6, 6), (8, 0xFFFFFFFF)]),
+        ((7, 5, 6), [(3, 4), (8, 0xFFFFFFFF)]),
+    ],
+)
+def test_close_range_gaps(keep: tuple[int, ...], gaps: list[tuple[int, int]]) -> None:
+    assert proc._gaps(keep) == gaps
+
+
+def _open_fds() -> set[int]:
+    return {int(name) for name in os.listdir("/proc/self/fd")}
+
+
+@pytest.mark.parametrize("sweep", [proc.close_fds_except, proc.close_fds_listed])
+def test_close_fds_except_closes_all_but_kept(sweep: object) -> None:
+    def child() -> tuple[set[int], set[int]]:
+        fds = [os.open("/dev/null", os.O_RDONLY) for _ in range(6)]
+        fds.append(os.dup2(fds[0], 200, inheritable=True))
+        keep = {fds[2], 200}
+        sweep(keep)  # type: ignore[operator]
+        return _open_fds(), keep
+
+    left, keep = in_child(child)
+    assert left == {0, 1, 2} | keep
+
+
+@pytest.mark.parametrize("sweep", [proc.close_fds_except, proc.close_fds_listed])
+def test_close_fds_cloexec_marks_instead_of_closing(sweep: object) -> None:
+    def child() -> tuple[bool, bool, bool]:
+        leaked = os.open("/dev/null", os.O_RDONLY)
+        os.set_inheritable(leaked, True)
+        kept = os.open("/dev/null", os.O_RDONLY)
+        os.set_inheritable(kept, True)
+        sweep({kept}, cloexec=True)  # type: ignore[operator]
+        still_open = leaked in _open_fds()
+        return still_open, os.get_inheritable(leaked), os.get_inheritable(kept)
+
+    assert in_child(child) == (True, False, True)
+
+
+def test_close_fds_leaves_no_fd_across_exec(tmp_path: Path) -> None:
+    # The CVE-2024-21626 shape: a directory fd leaks into the exec'd program.
+    out = tmp_path / "fds"
+
+    def child() -> None:
+        leaked = os.open(str(tmp_path), os.O_RDONLY | os.O_DIRECTORY)
+        os.set_inheritable(leaked, True)
+        proc.close_fds_except(cloexec=True)
+        fd = os.open(str(out), os.O_WRONLY | os.O_CREAT, 0o644)
+        os.dup2(fd, 1)
+        os.execv("/bin/ls", ["ls", "/proc/self/fd"])
+
+    with pytest.raises(Exception, match="child died"):
+        in_child(child)
+    # ls sees 0, 1, 2 and its own directory fd (3) only.
+    assert sorted(int(x) for x in out.read_text().split()) == [0, 1, 2, 3]
