@@ -15,6 +15,13 @@ from typing import TypeVar
 
 T = TypeVar("T")
 
+_report_fd = -1
+
+
+def report_fd() -> int:
+    """In the child: the pipe fd its result goes to (keep it open when sweeping fds)."""
+    return _report_fd
+
 
 class ChildDied(Exception):
     """The child ended without reporting; ``signal`` is the signal that killed it, or 0."""
@@ -26,6 +33,8 @@ class ChildDied(Exception):
 
 
 def _report(write_fd: int, fn: Callable[[], object]) -> None:
+    global _report_fd
+    _report_fd = write_fd
     try:
         payload = pickle.dumps((True, fn()))
     except BaseException as err:

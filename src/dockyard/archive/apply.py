@@ -48,7 +48,7 @@ from dockyard.archive.paths import (
     whiteout_target,
 )
 from dockyard.archive.resolve import Resolver
-from dockyard.archive.stream import LayerStream
+from dockyard.archive.stream import CHUNK, LayerStream
 from dockyard.archive.tarformat import Member, MemberKind
 from dockyard.archive.tarreader import TarReader
 from dockyard.errors import (
@@ -113,13 +113,13 @@ def apply_layer(
         Unavailable: the filesystem ran out of space or inodes.
     """
     try:
-        source = LayerStream(stream, max_bytes=limits.max_bytes)
-        reader = TarReader(source)
-        with _Applier(target, mode, limits) as applier:
-            while (member := reader.next()) is not None:
-                applier.apply(member, reader)
-            applier.finish()
-        source.drain()
+        with LayerStream(stream, max_bytes=limits.max_bytes) as source:
+            reader = TarReader(source, chunk_size=CHUNK)
+            with _Applier(target, mode, limits) as applier:
+                while (member := reader.next()) is not None:
+                    applier.apply(member, reader)
+                applier.finish()
+            source.drain()
     except (DockyardError, OSError, ValueError) as err:
         raise in_context(err, label) from err
     return ApplyResult(diff_id=source.diff_id, uncompressed_size=source.size, entries=applier.count)
@@ -146,7 +146,8 @@ class _Applier:
         self._tree = Resolver(target)
         self._native = mode is WhiteoutMode.NATIVE
         self._limits = limits
-        self._privileged = os.geteuid() == 0
+        self._who = entries.Identity.current()
+        self._privileged = self._who.privileged
         self._written: set[bytes] = set()  # NATIVE: paths this layer created
         self._ancestors: set[bytes] = set()  # NATIVE: directories holding them
         self._dirs: dict[Components, tuple[int, int]] = {}  # path -> (mode, mtime)
@@ -218,10 +219,11 @@ class _Applier:
         if kind is MemberKind.DIR:
             self._mkdir(parent, parts, member)
         elif kind is MemberKind.FILE:
+            setgid = self._tree.setgid
             self._replacing(
                 parent,
                 parts,
-                lambda: entries.create_file(parent, name, member, reader.data(), privileged),
+                lambda: entries.create_file(parent, name, member, reader.data(), self._who, setgid),
             )
         elif kind is MemberKind.SYMLINK:
             self._replacing(

@@ -7,16 +7,21 @@ applied to a symlink (containerd CVE-2021-32760). The ``create_*`` functions rai
 ``FileExistsError`` when the name is taken, so the caller decides how to replace it.
 
 Order per entry: data, then chown (which clears setuid/setgid and file capabilities), then
-chmod, then xattrs (``security.capability`` included), then the mtime. Without privilege
-(euid != 0) owners are not set and setuid/setgid bits are dropped, as GNU tar does.
+chmod, then xattrs (``security.capability`` included), then the mtime. Regular files are
+created with their permission bits, so the chown and chmod are skipped when they would change
+nothing. Without privilege (euid != 0) owners are not set and setuid/setgid bits are dropped,
+as GNU tar does.
 """
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import stat
 from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
 
 from dockyard.archive.tarformat import Member, MemberKind
 
@@ -30,24 +35,59 @@ OPAQUE_XATTR = b"trusted.overlay.opaque"
 NS = 1_000_000_000
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Identity:
+    """Who creates the entries: privilege, ids, and the umask new files get.
+
+    Knowing them lets ``create_file`` skip the fchown and fchmod that would change nothing
+    (most files of a layer are root's, with plain permissions).
+    """
+
+    privileged: bool
+    uid: int
+    gid: int
+    umask: int | None  # None when unknown: always chmod
+
+    @classmethod
+    def current(cls) -> Identity:
+        umask = None
+        with contextlib.suppress(OSError, ValueError):
+            # Read it rather than call umask(), which would change it for every thread.
+            for line in Path("/proc/self/status").read_text().splitlines():
+                if line.startswith("Umask:"):
+                    umask = int(line.split()[1], 8)
+        return cls(privileged=os.geteuid() == 0, uid=os.geteuid(), gid=os.getegid(), umask=umask)
+
+
 def entry_mode(member: Member, privileged: bool) -> int:
     """The permission bits to set: all 12 bits with privilege, without setuid/setgid if not."""
     return member.mode & (0o7777 if privileged else 0o1777)
 
 
 def create_file(
-    parent: int, name: bytes, member: Member, chunks: Iterable[memoryview], privileged: bool
+    parent: int,
+    name: bytes,
+    member: Member,
+    chunks: Iterable[memoryview],
+    who: Identity,
+    parent_setgid: bool,
 ) -> None:
-    """Write a regular file from ``chunks`` with the member's owner, mode, xattrs and mtime."""
-    fd = os.open(name, _FILE_FLAGS, 0o600, dir_fd=parent)
+    """Write a regular file from ``chunks`` with the member's owner, mode, xattrs and mtime.
+
+    ``parent_setgid``: the directory has S_ISGID, so a new file takes its group.
+    """
+    mode = entry_mode(member, who.privileged)
+    fd = os.open(name, _FILE_FLAGS, mode & 0o777, dir_fd=parent)
     try:
         for chunk in chunks:
             _write_all(fd, chunk)
-        if privileged:
+        if who.privileged and (parent_setgid or member.uid != who.uid or member.gid != who.gid):
             os.fchown(fd, member.uid, member.gid)
-        os.fchmod(fd, entry_mode(member, privileged))
-        for key, value in _wanted(member.xattrs):
-            _set_xattr(fd, key, value)
+        if mode & 0o7000 or who.umask is None or mode & who.umask:
+            os.fchmod(fd, mode)
+        if member.xattrs:
+            for key, value in _wanted(member.xattrs):
+                _set_xattr(fd, key, value)
         os.utime(fd, ns=(member.mtime * NS, member.mtime * NS))
     finally:
         os.close(fd)

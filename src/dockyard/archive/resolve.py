@@ -37,6 +37,9 @@ class Resolver:
         self.root_fd = os.open(root, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
         self._parts: list[bytes] = []
         self._fds: list[int] = []
+        self._setgids: list[bool] = []
+        self._root_setgid = _is_setgid(self.root_fd)
+        self.setgid = False  # whether the directory ``directory`` returned last has S_ISGID
 
     def __enter__(self) -> Resolver:
         return self
@@ -64,6 +67,7 @@ class Resolver:
             keep += 1
         self._truncate(keep)
         fd = self._fds[-1] if self._fds else self.root_fd
+        self.setgid = self._setgids[-1] if self._setgids else self._root_setgid
         for part in parts[keep:]:
             try:
                 child = os.open(part, _WALK_FLAGS, dir_fd=fd)
@@ -78,6 +82,8 @@ class Resolver:
                 raise InvalidArgument(self._refusal(fd, part, err)) from err
             self._parts.append(part)
             self._fds.append(child)
+            self.setgid = _is_setgid(child)
+            self._setgids.append(self.setgid)
             fd = child
         return fd
 
@@ -108,6 +114,7 @@ class Resolver:
         while len(self._fds) > keep:
             os.close(self._fds.pop())
             self._parts.pop()
+            self._setgids.pop()
 
     def _refusal(self, fd: int, part: bytes, err: OSError) -> str:
         where = display((*self._parts, part))
@@ -115,3 +122,7 @@ class Resolver:
         if stat.S_ISLNK(st.st_mode):
             return f"path crosses a symlink at {where}"
         return f"{where} is not a directory ({err.strerror})"
+
+
+def _is_setgid(fd: int) -> bool:
+    return bool(os.fstat(fd).st_mode & stat.S_ISGID)

@@ -9,8 +9,11 @@ terabytes): memory stays at one chunk whatever the ratio.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
+import queue
+import threading
 from typing import BinaryIO, cast
 
 from dockyard.archive.compression import decompressing_reader, detect
@@ -19,10 +22,15 @@ from dockyard.oci.digest import Digest
 
 _HEAD = 8
 CHUNK = 1 << 20
+_AHEAD = 4  # chunks decompressed ahead of the consumer
 
 
 class LayerStream:
     """Reads a layer blob (gzip, zstd or plain tar) as plain tar bytes.
+
+    A reader thread decompresses and hashes ahead of the consumer (a few chunks at most), so
+    on a machine with two cores or more, decompression and sha256 overlap with extraction.
+    Use as a context manager: leaving it stops that thread.
 
     Raises (from ``read`` and ``drain``):
         DataCorrupted: the compressed data is damaged or truncated.
@@ -32,29 +40,76 @@ class LayerStream:
     def __init__(self, raw: BinaryIO, *, max_bytes: int) -> None:
         head = _read_head(raw, _HEAD)
         self.compression = detect(head)
-        prefixed = cast(BinaryIO, _Prefixed(head, raw))
-        self._plain = decompressing_reader(prefixed, self.compression)
+        self._plain = decompressing_reader(cast(BinaryIO, _Prefixed(head, raw)), self.compression)
         self._hash = hashlib.sha256()
         self._max_bytes = max_bytes
         self.size = 0
+        self._queue: queue.Queue[bytes | BaseException] = queue.Queue(maxsize=_AHEAD)
+        self._stop = threading.Event()
+        self._ended = False
+        self._thread = threading.Thread(target=self._produce, name="layer-stream", daemon=True)
+        self._thread.start()
+
+    def __enter__(self) -> LayerStream:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
 
     def read(self, size: int, /) -> bytes:
-        data = self._plain.read(size)
-        self.size += len(data)
-        if self.size > self._max_bytes:
-            raise LimitExceeded(f"uncompressed size exceeds the limit of {self._max_bytes} bytes")
-        self._hash.update(data)
-        return data
+        """The next chunk of tar bytes (at most ``size``, which must be at least CHUNK)."""
+        if self._ended:
+            return b""
+        item = self._queue.get()
+        if isinstance(item, BaseException):
+            self._ended = True
+            raise item
+        if not item:
+            self._ended = True
+        assert len(item) <= size
+        return item
 
     def drain(self) -> None:
         """Read (and hash) whatever follows the tar's end marker, up to the end of the blob."""
         while self.read(CHUNK):
             pass
+        self._thread.join()
 
     @property
     def diff_id(self) -> Digest:
-        """sha256 of the uncompressed bytes read so far."""
+        """sha256 of the whole uncompressed stream (call after ``drain``)."""
         return Digest.from_hex(self._hash.hexdigest())
+
+    def close(self) -> None:
+        """Stop the reader thread (it finishes the chunk it is reading)."""
+        self._stop.set()
+        while self._thread.is_alive():
+            with contextlib.suppress(queue.Empty):
+                self._queue.get(timeout=0.05)
+
+    def _produce(self) -> None:
+        try:
+            while not self._stop.is_set():
+                data = self._plain.read(CHUNK)
+                self.size += len(data)
+                if self.size > self._max_bytes:
+                    raise LimitExceeded(
+                        f"uncompressed size exceeds the limit of {self._max_bytes} bytes"
+                    )
+                self._hash.update(data)  # releases the GIL for large chunks
+                self._put(data)
+                if not data:
+                    return
+        except BaseException as err:  # handed to the consumer, which raises it
+            self._put(err)
+
+    def _put(self, item: bytes | BaseException) -> None:
+        while not self._stop.is_set():
+            try:
+                self._queue.put(item, timeout=0.05)
+                return
+            except queue.Full:
+                continue
 
 
 def _read_head(raw: BinaryIO, size: int) -> bytes:

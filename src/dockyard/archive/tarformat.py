@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import NamedTuple
 
 from dockyard.errors import DataCorrupted, InvalidArgument
 
@@ -82,9 +83,11 @@ class Member:
     xattrs: tuple[tuple[bytes, bytes], ...] = ()
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Header:
-    """One decoded 512-byte header block, before extended records are applied."""
+class Header(NamedTuple):
+    """One decoded 512-byte header block, before extended records are applied.
+
+    (A NamedTuple rather than a frozen dataclass: one is built per member, on the hot path.)
+    """
 
     name: bytes
     typeflag: bytes
@@ -96,6 +99,12 @@ class Header:
     linkname: bytes
     devmajor: int
     devminor: int
+
+
+_HIGH_BYTES = bytes(range(128, 256))
+# (start, end) of the digits of mode, uid, gid, size and mtime; each field has one more byte,
+# for its terminator.
+_DIGITS = ((100, 107), (108, 115), (116, 123), (124, 135), (136, 147))
 
 
 def padded(size: int) -> int:
@@ -129,10 +138,12 @@ def decode_header(block: bytes) -> Header:
         DataCorrupted: the checksum does not match or a numeric field is not a number.
     """
     stored = _number(block[148:156])
-    unsigned = sum(block[:148]) + 256 + sum(block[156:])
-    signed = unsigned - 256 * sum(1 for b in block[:148] + block[156:] if b > 127)
-    if stored not in (unsigned, signed):
-        raise DataCorrupted("tar header: checksum mismatch (not a tar archive, or corrupt)")
+    unsigned = sum(block) - sum(block[148:156]) + 256  # the field itself counts as spaces
+    if stored != unsigned:
+        # Some old tars summed signed chars.
+        rest = block[:148] + block[156:]
+        if stored != unsigned - 256 * (len(rest) - len(rest.translate(None, _HIGH_BYTES))):
+            raise DataCorrupted("tar header: checksum mismatch (not a tar archive, or corrupt)")
     name = _cstring(block[0:100])
     typeflag = block[156:157]
     if block[257:263] == b"ustar\0":  # POSIX: the prefix field extends the name
@@ -141,18 +152,15 @@ def decode_header(block: bytes) -> Header:
             name = prefix + b"/" + name
     if typeflag == b"\0" and name.endswith(b"/"):
         typeflag = b"5"  # pre-POSIX tars mark directories only by the slash
-    return Header(
-        name=name,
-        typeflag=typeflag,
-        mode=_number(block[100:108]),
-        uid=_number(block[108:116]),
-        gid=_number(block[116:124]),
-        size=_number(block[124:136]),
-        mtime=_number(block[136:148]),
-        linkname=_cstring(block[157:257]),
-        devmajor=_number(block[329:337]),
-        devminor=_number(block[337:345]),
-    )
+    try:  # fast path: the digits every common writer puts before the terminating NUL
+        mode, uid, gid, size, mtime = [int(block[start:end], 8) for start, end in _DIGITS]
+    except ValueError:  # base-256, empty or odd padding: field by field
+        mode, uid, gid, size, mtime = [_number(block[start : end + 1]) for start, end in _DIGITS]
+    devmajor = devminor = 0
+    if typeflag in (b"3", b"4"):  # GNU tar leaves these fields empty for other types
+        devmajor, devminor = _number(block[329:337]), _number(block[337:345])
+    linkname = _cstring(block[157:257])
+    return Header(name, typeflag, mode, uid, gid, size, mtime, linkname, devmajor, devminor)
 
 
 def decode_pax(data: bytes) -> list[tuple[bytes, bytes]]:

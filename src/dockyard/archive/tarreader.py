@@ -113,6 +113,8 @@ class TarReader:
             raise InvalidArgument(
                 f"tar member {header.name!r}: type {header.typeflag!r} is not supported in a layer"
             )
+        if not records and long_name is None and long_link is None:
+            return self._plain_member(header, kind)
         fields = _Fields(
             name=header.name if long_name is None else long_name,
             linkname=header.linkname if long_link is None else long_link,
@@ -138,6 +140,25 @@ class TarReader:
             devmajor=header.devmajor,
             devminor=header.devminor,
             xattrs=tuple(fields.xattrs),
+        )
+
+    def _plain_member(self, header: Header, kind: MemberKind) -> Member:
+        """A member that no extended header modifies (most of them): the fast path."""
+        if header.size < 0:
+            raise DataCorrupted(f"tar member {header.name!r}: negative size")
+        self._remaining = header.size if kind is MemberKind.FILE else 0
+        self._skip = padded(self._remaining) - self._remaining
+        return Member(
+            name=header.name,
+            kind=kind,
+            mode=header.mode,
+            uid=header.uid,
+            gid=header.gid,
+            size=self._remaining,
+            mtime=header.mtime,
+            linkname=header.linkname,
+            devmajor=header.devmajor,
+            devminor=header.devminor,
         )
 
     def _special(self, header: Header) -> bytes:

@@ -255,5 +255,5 @@ class V1Manager:
 
 def _copy_cpuset(parent: Path, child: Path) -> None:
     for name in ("cpuset.cpus", "cpuset.mems"):
-        if not read_text(child / name).strip():
+        if not (child / name).exists() or not read_text(child / name).strip():
             write(child / name, read_text(parent / name))
