@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import io
 import os
 import stat
+import tarfile
+import threading
 from pathlib import Path
 
 import pytest
@@ -15,10 +18,12 @@ from dockyard.archive import (
     SourceForm,
     WhiteoutMode,
     apply_layer,
+    compressing_writer,
     write_layer,
 )
+from dockyard.errors import DataCorrupted, InvalidArgument
 from tests.archive.conftest import Jail
-from tests.archive.helpers import describe, dir_, file, hardlink, symlink, tar_bytes
+from tests.archive.helpers import Entry, describe, dir_, file, hardlink, symlink, tar_bytes
 
 CAPABILITY = bytes.fromhex("0100000200200000000000000000000000000000")
 
@@ -82,8 +87,6 @@ def test_round_trip_native(tmp_path: Path, compression: Compression) -> None:
 def test_diff_id_is_sha256_of_the_uncompressed_tar(jail: Jail, compression: Compression) -> None:
     plain = tar_bytes([dir_("a"), file("a/b", b"data" * 1000)]) + bytes(4096)  # padding too
     blob = io.BytesIO()
-    from dockyard.archive import compressing_writer
-
     with compressing_writer(blob, compression) as out:
         out.write(plain)
     result = jail.apply(blob.getvalue())
@@ -250,3 +253,41 @@ def test_round_trip_overlay_upper(tmp_path: Path) -> None:
     apply_layer(io.BytesIO(blob.getvalue()), native, mode=WhiteoutMode.NATIVE)
     assert os.listdir(native / "etc") == []
     assert os.listdir(native / "var") == ["new"]
+
+
+def test_unknown_member_type_is_refused(jail: Jail) -> None:
+    blob = tar_bytes([Entry(name="volume", type=b"V")])
+    with pytest.raises(InvalidArgument, match="type b'V' is not supported"):
+        jail.apply(blob)
+
+
+def test_failed_apply_leaves_no_reader_thread(jail: Jail) -> None:
+    blob = gzip.compress(tar_bytes([file("a", os.urandom(3 << 20)), file("b", b"x")]))
+    with pytest.raises(DataCorrupted):
+        jail.apply(blob[: len(blob) // 2])
+    with pytest.raises(InvalidArgument):
+        jail.apply(tar_bytes([file("../x"), file("b", os.urandom(5 << 20))]))
+    assert [t for t in threading.enumerate() if t.name == "layer-stream"] == []
+
+
+def test_out_of_range_times_are_clamped(jail: Jail) -> None:
+    blob = tar_bytes(
+        [file("future", mtime=2**40), file("past", mtime=-(2**40))], tarfile.GNU_FORMAT
+    )
+    jail.apply(blob)
+    # We clamp to +-2**33 s; the filesystem may clamp further (ext4: 1901..2446).
+    assert 2**31 <= os.stat(jail.target / "future").st_mtime <= 2**33
+    assert -(2**33) <= os.stat(jail.target / "past").st_mtime < 0
+
+
+@pytest.mark.parametrize(
+    ("entry", "why"),
+    [
+        (symlink("l", "x", pax={"linkpath": "a\0b"}), "NUL byte"),
+        (file("f", pax={"uid": str(2**32)}), "out of range"),
+        (file("f", pax={"SCHILY.xattr.user.a\0b": "1"}), "NUL byte"),
+    ],
+)
+def test_odd_values_are_refused(jail: Jail, entry: Entry, why: str) -> None:
+    with pytest.raises(InvalidArgument, match=why):
+        jail.apply([entry])

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import zstandard
 
-from dockyard.archive import Compression, LayerResult, SourceForm, write_layer
+from dockyard.archive import Compression, LayerResult, SourceForm, create, write_layer
 
 
 def _tree(root: Path, mtime: int = 1_700_000_000) -> Path:
@@ -151,3 +151,16 @@ def test_big_file_is_streamed(tmp_path: Path) -> None:
     with tarfile.open(fileobj=io.BytesIO(blob)) as tar:
         extracted = tar.extractfile("big")
         assert extracted is not None and extracted.read() == data
+
+
+@pytest.mark.parametrize("compression", [Compression.GZIP, Compression.ZSTD])
+def test_digest_does_not_depend_on_worker_count(
+    tmp_path: Path, compression: Compression, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    source = _tree(tmp_path / "t")
+    (source / "big").write_bytes(os.urandom(1 << 20) * 3)  # several compression blocks
+    results = []
+    for workers in (1, 3):
+        monkeypatch.setattr(create, "_THREADS", workers)
+        results.append(_write(source, compression=compression))
+    assert results[0] == results[1]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import shutil
 import tempfile
@@ -13,7 +14,7 @@ from hypothesis import strategies as st
 
 from dockyard.archive import WhiteoutMode, apply_layer
 from dockyard.archive.paths import member_path, whiteout_target
-from dockyard.errors import InvalidArgument
+from dockyard.errors import InvalidArgument, PermissionDenied
 from tests.archive.helpers import Entry, dir_, file, hardlink, symlink, tar_bytes, tree_hash
 
 
@@ -116,10 +117,8 @@ def test_arbitrary_names_never_escape(entries: list[Entry], mode: WhiteoutMode) 
         (target / "b").mkdir()
         (target / "b" / "x").write_text("inside")  # NATIVE whiteouts may remove this
         before = tree_hash(outside, skip=target)
-        try:
+        with contextlib.suppress(InvalidArgument, PermissionDenied):  # whiteouts need root
             apply_layer(io.BytesIO(tar_bytes(entries)), target, mode=mode)
-        except InvalidArgument:
-            pass
         assert tree_hash(outside, skip=target) == before
         assert sorted(p.name for p in base.iterdir()) == ["outside"]
     finally:

@@ -63,6 +63,9 @@ from dockyard.oci.digest import Digest
 _MAX_ID = 0xFFFFFFFF  # (uid_t)-1 means "leave unchanged" to chown: refuse it and above
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _NOT_A_DIR = (errno.ENOENT, errno.ENOTDIR, errno.ELOOP)
+# What a hostile or odd layer can make fail; ValueError and OverflowError are the os module
+# refusing a value (the checks in _checked should leave none of them).
+_REFUSALS = (DockyardError, OSError, ValueError, OverflowError)
 
 
 class WhiteoutMode(StrEnum):
@@ -120,12 +123,12 @@ def apply_layer(
                     applier.apply(member, reader)
                 applier.finish()
             source.drain()
-    except (DockyardError, OSError, ValueError) as err:
-        raise in_context(err, label) from err
+    except _REFUSALS as err:
+        raise _in_context(err, label) from err
     return ApplyResult(diff_id=source.diff_id, uncompressed_size=source.size, entries=applier.count)
 
 
-def in_context(err: DockyardError | OSError | ValueError, context: str) -> DockyardError:
+def _in_context(err: Exception, context: str) -> DockyardError:
     """``err`` as a DockyardError whose message starts with ``context``."""
     if isinstance(err, DockyardError):
         return type(err)(f"{context}: {err.message}", hint=err.hint)
@@ -146,11 +149,11 @@ class _Applier:
         self._tree = Resolver(target)
         self._native = mode is WhiteoutMode.NATIVE
         self._limits = limits
-        self._who = entries.Identity.current()
-        self._privileged = self._who.privileged
+        self._privileged = os.geteuid() == 0
         self._written: set[bytes] = set()  # NATIVE: paths this layer created
         self._ancestors: set[bytes] = set()  # NATIVE: directories holding them
         self._dirs: dict[Components, tuple[int, int]] = {}  # path -> (mode, mtime)
+        self._recorded_parent: Components = ()
         self.count = 0
 
     def __enter__(self) -> _Applier:
@@ -163,9 +166,9 @@ class _Applier:
         """Create ``member`` (its data read from ``reader``) or apply it as a whiteout."""
         try:
             self._apply(member, reader)
-        except (DockyardError, OSError, ValueError) as err:
+        except _REFUSALS as err:
             name = member.name.decode("utf-8", "backslashreplace")
-            raise in_context(err, f'member "{name}"') from err
+            raise _in_context(err, f'member "{name}"') from err
 
     def finish(self) -> None:
         """Set directory modes and mtimes, deepest first."""
@@ -179,7 +182,7 @@ class _Applier:
                 try:
                     entries.finish_dir(parent, parts[-1], mode, mtime)
                 except OSError as err:
-                    raise in_context(err, f"directory {display(parts)}") from err
+                    raise _in_context(err, f"directory {display(parts)}") from err
 
     def _apply(self, member: Member, reader: TarReader) -> None:
         self.count += 1
@@ -211,6 +214,10 @@ class _Applier:
             raise LimitExceeded(f"deeper than {limits.max_depth} directories")
         if not (0 <= member.uid < _MAX_ID and 0 <= member.gid < _MAX_ID):
             raise InvalidArgument(f"owner {member.uid}:{member.gid} out of range")
+        if not (0 <= member.devmajor <= _MAX_ID and 0 <= member.devminor <= _MAX_ID):
+            raise InvalidArgument(f"device {member.devmajor}:{member.devminor} out of range")
+        if b"\0" in member.linkname or any(b"\0" in key for key, _ in member.xattrs):
+            raise InvalidArgument("NUL byte in a link target or an xattr name")
         return parts
 
     def _create(self, parent: int, parts: Components, member: Member, reader: TarReader) -> None:
@@ -219,12 +226,12 @@ class _Applier:
         if kind is MemberKind.DIR:
             self._mkdir(parent, parts, member)
         elif kind is MemberKind.FILE:
-            setgid = self._tree.setgid
-            self._replacing(
-                parent,
-                parts,
-                lambda: entries.create_file(parent, name, member, reader.data(), self._who, setgid),
-            )
+            chunks = reader.data()
+            try:
+                entries.create_file(parent, name, member, chunks, privileged)
+            except FileExistsError:  # (raised before any data is consumed)
+                self._tree.remove(parent, parts)
+                entries.create_file(parent, name, member, chunks, privileged)
         elif kind is MemberKind.SYMLINK:
             self._replacing(
                 parent, parts, lambda: entries.create_symlink(parent, name, member, privileged)
@@ -292,6 +299,9 @@ class _Applier:
 
     def _record(self, parts: Components) -> None:
         self._written.add(b"/".join(parts))
+        if parts[:-1] == self._recorded_parent:  # its ancestors are in already
+            return
+        self._recorded_parent = parts[:-1]
         for depth in range(len(parts) - 1, 0, -1):
             key = b"/".join(parts[:depth])
             if key in self._ancestors:

@@ -61,7 +61,7 @@ def decompressing_reader(raw: BinaryIO, compression: Compression) -> BinaryIO:
     """A stream of the decompressed bytes of ``raw``; ``read(n)`` never returns more than n.
 
     ``raw`` must be positioned at the start of the compressed data. Closing the result does
-    not close ``raw``. For ``Compression.NONE`` the result is ``raw`` itself.
+    not close ``raw``, except for ``Compression.NONE``, where the result is ``raw`` itself.
 
     Raises (from ``read``):
         DataCorrupted: the data is not valid for ``compression``, fails its checksum, or ends

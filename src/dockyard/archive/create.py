@@ -17,6 +17,10 @@ and a directory with ``trusted.overlay.opaque=y`` (or ``user.overlay.opaque``) i
 ``<dir>/.wh..wh..opq``. Sockets are skipped, as GNU tar does. Files are opened with
 ``O_NOFOLLOW`` from directory descriptors, so a container swapping an entry for a symlink while
 its upperdir is read cannot get a host file into the layer.
+
+The blob is compressed by worker threads (ISA-L blocks or zstd jobs) while the tree is walked;
+their output does not depend on the number of workers. Digests are stable for a given
+dockyard version; a change of encoder or chunking here changes them (and so build caches).
 """
 
 from __future__ import annotations
@@ -38,6 +42,9 @@ from dockyard.errors import FailedPrecondition
 from dockyard.oci.digest import Digest
 
 CHUNK = 1 << 20
+# Compression runs in worker threads, beside the walk. Both encoders give the same bytes for
+# any number of workers >= 1, so the digest does not depend on the machine.
+_THREADS = min(4, os.cpu_count() or 1)
 _SMALL = 64 << 10
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _FILE_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
@@ -91,7 +98,7 @@ def write_layer(
         OSError: ``source`` cannot be read.
     """
     blob = _Digesting(out)
-    with compressing_writer(cast(BinaryIO, blob), compression) as packed:
+    with compressing_writer(cast(BinaryIO, blob), compression, threads=_THREADS) as packed:
         tar = _TarSink(packed)
         walker = _Walker(form, epoch)
         root = os.open(source, _DIR_FLAGS)
@@ -109,7 +116,7 @@ def write_layer(
     )
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class _Child:
     name: bytes
     st: os.stat_result
@@ -160,7 +167,7 @@ class _Walker:
                 tar_name = WHITEOUT_PREFIX + name
             else:
                 tar_name = name
-            children.append(_Child(name, st, tar_name))
+            children.append(_Child(name=name, st=st, tar_name=tar_name))
         children.sort(key=lambda c: c.tar_name)
         return children
 

@@ -7,21 +7,16 @@ applied to a symlink (containerd CVE-2021-32760). The ``create_*`` functions rai
 ``FileExistsError`` when the name is taken, so the caller decides how to replace it.
 
 Order per entry: data, then chown (which clears setuid/setgid and file capabilities), then
-chmod, then xattrs (``security.capability`` included), then the mtime. Regular files are
-created with their permission bits, so the chown and chmod are skipped when they would change
-nothing. Without privilege (euid != 0) owners are not set and setuid/setgid bits are dropped,
-as GNU tar does.
+chmod, then xattrs (``security.capability`` included), then the mtime. Without privilege
+(euid != 0) owners are not set and setuid/setgid bits are dropped, as GNU tar does.
 """
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import os
 import stat
 from collections.abc import Iterable
-from dataclasses import dataclass
-from pathlib import Path
 
 from dockyard.archive.tarformat import Member, MemberKind
 
@@ -33,30 +28,13 @@ _SKIPPED_XATTRS = (b"trusted.overlay.", b"user.overlay.")
 _BEST_EFFORT_ERRNOS = (errno.ENOTSUP, errno.EOPNOTSUPP, errno.EPERM)
 OPAQUE_XATTR = b"trusted.overlay.opaque"
 NS = 1_000_000_000
+_MAX_SECONDS = 1 << 33  # year 2242: a time beyond (either way) is clamped, not refused
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Identity:
-    """Who creates the entries: privilege, ids, and the umask new files get.
-
-    Knowing them lets ``create_file`` skip the fchown and fchmod that would change nothing
-    (most files of a layer are root's, with plain permissions).
-    """
-
-    privileged: bool
-    uid: int
-    gid: int
-    umask: int | None  # None when unknown: always chmod
-
-    @classmethod
-    def current(cls) -> Identity:
-        umask = None
-        with contextlib.suppress(OSError, ValueError):
-            # Read it rather than call umask(), which would change it for every thread.
-            for line in Path("/proc/self/status").read_text().splitlines():
-                if line.startswith("Umask:"):
-                    umask = int(line.split()[1], 8)
-        return cls(privileged=os.geteuid() == 0, uid=os.geteuid(), gid=os.getegid(), umask=umask)
+def _ns(mtime: int) -> tuple[int, int]:
+    """(atime, mtime) in nanoseconds for utime; atime = mtime, as Docker sets them."""
+    ns = max(-_MAX_SECONDS, min(mtime, _MAX_SECONDS)) * NS
+    return ns, ns
 
 
 def entry_mode(member: Member, privileged: bool) -> int:
@@ -65,30 +43,23 @@ def entry_mode(member: Member, privileged: bool) -> int:
 
 
 def create_file(
-    parent: int,
-    name: bytes,
-    member: Member,
-    chunks: Iterable[memoryview],
-    who: Identity,
-    parent_setgid: bool,
+    parent: int, name: bytes, member: Member, chunks: Iterable[memoryview], privileged: bool
 ) -> None:
-    """Write a regular file from ``chunks`` with the member's owner, mode, xattrs and mtime.
-
-    ``parent_setgid``: the directory has S_ISGID, so a new file takes its group.
-    """
-    mode = entry_mode(member, who.privileged)
-    fd = os.open(name, _FILE_FLAGS, mode & 0o777, dir_fd=parent)
+    """Write a regular file from ``chunks`` with the member's owner, mode, xattrs and mtime."""
+    fd = os.open(name, _FILE_FLAGS, 0o600, dir_fd=parent)
     try:
         for chunk in chunks:
-            _write_all(fd, chunk)
-        if who.privileged and (parent_setgid or member.uid != who.uid or member.gid != who.gid):
+            written = os.write(fd, chunk)
+            if written < len(chunk):  # rare: a signal, or a full disk on the way
+                _write_all(fd, chunk[written:])
+        if privileged:
             os.fchown(fd, member.uid, member.gid)
-        if mode & 0o7000 or who.umask is None or mode & who.umask:
-            os.fchmod(fd, mode)
+        # Always: the mode of a new file also depends on default ACLs, not only the umask.
+        os.fchmod(fd, entry_mode(member, privileged))
         if member.xattrs:
             for key, value in _wanted(member.xattrs):
                 _set_xattr(fd, key, value)
-        os.utime(fd, ns=(member.mtime * NS, member.mtime * NS))
+        os.utime(fd, ns=_ns(member.mtime))
     finally:
         os.close(fd)
 
@@ -120,7 +91,7 @@ def finish_dir(parent: int, name: bytes, mode: int, mtime: int) -> None:
         return
     if stat.S_ISDIR(st.st_mode):
         os.chmod(name, mode, dir_fd=parent, follow_symlinks=False)
-        os.utime(name, ns=(mtime * NS, mtime * NS), dir_fd=parent, follow_symlinks=False)
+        os.utime(name, ns=_ns(mtime), dir_fd=parent, follow_symlinks=False)
 
 
 def create_symlink(parent: int, name: bytes, member: Member, privileged: bool) -> None:
@@ -166,8 +137,7 @@ def _set_metadata(parent: int, name: bytes, member: Member, privileged: bool, ch
         path = b"/proc/self/fd/%d/%s" % (parent, name)
         for key, value in xattrs:
             _set_xattr(path, key, value)
-    ns = member.mtime * NS
-    os.utime(name, ns=(ns, ns), dir_fd=parent, follow_symlinks=False)
+    os.utime(name, ns=_ns(member.mtime), dir_fd=parent, follow_symlinks=False)
 
 
 def _wanted(xattrs: tuple[tuple[bytes, bytes], ...]) -> list[tuple[bytes, bytes]]:

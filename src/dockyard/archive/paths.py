@@ -29,7 +29,11 @@ def member_path(name: bytes) -> Components:
         raise InvalidArgument("absolute path")
     if b"\0" in name:
         raise InvalidArgument("NUL byte in name")
-    parts = tuple(part for part in name.split(b"/") if part and part != b".")
+    while name.startswith(b"./"):  # GNU tar's form of every name: skip the slow path below
+        name = name[2:]
+    parts = tuple(name.split(b"/"))
+    if b"" in parts or b"." in parts:
+        parts = tuple(part for part in parts if part and part != b".")
     if b".." in parts:
         raise InvalidArgument("path escapes the root ('..' component)")
     return parts

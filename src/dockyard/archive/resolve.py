@@ -37,9 +37,7 @@ class Resolver:
         self.root_fd = os.open(root, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
         self._parts: list[bytes] = []
         self._fds: list[int] = []
-        self._setgids: list[bool] = []
-        self._root_setgid = _is_setgid(self.root_fd)
-        self.setgid = False  # whether the directory ``directory`` returned last has S_ISGID
+        self._key: Components = ()  # tuple(self._parts), for the fast path
 
     def __enter__(self) -> Resolver:
         return self
@@ -61,31 +59,39 @@ class Resolver:
         Raises:
             InvalidArgument: a component is a symlink or not a directory.
         """
+        if parts == self._key:  # the same directory as last time: most members
+            return self._fds[-1] if self._fds else self.root_fd
         keep = 0
         limit = min(len(parts), len(self._parts))
         while keep < limit and parts[keep] == self._parts[keep]:
             keep += 1
         self._truncate(keep)
         fd = self._fds[-1] if self._fds else self.root_fd
-        self.setgid = self._setgids[-1] if self._setgids else self._root_setgid
-        for part in parts[keep:]:
-            try:
-                child = os.open(part, _WALK_FLAGS, dir_fd=fd)
-            except FileNotFoundError:
-                if not create:
+        try:
+            for part in parts[keep:]:
+                fd = self._walk(fd, part, create)
+                if fd < 0:
                     return None
-                os.mkdir(part, 0o755, dir_fd=fd)
-                child = os.open(part, _WALK_FLAGS, dir_fd=fd)
-            except OSError as err:
-                if err.errno not in (errno.ENOTDIR, errno.ELOOP):
-                    raise
-                raise InvalidArgument(self._refusal(fd, part, err)) from err
-            self._parts.append(part)
-            self._fds.append(child)
-            self.setgid = _is_setgid(child)
-            self._setgids.append(self.setgid)
-            fd = child
+        finally:
+            self._key = tuple(self._parts)
         return fd
+
+    def _walk(self, fd: int, part: bytes, create: bool) -> int:
+        """Open (or make) ``part`` in ``fd`` and push it; -1 if missing and not ``create``."""
+        try:
+            child = os.open(part, _WALK_FLAGS, dir_fd=fd)
+        except FileNotFoundError:
+            if not create:
+                return -1
+            os.mkdir(part, 0o755, dir_fd=fd)
+            child = os.open(part, _WALK_FLAGS, dir_fd=fd)
+        except OSError as err:
+            if err.errno not in (errno.ENOTDIR, errno.ELOOP):
+                raise
+            raise InvalidArgument(self._refusal(fd, part, err)) from err
+        self._parts.append(part)
+        self._fds.append(child)
+        return child
 
     def remove(self, parent_fd: int, parts: Components) -> None:
         """Delete entry ``parts`` (its last component, in ``parent_fd``) and everything below.
@@ -114,7 +120,7 @@ class Resolver:
         while len(self._fds) > keep:
             os.close(self._fds.pop())
             self._parts.pop()
-            self._setgids.pop()
+        self._key = tuple(self._parts)
 
     def _refusal(self, fd: int, part: bytes, err: OSError) -> str:
         where = display((*self._parts, part))
@@ -122,7 +128,3 @@ class Resolver:
         if stat.S_ISLNK(st.st_mode):
             return f"path crosses a symlink at {where}"
         return f"{where} is not a directory ({err.strerror})"
-
-
-def _is_setgid(fd: int) -> bool:
-    return bool(os.fstat(fd).st_mode & stat.S_ISGID)

@@ -92,6 +92,14 @@ class TarReader:
         Raises:
             DataCorrupted: the stream ends before the member's data does.
         """
+        end = self._pos + self._remaining
+        if end <= len(self._buf):  # all of it is buffered (most files): one view
+            view = memoryview(self._buf)[self._pos : end]
+            self._pos, self._remaining = end, 0
+            return iter((view,))
+        return self._chunks()
+
+    def _chunks(self) -> Iterator[memoryview]:
         while self._remaining:
             if self._pos == len(self._buf) and not self._fill():
                 raise DataCorrupted("tar stream: unexpected end of data inside a member")

@@ -152,6 +152,15 @@ def secure_join(root_fd: int, path: str, *, use_openat2: bool = True) -> int:
     Raises:
         OSError: ENOENT for a missing component, ENOTDIR, ELOOP for symlink loops.
     """
+    fd = _resolve(root_fd, path, use_openat2)
+    # A trailing slash demands a directory, as in the kernel; the joins above drop it.
+    if path.rstrip("/") != path and not stat.S_ISDIR(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise NotADirectoryError(errno.ENOTDIR, f"{path}: {os.strerror(errno.ENOTDIR)}")
+    return fd
+
+
+def _resolve(root_fd: int, path: str, use_openat2: bool) -> int:
     if use_openat2:
         try:
             return _in_root_openat2(root_fd, path)

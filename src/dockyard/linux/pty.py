@@ -11,6 +11,7 @@ The ioctl numbers are the asm-generic ones (x86_64, aarch64, riscv64).
 
 from __future__ import annotations
 
+import array
 import errno
 import fcntl
 import os
@@ -29,6 +30,9 @@ TIOCGPTPEER: Final = 0x5441
 
 # runc's utils.MaxNameLen: the longest name accepted with a passed fd.
 MAX_NAME_LEN: Final = 4096
+# Room for more fds than we expect, so extra ones arrive (and get closed) instead of being
+# dropped by the kernel with MSG_CTRUNC.
+_MAX_FDS: Final = 16
 
 
 def open_pty_in(ptmx_path: str = "/dev/ptmx") -> tuple[int, int]:
@@ -127,6 +131,14 @@ def send_fd(sock: socket.socket, fd: int, name: str) -> None:
     socket.send_fds(sock, [raw], [fd])
 
 
+def _rights(ancdata: list[tuple[int, int, bytes]]) -> list[int]:
+    fds = array.array("i")
+    for level, kind, data in ancdata:
+        if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
+            fds.frombytes(data[: len(data) - len(data) % fds.itemsize])
+    return list(fds)
+
+
 def recv_fd(sock: socket.socket) -> tuple[int, str]:
     """Receive one fd sent by :func:`send_fd` (or runc); it arrives close-on-exec.
 
@@ -137,7 +149,10 @@ def recv_fd(sock: socket.socket) -> tuple[int, str]:
         OSError: EPROTO when the message carried no fd, or more than one (the extra fds
             are closed), or was truncated; the peer's close gives ECONNRESET.
     """
-    msg, fds, flags, _ = socket.recv_fds(sock, MAX_NAME_LEN, 1, socket.MSG_CMSG_CLOEXEC)
+    # socket.recv_fds would drop MSG_CMSG_CLOEXEC (Python 3.11 does not pass its flags on).
+    space = socket.CMSG_SPACE(4 * _MAX_FDS)
+    msg, ancdata, flags, _ = sock.recvmsg(MAX_NAME_LEN, space, socket.MSG_CMSG_CLOEXEC)
+    fds = _rights(ancdata)
     if not msg and not fds:
         raise OSError(errno.ECONNRESET, "recv fd: peer closed the socket")
     truncated = flags & (socket.MSG_CTRUNC | socket.MSG_TRUNC)
