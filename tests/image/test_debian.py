@@ -7,11 +7,11 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from tests.conftest import DockyardRunner
+from tests.image.test_interop import _tree
 
 from dockyard.linux.mount import mount_options, umount
 from dockyard.snapshot import new_snapshotter
-from tests.conftest import DockyardRunner
-from tests.image.test_interop import _tree
 
 pytestmark = [pytest.mark.root, pytest.mark.slow, pytest.mark.overlay, pytest.mark.interop]
 
