@@ -5,11 +5,17 @@
 Roots are injectable (default ``/sys/fs/cgroup``) so tests can point the v2 manager at a fake
 tree; the v2 manager also takes the eBPF device-filter loader (:mod:`.ebpf`) so such tests
 can record programs instead of loading them. Kernel writes follow runc's ``libcontainer/cgroups``.
+
+Only :mod:`.base` is imported eagerly: :func:`new_manager` imports the one manager the host
+needs (on a v1 host, the v2 manager's eBPF device-filter compiler is never loaded), and
+``V1Manager``/``V2Manager`` are re-exported lazily.
 """
 
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from dockyard.cgroups.base import (
     DEFAULT_ROOT,
@@ -19,10 +25,12 @@ from dockyard.cgroups.base import (
     Stats,
     resolve_path,
 )
-from dockyard.cgroups.ebpf import DeviceLoader
-from dockyard.cgroups.v1 import V1Manager
-from dockyard.cgroups.v2 import V2Manager
 from dockyard.errors import Unavailable
+
+if TYPE_CHECKING:
+    from dockyard.cgroups.ebpf import DeviceLoader
+    from dockyard.cgroups.v1 import V1Manager
+    from dockyard.cgroups.v2 import V2Manager
 
 __all__ = [
     "CgroupManager",
@@ -76,5 +84,19 @@ def new_manager(
     base = root or DEFAULT_ROOT
     path = resolve_path(cgroups_path, default_name)
     if (version or detect(base)) is CgroupVersion.V2:
+        from dockyard.cgroups.v2 import V2Manager
+
         return V2Manager(path, root=base, loader=loader)
+    from dockyard.cgroups.v1 import V1Manager
+
     return V1Manager(path, root=base)
+
+
+_LAZY = {"V1Manager": "v1", "V2Manager": "v2"}
+
+
+def __getattr__(name: str) -> object:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'dockyard.cgroups' has no attribute {name!r}")
+    return getattr(importlib.import_module(f"dockyard.cgroups.{module}"), name)

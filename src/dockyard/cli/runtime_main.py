@@ -9,7 +9,15 @@ names the container and the field, on stderr and in ``--log``); ``run`` and ``ex
 foreground exit with the container process's code (128+N when killed by signal N; 127 when the
 command does not exist, 126 when it cannot be executed, after printing why).
 
-Verb modules are imported inside each command: ``run`` must not pay for ``list`` or ``ps``.
+Two parsers, one behaviour. The hot verbs a shim calls per container (``create``, ``start``,
+``run``, ``state``, ``kill``, ``delete``) are parsed here, without importing click (a third
+of a container start's budget), when their arguments take the plain forms
+(:func:`parse_fast`); everything else (help, ``--version``, the other verbs, combined short
+flags, ``--``, a value click would reject or convert) goes to the click group in
+:mod:`.runtime_commands`, which owns the help texts. Both end in :func:`execute`, and the
+tests check that the two parsers agree wherever the fast one answers.
+
+Verb modules are imported inside each verb: ``run`` must not pay for ``list`` or ``ps``.
 """
 
 from __future__ import annotations
@@ -18,12 +26,12 @@ import json
 import os
 import sys
 import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING, Final, NoReturn
 
-import click
-
-from dockyard.errors import DockyardError, InvalidArgument, Unsupported
+from dockyard.errors import DockyardError, Unsupported
 
 if TYPE_CHECKING:
     import socket
@@ -31,13 +39,18 @@ if TYPE_CHECKING:
     from dockyard.runtime.run import RunResult
     from dockyard.runtime.state import StateStore
 
-EXIT_FAILED = 1
-DEFAULT_ROOT = "/run/dockyard-runtime"
+EXIT_FAILED: Final = 1
+DEFAULT_ROOT: Final = "/run/dockyard-runtime"
 
 
-class _Obj:
-    def __init__(self, root: Path, log: str | None, log_format: str, debug: bool) -> None:
-        self.root, self.log, self.log_format, self.debug = root, log, log_format, debug
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Globals:
+    """The global options every verb sees (the group's context object)."""
+
+    root: Path
+    log: str | None = None
+    log_format: str = "text"
+    debug: bool = False
 
     def store(self) -> StateStore:
         from dockyard.runtime.state import StateStore
@@ -45,51 +58,37 @@ class _Obj:
         return StateStore(self.root)
 
 
-def _obj() -> _Obj:
-    obj = click.get_current_context().find_object(_Obj)
-    assert obj is not None
+def make_globals(
+    root: str, log: str | None, log_format: str, debug: bool, systemd_cgroup: bool
+) -> Globals:
+    """The group's callback (click's and the fast path's).
+
+    Raises:
+        Unsupported: ``--systemd-cgroup``.
+    """
+    obj = Globals(root=Path(root).absolute(), log=log, log_format=log_format, debug=debug)
+    if systemd_cgroup:
+        raise Unsupported("--systemd-cgroup: the systemd cgroup driver is not supported")
     return obj
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--root", default=DEFAULT_ROOT, show_default=True, help="State directory.")
-@click.option("--debug", is_flag=True, help="Debug logging (tracebacks on errors).")
-@click.option("--log", default=None, help="Also write errors to this file.")
-@click.option("--log-format", type=click.Choice(["text", "json"]), default="text")
-@click.option("--systemd-cgroup", is_flag=True, help="Not supported (cgroupfs only).")
-@click.option("--rootless", default="auto", help="Accepted for runc compatibility.")
-@click.option("--criu", default="criu", hidden=True)
-@click.version_option("0.1.0", "-v", "--version", prog_name="dockyard-runtime")
-@click.pass_context
-def cli(
-    ctx: click.Context,
-    root: str,
-    debug: bool,
-    log: str | None,
-    log_format: str,
-    systemd_cgroup: bool,
-    rootless: str,
-    criu: str,
-) -> None:
-    """A runc-compatible OCI runtime."""
-    ctx.obj = _Obj(Path(root).absolute(), log, log_format, debug)
-    if systemd_cgroup:
-        raise Unsupported("--systemd-cgroup: the systemd cgroup driver is not supported")
+@dataclass(frozen=True, slots=True, kw_only=True)
+class VerbArgs:
+    """A hot verb's arguments, named as the click command's parameters (defaults alike)."""
 
-
-def _bundle_options(fn: click.decorators.FC) -> click.decorators.FC:
-    for decorator in reversed(
-        [
-            click.option("-b", "--bundle", default=".", help="Bundle directory."),
-            click.option("--pid-file", default=None, help="Write the init's pid here."),
-            click.option("--console-socket", default=None, help="Send the pty master here."),
-            click.option("--no-pivot", is_flag=True, help="Not supported."),
-            click.option("--no-new-keyring", is_flag=True, help="Accepted; no keyring is made."),
-            click.option("--preserve-fds", type=int, default=0, help="Not supported (0 only)."),
-        ]
-    ):
-        fn = decorator(fn)
-    return fn
+    verb: str
+    container_id: str
+    bundle: str = "."
+    pid_file: str | None = None
+    console_socket: str | None = None
+    no_pivot: bool = False
+    no_new_keyring: bool = False
+    preserve_fds: int = 0
+    detach: bool = False
+    keep: bool = False
+    force: bool = False
+    all_processes: bool = False
+    signal: str = "SIGTERM"
 
 
 def _check_unsupported(no_pivot: bool, preserve_fds: int) -> None:
@@ -99,7 +98,8 @@ def _check_unsupported(no_pivot: bool, preserve_fds: int) -> None:
         raise Unsupported("--preserve-fds: not supported")
 
 
-def _console(path: str | None) -> socket.socket | None:
+def console(path: str | None) -> socket.socket | None:
+    """The connected ``--console-socket``, if one was given."""
     if path is None:
         return None
     from dockyard.runtime.console import connect
@@ -107,252 +107,193 @@ def _console(path: str | None) -> socket.socket | None:
     return connect(Path(path))
 
 
-def _pid_file(path: str | None) -> Path | None:
+def pid_file(path: str | None) -> Path | None:
     return None if path is None else Path(path)
 
 
-@cli.command()
-@_bundle_options
-@click.argument("container_id")
-def create(
-    bundle: str,
-    pid_file: str | None,
-    console_socket: str | None,
-    no_pivot: bool,
-    no_new_keyring: bool,
-    preserve_fds: int,
-    container_id: str,
-) -> None:
-    """Create a container; its process waits for `start`."""
-    from dockyard.runtime.create import create as do_create
+def finish(result: RunResult | None) -> int:
+    """The exit code of a ``run``/``exec`` (0 when detached), reporting a failed exec."""
+    if result is None:
+        return 0
+    if result.error is not None:
+        report(result.error)
+    return result.exit_code
 
-    _check_unsupported(no_pivot, preserve_fds)
-    created = do_create(
-        _obj().store(),
-        container_id,
-        Path(bundle),
-        console_sock=_console(console_socket),
-        pid_file=_pid_file(pid_file),
+
+def _create(g: Globals, a: VerbArgs) -> int:
+    from dockyard.runtime.create import create
+
+    _check_unsupported(a.no_pivot, a.preserve_fds)
+    created = create(
+        g.store(),
+        a.container_id,
+        Path(a.bundle),
+        console_sock=console(a.console_socket),
+        pid_file=pid_file(a.pid_file),
     )
     os.close(created.error_fd)
+    return 0
 
 
-@cli.command()
-@click.argument("container_id")
-def start(container_id: str) -> None:
-    """Start a created container."""
-    from dockyard.runtime.start import start as do_start
+def _run(g: Globals, a: VerbArgs) -> int:
+    from dockyard.runtime.run import run
 
-    do_start(_obj().store(), container_id)
-
-
-@cli.command()
-@click.argument("container_id")
-def state(container_id: str) -> None:
-    """Print a container's OCI state as JSON."""
-    from dockyard.runtime.list import state as get_state
-
-    click.echo(json.dumps(get_state(_obj().store(), container_id).to_json(), indent=2))
-
-
-@cli.command()
-@click.option("-a", "--all", "all_processes", is_flag=True, help="Signal every process.")
-@click.argument("container_id")
-@click.argument("signal", default="SIGTERM")
-def kill(all_processes: bool, container_id: str, signal: str) -> None:
-    """Send a signal (default SIGTERM) to the container's init."""
-    from dockyard.runtime.kill import kill as do_kill
-    from dockyard.runtime.kill import parse_signal
-
-    do_kill(_obj().store(), container_id, parse_signal(signal), all_processes=all_processes)
-
-
-@cli.command()
-@click.option("-f", "--force", is_flag=True, help="Kill the container first if it runs.")
-@click.argument("container_id")
-def delete(force: bool, container_id: str) -> None:
-    """Delete a container and release its resources."""
-    from dockyard.runtime.delete import delete as do_delete
-
-    do_delete(_obj().store(), container_id, force=force)
-
-
-@cli.command()
-@click.argument("container_id")
-def pause(container_id: str) -> None:
-    """Freeze every process of a container."""
-    from dockyard.runtime.pause import pause as do_pause
-
-    do_pause(_obj().store(), container_id)
-
-
-@cli.command()
-@click.argument("container_id")
-def resume(container_id: str) -> None:
-    """Thaw a paused container."""
-    from dockyard.runtime.pause import resume as do_resume
-
-    do_resume(_obj().store(), container_id)
-
-
-def _finish(result: RunResult | None) -> None:
-    if result is None:
-        return
-    if result.error is not None:
-        _report(result.error)
-    raise click.exceptions.Exit(result.exit_code)
-
-
-@cli.command()
-@_bundle_options
-@click.option("-d", "--detach", is_flag=True, help="Do not wait for the container.")
-@click.option("--keep", is_flag=True, help="Do not delete the container after it exits.")
-@click.argument("container_id")
-def run(
-    bundle: str,
-    pid_file: str | None,
-    console_socket: str | None,
-    no_pivot: bool,
-    no_new_keyring: bool,
-    preserve_fds: int,
-    detach: bool,
-    keep: bool,
-    container_id: str,
-) -> None:
-    """Create and start a container; wait for it unless --detach."""
-    from dockyard.runtime.run import run as do_run
-
-    _check_unsupported(no_pivot, preserve_fds)
-    result = do_run(
-        _obj().store(),
-        container_id,
-        Path(bundle),
-        console_sock=_console(console_socket),
-        pid_file=_pid_file(pid_file),
-        detach=detach,
-        keep=keep,
+    _check_unsupported(a.no_pivot, a.preserve_fds)
+    result = run(
+        g.store(),
+        a.container_id,
+        Path(a.bundle),
+        console_sock=console(a.console_socket),
+        pid_file=pid_file(a.pid_file),
+        detach=a.detach,
+        keep=a.keep,
     )
-    _finish(result)
+    return finish(result)
 
 
-@cli.command(context_settings={"allow_interspersed_args": False})
-@click.option("-p", "--process", "process_file", default=None, help="A process.json to run.")
-@click.option("-t", "--tty", is_flag=True, help="Allocate a pseudo-TTY.")
-@click.option("--cwd", default=None, help="Working directory in the container.")
-@click.option("-e", "--env", multiple=True, help="NAME=value to add (repeatable).")
-@click.option("-u", "--user", default=None, help="uid[:gid].")
-@click.option("-g", "--additional-gids", multiple=True, type=int, help="Extra gid (repeatable).")
-@click.option("-c", "--cap", multiple=True, help="Capability to add (repeatable).")
-@click.option("--no-new-privs", is_flag=True, help="Set no_new_privs.")
-@click.option("-d", "--detach", is_flag=True, help="Do not wait for the process.")
-@click.option("--pid-file", default=None, help="Write the process's pid here.")
-@click.option("--console-socket", default=None, help="Send the pty master here.")
-@click.argument("container_id")
-@click.argument("args", nargs=-1, type=click.UNPROCESSED)
-def exec(
-    process_file: str | None,
-    tty: bool,
-    cwd: str | None,
-    env: tuple[str, ...],
-    user: str | None,
-    additional_gids: tuple[int, ...],
-    cap: tuple[str, ...],
-    no_new_privs: bool,
-    detach: bool,
-    pid_file: str | None,
-    console_socket: str | None,
-    container_id: str,
-    args: tuple[str, ...],
-) -> None:
-    """Run a process in a running container."""
-    from dockyard.runtime import exec as rexec
+def execute(g: Globals, a: VerbArgs) -> int:
+    """Run hot verb ``a.verb``; its exit code. Raises what the verb raises."""
+    if a.verb == "create":
+        return _create(g, a)
+    if a.verb == "run":
+        return _run(g, a)
+    if a.verb == "start":
+        from dockyard.runtime.start import start
 
-    store = _obj().store()
-    if process_file is not None:
-        process = rexec.load_process_file(Path(process_file))
+        start(g.store(), a.container_id)
+    elif a.verb == "state":
+        from dockyard.runtime.list import state
+
+        # What click.echo writes for this (ASCII-only) text.
+        sys.stdout.write(json.dumps(state(g.store(), a.container_id).to_json(), indent=2) + "\n")
+        sys.stdout.flush()
+    elif a.verb == "kill":
+        from dockyard.runtime.kill import kill, parse_signal
+
+        kill(g.store(), a.container_id, parse_signal(a.signal), all_processes=a.all_processes)
+    elif a.verb == "delete":
+        from dockyard.runtime.delete import delete
+
+        delete(g.store(), a.container_id, force=a.force)
     else:
-        opts = rexec.ExecOptions(
-            args=args,
-            env=env,
-            cwd=cwd,
-            user=user,
-            additional_gids=additional_gids,
-            caps=cap,
-            no_new_privs=no_new_privs,
-            tty=tty,
-        )
-        process = rexec.build_process(rexec.container_process(store, container_id), opts)
-    result = rexec.exec_process(
-        store,
-        container_id,
-        process,
-        detach=detach,
-        pid_file=_pid_file(pid_file),
-        console_sock=_console(console_socket),
+        raise AssertionError(f"not a hot verb: {a.verb}")
+    return 0
+
+
+# The fast parser's grammar: option spellings -> parameter names, as runtime_commands has them.
+_GLOBAL_VALUES: Final = {
+    "--root": "root",
+    "--log": "log",
+    "--log-format": "log_format",
+    "--rootless": "rootless",
+    "--criu": "criu",
+}
+_GLOBAL_FLAGS: Final = {"--debug": "debug", "--systemd-cgroup": "systemd_cgroup"}
+_BUNDLE_VALUES: Final = {
+    "-b": "bundle",
+    "--bundle": "bundle",
+    "--pid-file": "pid_file",
+    "--console-socket": "console_socket",
+    "--preserve-fds": "preserve_fds",
+}
+_BUNDLE_FLAGS: Final = {"--no-pivot": "no_pivot", "--no-new-keyring": "no_new_keyring"}
+_RUN_FLAGS: Final = {**_BUNDLE_FLAGS, "-d": "detach", "--detach": "detach", "--keep": "keep"}
+_NONE: Final[Mapping[str, str]] = {}
+# verb -> (value options, flags, most positional arguments); every verb needs the id.
+_FAST_VERBS: Final[Mapping[str, tuple[Mapping[str, str], Mapping[str, str], int]]] = {
+    "create": (_BUNDLE_VALUES, _BUNDLE_FLAGS, 1),
+    "run": (_BUNDLE_VALUES, _RUN_FLAGS, 1),
+    "start": (_NONE, _NONE, 1),
+    "state": (_NONE, _NONE, 1),
+    "delete": (_NONE, {"-f": "force", "--force": "force"}, 1),
+    "kill": (_NONE, {"-a": "all_processes", "--all": "all_processes"}, 2),
+}
+
+
+def _scan(
+    tokens: Sequence[str],
+    values: Mapping[str, str],
+    flags: Mapping[str, str],
+    into: dict[str, str | bool],
+    *,
+    interspersed: bool,
+) -> tuple[list[str], Sequence[str]] | None:
+    """Read ``tokens``' options into ``into``; (the arguments, the tokens after the first
+    argument when not ``interspersed``). None for any form the fast path leaves to click:
+    an unknown option, ``-`` or ``--``, ``-xVALUE``, a flag with ``=``, a missing value or
+    one that starts with ``-``."""
+    arguments: list[str] = []
+    i = 0
+    while i < len(tokens):
+        token = tokens[i]
+        i += 1
+        if not token.startswith("-"):
+            arguments.append(token)
+            if not interspersed:
+                return arguments, tokens[i:]
+            continue
+        name, eq, value = token.partition("=")
+        if name in flags and not eq:
+            into[flags[name]] = True
+        elif name in values and eq and name.startswith("--"):
+            into[values[name]] = value
+        elif name in values and not eq and i < len(tokens) and not tokens[i].startswith("-"):
+            into[values[name]] = tokens[i]
+            i += 1
+        else:
+            return None
+    return arguments, ()
+
+
+def parse_fast(argv: Sequence[str]) -> tuple[Globals, VerbArgs] | None:
+    """``argv`` as click would parse it, for a hot verb in the plain forms; None otherwise
+    (then click decides, errors and help included). Runs the group's callback.
+
+    Raises:
+        Unsupported: ``--systemd-cgroup``.
+    """
+    opts: dict[str, str | bool] = {}
+    scanned = _scan(argv, _GLOBAL_VALUES, _GLOBAL_FLAGS, opts, interspersed=False)
+    if scanned is None or not scanned[0] or scanned[0][0] not in _FAST_VERBS:
+        return None
+    verb, rest = scanned[0][0], scanned[1]
+    if opts.get("log_format", "text") not in ("text", "json"):
+        return None
+    values, flags, most = _FAST_VERBS[verb]
+    params: dict[str, str | bool] = {}
+    found = _scan(rest, values, flags, params, interspersed=True)
+    if found is None or not 1 <= len(found[0]) <= most:
+        return None
+    fds = str(params.get("preserve_fds", "0"))
+    if not (fds.isascii() and fds.isdigit()):
+        return None
+    g = make_globals(
+        str(opts.get("root", DEFAULT_ROOT)),
+        _text(opts, "log"),
+        str(opts.get("log_format", "text")),
+        "debug" in opts,
+        "systemd_cgroup" in opts,
     )
-    _finish(result)
+    return g, VerbArgs(
+        verb=verb,
+        container_id=found[0][0],
+        signal=found[0][1] if len(found[0]) > 1 else "SIGTERM",
+        bundle=str(params.get("bundle", ".")),
+        pid_file=_text(params, "pid_file"),
+        console_socket=_text(params, "console_socket"),
+        preserve_fds=int(fds),
+        no_pivot="no_pivot" in params,
+        no_new_keyring="no_new_keyring" in params,
+        detach="detach" in params,
+        keep="keep" in params,
+        force="force" in params,
+        all_processes="all_processes" in params,
+    )
 
 
-def _table(rows: list[list[str]]) -> str:
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    lines = [
-        "   ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in rows
-    ]
-    return "\n".join(lines)
-
-
-@cli.command(name="list")
-@click.option("-f", "--format", "fmt", type=click.Choice(["table", "json"]), default="table")
-@click.option("-q", "--quiet", is_flag=True, help="Only ids.")
-def list_cmd(fmt: str, quiet: bool) -> None:
-    """List containers."""
-    from dockyard.runtime.list import list_containers
-
-    found = list_containers(_obj().store())
-    if quiet:
-        for item in found:
-            click.echo(item.state.id)
-    elif fmt == "json":
-        click.echo(json.dumps([item.to_json() for item in found]))
-    else:
-        rows = [["ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER"]]
-        for item in found:
-            doc = item.to_json()
-            rows.append(
-                [item.state.id, str(doc["pid"]), str(item.status), item.state.bundle,
-                 item.state.created, item.state.owner or "root"]
-            )  # fmt: skip
-        click.echo(_table(rows))
-
-
-@cli.command(context_settings={"allow_interspersed_args": False})
-@click.option("-f", "--format", "fmt", type=click.Choice(["table", "json"]), default="table")
-@click.argument("container_id")
-@click.argument("ps_args", nargs=-1, type=click.UNPROCESSED)
-def ps(fmt: str, container_id: str, ps_args: tuple[str, ...]) -> None:
-    """List the processes of a container."""
-    from dockyard.runtime.ps import container_pids, ps_table
-
-    pids = container_pids(_obj().store(), container_id)
-    if fmt == "json":
-        click.echo(json.dumps(pids))
-    else:
-        click.echo(ps_table(pids, ps_args or ("-ef",)), nl=False)
-
-
-@cli.command()
-@click.option("-b", "--bundle", default=".", help="Where to write config.json.")
-@click.option("--rootless", is_flag=True, help="Not supported.")
-def spec(bundle: str, rootless: bool) -> None:
-    """Write a default config.json (like `runc spec`)."""
-    from dockyard.oci.runtime import default_spec
-
-    if rootless:
-        raise Unsupported("spec --rootless: not supported")
-    path = Path(bundle) / "config.json"
-    if path.exists():
-        raise InvalidArgument(f"{path}: exists", hint="remove it first")
-    path.write_text(json.dumps(default_spec().to_json(), indent="\t") + "\n")
+def _text(params: Mapping[str, str | bool], name: str) -> str | None:
+    value = params.get(name)
+    return value if isinstance(value, str) else None
 
 
 def _global(argv: list[str], name: str) -> str | None:
@@ -382,7 +323,10 @@ def _log_error(argv: list[str], message: str) -> None:
         pass
 
 
-def _report(err: DockyardError, argv: list[str] | None = None) -> None:
+def report(err: DockyardError, argv: list[str] | None = None) -> None:
+    """Print ``err`` (and its hint) on stderr and log it to ``--log``."""
+    import click  # only on errors: the hot path never loads click
+
     click.echo(f"dockyard-runtime: {err.message}", err=True)
     if err.hint:
         click.echo(f"hint: {err.hint}", err=True)
@@ -393,25 +337,22 @@ def main(argv: list[str] | None = None) -> int:
     """Run the command; return its exit code."""
     args = sys.argv[1:] if argv is None else argv
     try:
-        code = cli.main(args=args, prog_name="dockyard-runtime", standalone_mode=False)
-    except click.exceptions.Exit as done:
-        return done.exit_code
-    except click.UsageError as err:
-        err.show()
-        return EXIT_FAILED
-    except click.Abort:
-        return EXIT_FAILED
+        fast = parse_fast(args)
+        if fast is not None:
+            return execute(*fast)
+        from dockyard.cli.runtime_commands import run_click
+
+        return run_click(args)
     except DockyardError as err:
         if "--debug" in args:
             import traceback
 
             traceback.print_exc()
-        _report(err, args)
+        report(err, args)
         return EXIT_FAILED
     except OSError as err:
-        _report(DockyardError(str(err)), args)
+        report(DockyardError(str(err)), args)
         return EXIT_FAILED
-    return code if isinstance(code, int) else 0
 
 
 def entry() -> NoReturn:

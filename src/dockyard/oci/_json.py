@@ -11,9 +11,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 from dockyard.errors import InvalidArgument
-from dockyard.oci.digest import Digest
+
+if TYPE_CHECKING:
+    from dockyard.oci.digest import Digest
 
 JSONObject = Mapping[str, object]
 
@@ -88,6 +91,8 @@ def req_str(obj: JSONObject, key: str, where: str) -> str:
 
 def parse_digest(text: str, where: str) -> Digest:
     """:meth:`Digest.parse`, with the error prefixed by ``where``."""
+    from dockyard.oci.digest import Digest  # here: runtime specs never pay for hashlib
+
     try:
         return Digest.parse(text)
     except InvalidArgument as err:

@@ -35,7 +35,7 @@ from dockyard.oci.runtime_resources import DeviceRule, DeviceType, Resources
 from dockyard.runtime import sync
 from dockyard.runtime.child import read_child_error
 from dockyard.runtime.hooks import HookKind, hooks_of, run_hooks
-from dockyard.runtime.init import InitConfig, fork_stage, stage1
+from dockyard.runtime.init import InitConfig, fork_stage, preload, stage1
 from dockyard.runtime.state import (
     CONFIG_FILE,
     FIFO_FILE,
@@ -263,6 +263,7 @@ def create(
             hint="pass --console-socket, or set process.terminal to false",
         )
     seccomp_bpf, seccomp_flags = _compile_seccomp(spec)
+    preload(process, spec, seccomp=seccomp_bpf is not None)
     with contextlib.ExitStack() as undo:
         state_dir = store.reserve(container_id)
         undo.callback(store.remove, container_id)

@@ -141,9 +141,7 @@ def _stage1(cfg: _ExecConfig) -> None:
     enter_child()
     # Everything stage2 imports must be loaded before the container's mount namespace hides
     # the host's Python files.
-    import dockyard.runtime.process  # noqa: F401
-
-    preload(cfg.process, None)
+    preload(cfg.process, None, seccomp=cfg.seccomp_bpf is not None)
     if sync.expect(cfg.sync_sock, SyncType.GO) is None:
         raise FailedPrecondition(f"container {cfg.container_id}: exec: runtime went away")
     join_namespaces(cfg.joins)

@@ -148,7 +148,7 @@ def stage2(cfg: InitConfig) -> NoReturn:
     from dockyard.runtime.process import finalize_and_exec, prepare_exec
     from dockyard.runtime.rootfs import finish_rootfs, setup_rootfs
 
-    preload(cfg.process, cfg.spec)
+    preload(cfg.process, cfg.spec, seccomp=cfg.seccomp_bpf is not None)  # done by create
     go = sync.expect(cfg.sync_sock, SyncType.GO)
     if go is None:
         raise FailedPrecondition(f"container {cfg.container_id}: runtime went away")
@@ -182,9 +182,22 @@ def stage2(cfg: InitConfig) -> NoReturn:
     )
 
 
-def preload(process: Process, spec: Spec | None) -> None:
-    """Import now what the init needs after pivot_root, when the host's files (and so
-    Python's modules) are out of reach: the console code, and subprocess for hooks."""
+def preload(process: Process, spec: Spec | None, *, seccomp: bool = False) -> None:
+    """Import now what the init needs after pivot_root (an exec'd process: after setns into
+    the container's mount namespace), when the host's files (and so Python's modules) are
+    out of reach: the process code, the rootfs code (``spec``: an init), the seccomp loader
+    when there is a filter, the console code, and subprocess for hooks.
+
+    :func:`.create.create` calls it before forking, so each stage finds them loaded (and the
+    parent does not import them in parallel with the child); the stages call it again, which
+    then costs nothing.
+    """
+    import dockyard.runtime.process
+
+    if spec is not None:
+        import dockyard.runtime.rootfs
+    if seccomp:
+        import dockyard.linux.seccomp
     if process.terminal:
         import dockyard.runtime.console  # noqa: F401
     if spec is not None and spec.hooks is not None:

@@ -49,7 +49,6 @@ from dockyard.linux.proc import (
     set_no_new_privs,
     set_rlimit,
 )
-from dockyard.linux.seccomp import load_bpf
 from dockyard.oci.runtime import Capabilities, Process, Rlimit, User
 from dockyard.runtime.child import ExecDenied, ExecNotFound, SetupFailed
 
@@ -326,6 +325,10 @@ def switch_user(user: User) -> None:
 
 
 def _load_seccomp(bpf: bytes, flags: int) -> None:
+    # Loaded before pivot_root/setns by ``init.preload(..., seccomp=True)`` (and by the
+    # parent's compile_seccomp); a spec without seccomp never pays for the module.
+    from dockyard.linux.seccomp import load_bpf
+
     try:
         load_bpf(bpf, flags)
     except OSError as err:

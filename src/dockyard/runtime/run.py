@@ -16,7 +16,7 @@ import socket
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from dockyard.errors import InvalidArgument
 from dockyard.linux.proc import set_child_subreaper
@@ -25,6 +25,9 @@ from dockyard.runtime.create import create
 from dockyard.runtime.delete import delete
 from dockyard.runtime.start import start
 from dockyard.runtime.state import StateStore
+
+if TYPE_CHECKING:
+    from dockyard.runtime.console import ConsoleProxy
 
 FORWARDED: Final = (
     signal.SIGINT,
@@ -146,9 +149,11 @@ def _wants_terminal(bundle: Path) -> bool:
 def _foreground(
     store: StateStore, container_id: str, pid: int, error_fd: int, ours: socket.socket | None
 ) -> RunResult:
-    from dockyard.runtime.console import ConsoleProxy, receive_master
+    proxy: ConsoleProxy | None = None
+    if ours is not None:
+        from dockyard.runtime.console import ConsoleProxy, receive_master
 
-    proxy = ConsoleProxy(receive_master(ours)) if ours is not None else None
+        proxy = ConsoleProxy(receive_master(ours))
     try:
         with contextlib.closing(_Fd(error_fd)):
             start(store, container_id)
