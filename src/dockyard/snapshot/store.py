@@ -36,6 +36,7 @@ import os
 import re
 import secrets
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping
 from dataclasses import replace
 from pathlib import Path
@@ -91,7 +92,7 @@ def _info_from_json(raw: bytes, where: Path) -> Info:
         raise DataCorrupted(f"snapshot info {where}: {err}") from err
 
 
-class DirectorySnapshotter:
+class DirectorySnapshotter(ABC):
     """The layout above, the lock and the bookkeeping; subclasses decide mounts and content.
 
     Subclasses set :attr:`name` and implement :meth:`_active_mounts`, :meth:`_view_mounts`;
@@ -108,20 +109,25 @@ class DirectorySnapshotter:
 
     # ----- hooks -------------------------------------------------------------------------
 
+    @abstractmethod
     def _active_mounts(self, info: Info, chain: list[Info]) -> list[Mount]:
-        raise NotImplementedError
+        """The mounts of the active snapshot ``info`` over its parent ``chain``."""
 
+    @abstractmethod
     def _view_mounts(self, info: Info, chain: list[Info]) -> list[Mount]:
-        raise NotImplementedError
+        """The read-only mounts of the view ``info`` over ``chain``."""
 
     def _populate(self, info: Info, chain: list[Info]) -> None:
         """Fill the new snapshot's ``fs`` (called after it is registered, without the lock)."""
+        return  # optional hook: nothing to do by default
 
     def _check(self, info: Info, chain: list[Info]) -> None:
         """Refuse ``info`` on ``chain`` before anything is written (e.g. too many layers)."""
+        return  # optional hook: nothing to do by default
 
     def _seal(self, info: Info) -> None:
         """Tidy a just-committed snapshot."""
+        return  # optional hook: nothing to do by default
 
     # ----- paths -------------------------------------------------------------------------
 
