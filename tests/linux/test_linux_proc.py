@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 import os
 import signal
+import time
 from pathlib import Path
 
 import pytest
@@ -51,31 +52,34 @@ def test_child_subreaper_round_trip() -> None:
     assert in_child(child) == (False, True)
 
 
+def _gone(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] in "ZX"
+    except (FileNotFoundError, ProcessLookupError):
+        return True
+
+
 def test_pdeathsig_kills_the_grandchild_with_its_parent() -> None:
-    def child() -> str:
+    def child() -> int:
         read_fd, write_fd = os.pipe()
         pid = os.fork()
         if pid == 0:
+            os.close(report_fd())  # so in_child does not wait for this process
             proc.set_pdeathsig(signal.SIGKILL)
             os.write(write_fd, b"x")
-            os.read(read_fd, 1)  # blocks until killed
-            os._exit(0)
+            while True:
+                signal.pause()  # until a signal kills it
         os.read(read_fd, 1)
-        return str(pid)
+        return pid
 
-    # The child returns (its thread exits), so the grandchild gets SIGKILL and is reaped by
-    # init; we can only see that the pid disappears.
-    grandchild = int(in_child(child))
-    for _ in range(200):
-        try:
-            os.kill(grandchild, 0)
-        except ProcessLookupError:
-            return
-        state = Path(f"/proc/{grandchild}/stat").read_text().split()[2]
-        if state == "Z":
-            return
-        os.sched_yield()
-    pytest.fail(f"grandchild {grandchild} outlived its parent")
+    # The child exits after returning, so the grandchild must get SIGKILL; init reaps it.
+    grandchild = in_child(child)
+    deadline = time.monotonic() + 10
+    while not _gone(grandchild):
+        if time.monotonic() > deadline:
+            os.kill(grandchild, signal.SIGKILL)
+            pytest.fail(f"grandchild {grandchild} outlived its parent")
+        time.sleep(0.01)
 
 
 def test_prctl_error_names_the_option() -> None:

@@ -90,12 +90,17 @@ def test_bad_config_names_field_and_cleans_up(tmp_path: Path, busybox_tar: Path)
 
 
 def test_run_path_imports_stay_small() -> None:
-    """The run path must not import rich, httpx, aiohttp, pyroute2 or libseccomp's wrapper
-    when the spec has no seccomp."""
+    """The run path (the parent and, preloaded, the init's modules) must not import click,
+    rich, httpx, aiohttp, pyroute2, libseccomp's wrapper when the spec has no seccomp, the
+    image-side OCI types (hashlib), the v2 device-filter compiler on a v1 host, or the
+    console code without a terminal."""
     code = (
         "import sys; import dockyard.cli.runtime_main, dockyard.runtime.run, "
-        "dockyard.runtime.create, dockyard.runtime.init; "
-        "bad = [m for m in ('rich', 'httpx', 'aiohttp', 'pyroute2', 'dockyard.linux.seccomp', "
+        "dockyard.runtime.create, dockyard.runtime.init, dockyard.runtime.mountplan, "
+        "dockyard.runtime.rootfs, dockyard.runtime.process, dockyard.cgroups.v1; "
+        "bad = [m for m in ('click', 'rich', 'httpx', 'aiohttp', 'pyroute2', "
+        "'dockyard.linux.seccomp', 'dockyard.oci.digest', 'dockyard.oci.image', "
+        "'dockyard.cgroups.v2', 'dockyard.cgroups.devicefilter', 'dockyard.runtime.console', "
         "'dockyard.image', 'dockyard.metadata') if m in sys.modules]; print(bad)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

@@ -22,6 +22,7 @@ Verb modules are imported inside each verb: ``run`` must not pay for ``list`` or
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import sys
@@ -357,7 +358,12 @@ def main(argv: list[str] | None = None) -> int:
 
 def entry() -> NoReturn:
     """The console script."""
-    sys.exit(main())
+    code = main()
+    # Interpreter shutdown runs full collections over every object the imports made (~10 ms
+    # of a ~40 ms container start); frozen objects are skipped by those collections and still
+    # freed by reference counting (atexit handlers and finalizers run as before).
+    gc.freeze()
+    sys.exit(code)
 
 
 if __name__ == "__main__":

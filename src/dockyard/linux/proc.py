@@ -86,7 +86,8 @@ def get_no_new_privs() -> bool:
 def set_dumpable(dumpable: bool) -> None:
     """Set the dumpable flag. A non-dumpable process's ``/proc/<pid>`` files belong to root
     and ptrace is refused, so a container process cannot open ``/proc/<pid>/exe`` of a host
-    binary running inside its namespaces (CVE-2019-5736). execve resets it."""
+    binary running inside its namespaces (CVE-2019-5736). execve sets it back to dumpable
+    (unless the new program is setuid or unreadable)."""
     prctl(PR_SET_DUMPABLE, int(dumpable))
 
 
