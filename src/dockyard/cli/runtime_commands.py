@@ -42,8 +42,8 @@ def _obj() -> Globals:
 @click.option("--log", default=None, help="Also write errors to this file.")
 @click.option("--log-format", type=click.Choice(["text", "json"]), default="text")
 @click.option("--systemd-cgroup", is_flag=True, help="Not supported (cgroupfs only).")
-@click.option("--rootless", default="auto", help="Accepted for runc compatibility.")
-@click.option("--criu", default="criu", hidden=True)
+@click.option("--rootless", default=None, help="false or auto (true is not supported).")
+@click.option("--criu", default=None, help="Not supported (no checkpoint/restore).")
 @click.version_option("0.1.0", "-v", "--version", prog_name="dockyard-runtime")
 @click.pass_context
 def cli(
@@ -53,11 +53,11 @@ def cli(
     log: str | None,
     log_format: str,
     systemd_cgroup: bool,
-    rootless: str,
-    criu: str,
+    rootless: str | None,
+    criu: str | None,
 ) -> None:
     """A runc-compatible OCI runtime."""
-    ctx.obj = make_globals(root, log, log_format, debug, systemd_cgroup)
+    ctx.obj = make_globals(root, log, log_format, debug, systemd_cgroup, rootless, criu)
 
 
 def _bundle_options(fn: click.decorators.FC) -> click.decorators.FC:

@@ -3,11 +3,12 @@
 Verbs and flags follow runc 1.1 (``create``, ``start``, ``state``, ``kill``, ``delete``,
 ``run``, ``exec``, ``list``, ``ps``, ``pause``, ``resume``, ``spec``), so containerd's shim,
 conmon or a script written for runc can drive it; the global ``--root``, ``--debug``,
-``--log``, ``--log-format`` (text or json, runc's log line shape), ``--systemd-cgroup``,
-``--rootless`` and ``--criu`` are accepted. Exit codes: 0 success; 1 any error (the message
-names the container and the field, on stderr and in ``--log``); ``run`` and ``exec`` in the
-foreground exit with the container process's code (128+N when killed by signal N; 127 when the
-command does not exist, 126 when it cannot be executed, after printing why).
+``--log``, ``--log-format`` (text or json, runc's log line shape) and ``--rootless false|auto``
+are taken; ``--rootless true``, ``--systemd-cgroup`` and ``--criu`` are refused with an error.
+Exit codes: 0 success; 1 any error (the message names the container and the field, on stderr
+and in ``--log``); ``run`` and ``exec`` in the foreground exit with the container process's code
+(128+N when killed by signal N; 127 when the command does not exist, 126 when it cannot be
+executed, after printing why).
 
 Two parsers, one behaviour. The hot verbs a shim calls per container (``create``, ``start``,
 ``run``, ``state``, ``kill``, ``delete``) are parsed here, without importing click (a third
@@ -32,7 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Final, NoReturn
 
-from dockyard.errors import DockyardError, Unsupported
+from dockyard.errors import DockyardError, InvalidArgument, Unsupported
 
 if TYPE_CHECKING:
     import socket
@@ -60,16 +61,31 @@ class Globals:
 
 
 def make_globals(
-    root: str, log: str | None, log_format: str, debug: bool, systemd_cgroup: bool
+    root: str,
+    log: str | None,
+    log_format: str,
+    debug: bool,
+    systemd_cgroup: bool,
+    rootless: str | None = None,
+    criu: str | None = None,
 ) -> Globals:
     """The group's callback (click's and the fast path's).
 
     Raises:
-        Unsupported: ``--systemd-cgroup``.
+        Unsupported: ``--systemd-cgroup``, ``--rootless true``, ``--criu``.
+        InvalidArgument: ``--rootless`` other than true, false or auto.
     """
     obj = Globals(root=Path(root).absolute(), log=log, log_format=log_format, debug=debug)
     if systemd_cgroup:
         raise Unsupported("--systemd-cgroup: the systemd cgroup driver is not supported")
+    if rootless is not None and rootless not in ("auto", "false", "true"):
+        raise InvalidArgument(f'--rootless "{rootless}": use true, false or auto')
+    if rootless == "true":
+        raise Unsupported(
+            "--rootless true: rootless containers are not supported yet", hint="run as root"
+        )
+    if criu is not None:
+        raise Unsupported("--criu: checkpoint/restore is not supported")
     return obj
 
 
@@ -274,6 +290,8 @@ def parse_fast(argv: Sequence[str]) -> tuple[Globals, VerbArgs] | None:
         str(opts.get("log_format", "text")),
         "debug" in opts,
         "systemd_cgroup" in opts,
+        _text(opts, "rootless"),
+        _text(opts, "criu"),
     )
     return g, VerbArgs(
         verb=verb,
