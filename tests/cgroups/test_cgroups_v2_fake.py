@@ -224,6 +224,7 @@ def test_stats(root: Path, loader: RecordingLoader) -> None:
         memory_usage=4096,
         memory_max_usage=8192,
         memory_limit=None,
+        memory_failcnt=5,
         oom_kills=2,
         cpu_usage_ns=1_500_000,
         pids_current=3,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from dockyard.linux import mount as m
@@ -71,6 +73,41 @@ PLAN_CASES = [
         id="propagation-then-ro",
     ),
     pytest.param(
+        ("/src", "/t", "", ["bind", "nosuid", "nodev", "noexec"]),
+        [
+            _call("/src", "/t", "", m.MS_BIND | m.MS_NOSUID | m.MS_NODEV | m.MS_NOEXEC),
+            _call("", "/t", "", m.MS_BIND | m.MS_NOSUID | m.MS_NODEV | m.MS_NOEXEC | m.MS_REMOUNT),
+        ],
+        id="bind-nosuid-nodev-noexec-remounts",
+    ),
+    pytest.param(
+        ("/src", "/t", "", ["rbind", "noexec", "rslave"]),
+        [
+            _call("/src", "/t", "", m.MS_BIND | m.MS_REC | m.MS_NOEXEC),
+            _call("", "/t", "", m.MS_SLAVE | m.MS_REC),
+            _call("", "/t", "", m.MS_BIND | m.MS_REC | m.MS_NOEXEC | m.MS_REMOUNT),
+        ],
+        id="rbind-noexec-propagation-then-remount",
+    ),
+    pytest.param(
+        ("/src", "/t", "", ["bind", "noatime"]),
+        [
+            _call("/src", "/t", "", m.MS_BIND | m.MS_NOATIME),
+            _call("", "/t", "", m.MS_BIND | m.MS_NOATIME | m.MS_REMOUNT),
+        ],
+        id="bind-noatime-remounts",
+    ),
+    pytest.param(
+        ("", "/t", "", ["remount", "bind", "nosuid"]),
+        [_call("", "/t", "", m.MS_REMOUNT | m.MS_BIND | m.MS_NOSUID)],
+        id="remount-bind-nosuid-once",
+    ),
+    pytest.param(
+        ("tmpfs", "/t", "tmpfs", ["nosuid", "nodev", "noexec", "ro"]),
+        [_call("tmpfs", "/t", "tmpfs", m.MS_NOSUID | m.MS_NODEV | m.MS_NOEXEC | m.MS_RDONLY)],
+        id="not-a-bind-no-remount",
+    ),
+    pytest.param(
         ("overlay", "/t", "overlay", ["lowerdir=/a:/b", "upperdir=/u", "workdir=/w"]),
         [_call("overlay", "/t", "overlay", 0, "lowerdir=/a:/b,upperdir=/u,workdir=/w")],
         id="overlay",
@@ -113,3 +150,49 @@ def test_propagation_never_reaches_the_first_call(option: str) -> None:
     first, second = plan_mount("/s", "/t", "bind", ["bind", option])
     assert first.flags == m.MS_BIND, "rprivate must not turn bind into rbind"
     assert second.flags & m.PROPAGATION == parse_options([option])[0] & m.PROPAGATION
+
+
+BIND_REMOUNT_CASES = [
+    (m.MS_BIND, None),
+    (m.MS_BIND | m.MS_REC, None),
+    (m.MS_BIND | m.MS_REMOUNT, None),
+    (m.MS_NOSUID | m.MS_RDONLY, None),  # not a bind: the flags work on the first call
+    (m.MS_BIND | m.MS_RDONLY, m.MS_BIND | m.MS_RDONLY | m.MS_REMOUNT),
+    (m.MS_BIND | m.MS_NOSUID, m.MS_BIND | m.MS_NOSUID | m.MS_REMOUNT),
+    (m.MS_BIND | m.MS_REC | m.MS_NODEV, m.MS_BIND | m.MS_REC | m.MS_NODEV | m.MS_REMOUNT),
+    (m.MS_BIND | m.MS_NOEXEC | m.MS_PRIVATE, m.MS_BIND | m.MS_NOEXEC | m.MS_REMOUNT),
+    (m.MS_BIND | m.MS_SLAVE | m.MS_REC, None),
+]
+
+
+@pytest.mark.parametrize(("flags", "remount"), BIND_REMOUNT_CASES)
+def test_bind_remount_flags(flags: int, remount: int | None) -> None:
+    assert m.bind_remount_flags(flags) == remount
+
+
+@pytest.mark.root
+@pytest.mark.parametrize(
+    ("options", "want"),
+    [
+        (["bind", "nosuid", "nodev", "noexec"], {"nosuid", "nodev", "noexec"}),
+        (["bind", "ro"], {"ro"}),
+    ],
+)
+def test_bind_flags_take_effect(tmp_path: Path, options: list[str], want: set[str]) -> None:
+    """The remount is what makes the kernel apply them (in a private mount namespace)."""
+    from tests.linux.forked import in_child
+
+    src, dst = tmp_path / "src", tmp_path / "dst"
+    src.mkdir()
+    dst.mkdir()
+
+    def body() -> list[str]:
+        from dockyard.linux.ns import CLONE_NEWNS, unshare
+
+        unshare(CLONE_NEWNS)
+        m.mount("", "/", "", m.MS_PRIVATE | m.MS_REC)
+        m.mount_options(str(src), str(dst), "", options)
+        infos = m.parse_mountinfo(Path("/proc/self/mountinfo").read_text())
+        return list(next(i for i in infos if i.mount_point == str(dst)).options)
+
+    assert want <= set(in_child(body))

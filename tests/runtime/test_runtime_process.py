@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 from pathlib import Path
 
 import pytest
@@ -31,6 +32,7 @@ from dockyard.runtime.process import (
     plan_capabilities,
     prepare_exec,
 )
+from dockyard.runtime.selfexe import runtime_identity
 
 CLONE_NEWNS = 0x00020000
 HOST_FD = 100
@@ -110,6 +112,22 @@ def test_prepare_exec_uses_the_default_path_and_an_override(root: Path) -> None:
     assert plan.path == "/bin/sh"
     assert plan.args == ("sh",)
     assert plan.umask == 0o022
+
+
+@pytest.mark.parametrize("target", ["/proc/self/exe", "sys.executable"])
+def test_prepare_exec_refuses_the_runtime_binary(root: Path, target: str) -> None:
+    """CVE-2019-5736: a command that resolves (through symlinks, magic links included) to
+    the interpreter running the runtime is refused with 126, whatever its name."""
+    link = root / "usr" / "bin" / "entry"
+    link.symlink_to(sys.executable if target == "sys.executable" else target)
+    ids = runtime_identity()
+    assert (os.stat(sys.executable).st_dev, os.stat(sys.executable).st_ino) in ids
+    with pytest.raises(ExecDenied, match="runtime's own binary") as info:
+        prepare_exec(process(["entry"]), root=str(root), last=40, runtime_ids=ids)
+    assert info.value.exit_code == 126
+    plan = prepare_exec(process(["sh"]), root=str(root), last=40, runtime_ids=ids)
+    assert plan.runtime_ids == ids  # kept for the check just before execve
+    prepare_exec(process(["entry"]), root=str(root), last=40, runtime_ids=frozenset())
 
 
 PASSWD = "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534::/nonexistent:/bin/false\n"

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from dockyard.oci.runtime import Capabilities, Capability, Process, Spec, User
 from dockyard.oci.runtime_linux import Seccomp
 from dockyard.runtime.child import ChildError, read_child_error, run_child
-from dockyard.runtime.process import finalize_and_exec
+from dockyard.runtime.process import finalize_and_exec, prepare_exec
 from dockyard.runtime.seccomp import compile_seccomp, load_flags
 
 BUSYBOX = "/bin/busybox"
@@ -151,12 +151,16 @@ def run(
             os.dup2(out_w, 1)
             os.dup2(out_w, 2)
             extra = before() if before else ()
+            # No container here: the host's Python may be the "container process" (the
+            # CVE-2019-5736 refusal of the runtime's own binary is tested on its own).
+            plan = prepare_exec(proc, runtime_ids=frozenset()) if proc.args else None
             finalize_and_exec(
                 proc,
                 seccomp_bpf=bpf,
                 seccomp_flags=flags,
                 keep_fds=(*keep_fds, *extra),
                 runtime_fds=(err_w,),
+                plan=plan,
             )
 
         run_child(body, error_fd=err_w)

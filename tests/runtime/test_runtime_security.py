@@ -135,17 +135,44 @@ def test_proc_exe_of_the_runtime_is_out_of_reach(tmp_path: Path, busybox_tar: Pa
     assert_nothing_left(rt, cid, bundle)
 
 
+REFUSED = b"refusing to execute the runtime's own binary"
+
+
 @pytest.mark.root
 @pytest.mark.cgroup
-def test_entrypoint_proc_self_exe(tmp_path: Path, busybox_tar: Path) -> None:
-    """An entrypoint that is a symlink to /proc/self/exe must not run (or touch) the host's
-    runtime binary."""
+@pytest.mark.parametrize("entry", ["/entry", "/proc/self/exe"])
+def test_entrypoint_proc_self_exe(tmp_path: Path, busybox_tar: Path, entry: str) -> None:
+    """An entrypoint that is (a symlink to) /proc/self/exe must not run (or touch) the host's
+    runtime binary: refused with 126, on the resolved file, not on the name."""
     before = _sha256(os.path.realpath(sys.executable))
-    cid, bundle = _bundle(tmp_path, busybox_tar, set_args("/entry", "-c", "print(1)"))
+    cid, bundle = _bundle(tmp_path, busybox_tar, set_args(entry, "-c", "print(1)"))
     (bundle / "rootfs" / "entry").symlink_to("/proc/self/exe")
     rt = dockyard_runtime(tmp_path / "state")
     proc = rt("run", "--bundle", str(bundle), cid, check=False)
-    assert proc.returncode != 0 and proc.stdout != b"1\n"
+    assert proc.returncode == 126, proc.stderr
+    assert REFUSED in proc.stderr and proc.stdout == b""
+    assert _sha256(os.path.realpath(sys.executable)) == before
+    assert_nothing_left(rt, cid, bundle)
+
+
+@pytest.mark.root
+@pytest.mark.cgroup
+def test_exec_of_proc_self_exe_is_refused(tmp_path: Path, busybox_tar: Path) -> None:
+    before = _sha256(os.path.realpath(sys.executable))
+    cid, bundle = _bundle(tmp_path, busybox_tar, set_args("/bin/sleep", "600"))
+    (bundle / "rootfs" / "entry").symlink_to("/proc/self/exe")
+    rt = dockyard_runtime(tmp_path / "state")
+    rt("run", "--detach", "--bundle", str(bundle), cid)
+    try:
+        for target in ("/proc/self/exe", "/entry"):
+            proc = rt("exec", cid, target, "-c", "print(1)", check=False)
+            assert proc.returncode == 126, proc.stderr
+            assert REFUSED in proc.stderr and proc.stdout == b""
+            detached = rt("exec", "-d", cid, target, check=False)
+            assert detached.returncode == 1 and REFUSED in detached.stderr
+        assert rt("exec", cid, "/bin/true").returncode == 0  # other commands still run
+    finally:
+        rt("delete", "--force", cid)
     assert _sha256(os.path.realpath(sys.executable)) == before
     assert_nothing_left(rt, cid, bundle)
 

@@ -54,6 +54,7 @@ class Stats:
     memory_usage: int = 0
     memory_max_usage: int = 0
     memory_limit: int | None = None
+    memory_failcnt: int = 0  # times usage hit the limit (v1 memory.failcnt, v2 events "max")
     oom_kills: int = 0
     cpu_usage_ns: int = 0
     pids_current: int = 0

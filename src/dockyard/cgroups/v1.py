@@ -223,6 +223,7 @@ class V1Manager:
             memory_usage=read_int(mem / "memory.usage_in_bytes") if mem else 0,
             memory_max_usage=read_int(mem / "memory.max_usage_in_bytes") if mem else 0,
             memory_limit=None if limit >= _UNLIMITED else limit,
+            memory_failcnt=read_int(mem / "memory.failcnt") if mem else 0,
             oom_kills=self.oom_kills() if mem else 0,
             cpu_usage_ns=read_int(cpuacct / "cpuacct.usage") if cpuacct else 0,
             pids_current=read_int(pids / "pids.current") if pids else 0,

@@ -256,6 +256,7 @@ class V2Manager:
             memory_usage=read_int(self._dir / "memory.current"),
             memory_max_usage=read_int(self._dir / "memory.peak"),
             memory_limit=None if limit == -1 else limit,
+            memory_failcnt=read_keyed(self._dir / "memory.events").get("max", 0),
             oom_kills=self.oom_kills(),
             cpu_usage_ns=read_keyed(self._dir / "cpu.stat").get("usage_usec", 0) * 1000,
             pids_current=read_int(self._dir / "pids.current"),

@@ -291,6 +291,22 @@ def ps(fmt: str, container_id: str, ps_args: tuple[str, ...]) -> None:
 
 
 @cli.command()
+@click.option("--stats", "once", is_flag=True, help="Print the stats once and exit.")
+@click.option("--interval", default="5s", show_default=True, help="Stats interval.")
+@click.argument("container_id")
+def events(once: bool, interval: str, container_id: str) -> None:
+    """Print a container's stats and OOM events as JSON lines (like `runc events`)."""
+    from dockyard.runtime.events import parse_duration, stats_event, watch
+
+    store = _obj().store()
+    if once:
+        click.echo(json.dumps(stats_event(store, container_id).to_json()))
+        return
+    for event in watch(store, container_id, parse_duration(interval)):
+        click.echo(json.dumps(event.to_json()))
+
+
+@cli.command()
 @click.option("-b", "--bundle", default=".", help="Where to write config.json.")
 @click.option("--rootless", is_flag=True, help="Not supported.")
 def spec(bundle: str, rootless: bool) -> None:

@@ -1,10 +1,11 @@
 """``dockyard-runtime``: the runc-compatible command line of :mod:`dockyard.runtime`.
 
 Verbs and flags follow runc 1.1 (``create``, ``start``, ``state``, ``kill``, ``delete``,
-``run``, ``exec``, ``list``, ``ps``, ``pause``, ``resume``, ``spec``), so containerd's shim,
-conmon or a script written for runc can drive it; the global ``--root``, ``--debug``,
-``--log``, ``--log-format`` (text or json, runc's log line shape) and ``--rootless false|auto``
-are taken; ``--rootless true``, ``--systemd-cgroup`` and ``--criu`` are refused with an error.
+``run``, ``exec``, ``list``, ``ps``, ``pause``, ``resume``, ``events``, ``spec``), so
+containerd's shim, conmon or a script written for runc can drive it; the global ``--root``,
+``--debug``, ``--log``, ``--log-format`` (text or json, runc's log line shape) and
+``--rootless false|auto`` are taken; ``--rootless true``, ``--systemd-cgroup`` and
+``--criu`` are refused with an error.
 Exit codes: 0 success; 1 any error (the message names the container and the field, on stderr
 and in ``--log``); ``run`` and ``exec`` in the foreground exit with the container process's code
 (128+N when killed by signal N; 127 when the command does not exist, 126 when it cannot be

@@ -3,9 +3,10 @@
 Options are the strings of ``mount -o`` and of containerd's ``mount.Mount`` (``ro``,
 ``rbind``, ``nosuid``, ``rprivate``, ``lowerdir=…``). :func:`parse_options` splits them into
 mount flags and the filesystem's data string; :func:`plan_mount` decides, purely, the
-sequence of mount(2) calls they need (a read-only bind mount takes a second, remounting call:
-the kernel ignores ``MS_RDONLY`` on the call that creates a bind mount; propagation changes
-take a call of their own); :func:`mount_options` runs that plan.
+sequence of mount(2) calls they need (a bind mount with ``ro``, ``nosuid``, ``nodev``,
+``noexec`` or an atime option takes a second, remounting call: the kernel ignores every flag
+but ``MS_REC`` on the call that creates a bind mount, see :func:`bind_remount_flags`;
+propagation changes take a call of their own); :func:`mount_options` runs that plan.
 """
 
 from __future__ import annotations
@@ -149,29 +150,44 @@ def parse_options(options: Sequence[str]) -> tuple[int, str]:
     return flags, ",".join(data)
 
 
+def bind_remount_flags(flags: int) -> int | None:
+    """The flags of the ``MS_REMOUNT|MS_BIND`` call that a bind mount made with ``flags``
+    needs, or None when it needs none (not a bind, or nothing but ``MS_REC``).
+
+    The kernel ignores every flag but ``MS_REC`` when it creates a bind mount, so ``ro``,
+    ``nosuid``, ``nodev``, ``noexec`` and the atime flags only take effect on a second,
+    remounting call (runc's ``mountToRootfs``: ``Flags &^ (MS_REC|MS_REMOUNT|MS_BIND) != 0``).
+    Propagation flags belong to calls of their own and are left out.
+    """
+    if not flags & MS_BIND or not flags & ~(MS_BIND | MS_REC | MS_REMOUNT | PROPAGATION):
+        return None
+    return (flags & ~PROPAGATION) | MS_REMOUNT
+
+
 def plan_mount(source: str, target: str, fstype: str, options: Sequence[str]) -> list[MountCall]:
     """Decide the mount(2) calls that mount ``source`` on ``target`` with ``options``.
 
     Follows containerd's ``Mount.mount`` (mount_linux.go): one call with every flag but the
-    propagation ones; one propagation call if any was asked for; and, for a read-only bind
-    mount, a remount that makes it read-only. Unlike containerd, the ``MS_REC`` of
-    ``rprivate`` & co. stays out of the first call (``bind,rprivate`` is not ``rbind``), a
-    plain ``remount`` without data (``["remount", "ro"]``) still makes its call, and options
-    that only change propagation (``["rslave"]``) make only the propagation call.
+    propagation ones; one propagation call if any was asked for; and, for a bind mount with
+    flags the kernel ignores when it creates one (``ro``, ``nosuid``, ``nodev``, ``noexec``,
+    atime), a remount that applies them (:func:`bind_remount_flags`). Unlike containerd, the
+    ``MS_REC`` of ``rprivate`` & co. stays out of the first call (``bind,rprivate`` is not
+    ``rbind``), a plain ``remount`` without data (``["remount", "ro"]``) still makes its
+    call, and options that only change propagation (``["rslave"]``) make only the
+    propagation call.
     """
     propagation = [o for o in options if _OPTIONS.get(o, (False, 0))[1] & PROPAGATION]
     flags, data = parse_options([o for o in options if o not in propagation])
     pflags = parse_options(propagation)[0]
-    bind_ro = flags & (MS_BIND | MS_RDONLY) == MS_BIND | MS_RDONLY
+    rflags = bind_remount_flags(flags)
     calls: list[MountCall] = []
-    remount_only = flags & MS_REMOUNT and not data and bind_ro
+    remount_only = flags & MS_REMOUNT and not data and rflags is not None
     propagation_only = pflags and not flags and not data
     if not (remount_only or propagation_only):
         calls.append(MountCall(source=source, target=target, fstype=fstype, flags=flags, data=data))
     if pflags:
         calls.append(MountCall(source="", target=target, fstype="", flags=pflags, data=""))
-    if bind_ro:
-        rflags = flags | MS_REMOUNT
+    if rflags is not None:
         calls.append(MountCall(source="", target=target, fstype="", flags=rflags, data=""))
     return calls
 

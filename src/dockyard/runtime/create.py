@@ -30,7 +30,7 @@ from dockyard._util.atomic import write_atomic
 from dockyard._util.rfc3339 import format_nano
 from dockyard.errors import FailedPrecondition, InvalidArgument, NotFound, Unsupported
 from dockyard.oci.runtime import Process, Spec
-from dockyard.oci.runtime_linux import NamespaceType
+from dockyard.oci.runtime_linux import IDMapping, NamespaceType
 from dockyard.oci.runtime_resources import DeviceRule, DeviceType, Resources
 from dockyard.runtime import sync
 from dockyard.runtime.child import read_child_error
@@ -85,6 +85,7 @@ def load_bundle(bundle: Path, container_id: str) -> Spec:
             f"container {container_id}: config.json: linux.namespaces: no mount namespace",
             hint='add {"type": "mount"}',
         )
+    check_kernel_support(spec, container_id)
     rootfs = bundle / spec.root.path
     if not rootfs.is_dir():
         raise NotFound(
@@ -95,6 +96,27 @@ def load_bundle(bundle: Path, container_id: str) -> Spec:
     except (InvalidArgument, Unsupported) as err:
         raise type(err)(f"container {container_id}: {err.message}", hint=err.hint) from err
     return spec
+
+
+def check_kernel_support(spec: Spec, container_id: str, *, time_ns: bool | None = None) -> None:
+    """Refuse what the spec asks and this kernel lacks: a time namespace (Linux 5.6+).
+
+    Args:
+        time_ns: whether the kernel has time namespaces (default: look at /proc/self/ns).
+
+    Raises:
+        Unsupported: the message names the field.
+    """
+    if spec.namespace(NamespaceType.TIME) is None:
+        return
+    from dockyard.linux.ns import time_namespace_supported
+
+    if not (time_namespace_supported() if time_ns is None else time_ns):
+        raise Unsupported(
+            f"container {container_id}: config.json: linux.namespaces: time: "
+            "this kernel has no time namespaces (Linux 5.6+, CONFIG_TIME_NS)",
+            hint="remove the time namespace and linux.timeOffsets",
+        )
 
 
 def _rule(kind: DeviceType, major: int | None, minor: int | None, access: str) -> DeviceRule:
@@ -141,6 +163,20 @@ def _compile_seccomp(spec: Spec) -> tuple[bytes | None, int]:
     from dockyard.runtime.seccomp import compile_seccomp, load_flags
 
     return compile_seccomp(spec.linux.seccomp), load_flags(spec.linux.seccomp)
+
+
+def root_owner(spec: Spec) -> tuple[int, int]:
+    """The host uid and gid of the container's root (0, 0 without id mappings): the owner
+    of what the init must open after entering a user namespace (runc's exec fifo)."""
+    assert spec.linux is not None
+
+    def host(maps: tuple[IDMapping, ...]) -> int:
+        for m in maps:
+            if m.container_id <= 0 < m.container_id + m.size:
+                return m.host_id - m.container_id
+        return 0
+
+    return host(spec.linux.uid_mappings), host(spec.linux.gid_mappings)
 
 
 def _write_id_maps(pid: int, spec: Spec) -> None:
@@ -264,6 +300,8 @@ def create(
         )
     seccomp_bpf, seccomp_flags = _compile_seccomp(spec)
     preload(process, spec, seccomp=seccomp_bpf is not None)
+    from dockyard.runtime.selfexe import runtime_identity
+
     with contextlib.ExitStack() as undo:
         state_dir = store.reserve(container_id)
         undo.callback(store.remove, container_id)
@@ -273,6 +311,7 @@ def create(
         cgroup.create(cgroup_resources(spec))
         fifo = state_dir / FIFO_FILE
         os.mkfifo(fifo, 0o622)
+        os.chown(fifo, *root_owner(spec))  # runc: the init may be root of a user namespace
         fifo_fd = os.open(fifo, os.O_PATH | os.O_CLOEXEC)
         parent_sock, child_sock = sync.socketpair()
         err_r, err_w = os.pipe2(os.O_CLOEXEC)
@@ -287,6 +326,7 @@ def create(
             error_fd=err_w,
             fifo_fd=fifo_fd,
             console_sock=console_sock,
+            runtime_ids=runtime_identity(),
         )
         stage1_pid = fork_stage(lambda: stage1(cfg), err_w)
         for fd in (fifo_fd, err_w):

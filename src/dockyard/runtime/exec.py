@@ -135,6 +135,7 @@ class _ExecConfig:
     sync_sock: socket.socket
     error_fd: int
     console_sock: socket.socket | None
+    runtime_ids: frozenset[tuple[int, int]]
 
 
 def _stage1(cfg: _ExecConfig) -> None:
@@ -160,7 +161,7 @@ def _stage2(cfg: _ExecConfig) -> None:
 
         assert cfg.console_sock is not None
         setup_console(cfg.console_sock, cfg.process, mount=False)
-    plan = prepare_exec(cfg.process)
+    plan = prepare_exec(cfg.process, runtime_ids=cfg.runtime_ids)
     restore_signals()
     finalize_and_exec(
         cfg.process,
@@ -211,6 +212,7 @@ def exec_process(
         ChildError: the process could not be set up or exec'd (with ``detach``).
     """
     from dockyard.linux.proc import set_child_subreaper
+    from dockyard.runtime.selfexe import runtime_identity
 
     state = store.load(container_id)
     require("exec", container_id, status_of(store, state))
@@ -234,6 +236,7 @@ def exec_process(
         sync_sock=child_sock,
         error_fd=err_w,
         console_sock=console_sock,
+        runtime_ids=runtime_identity(),
     )
     stage1_pid = fork_stage(lambda: _stage1(cfg), err_w)
     os.close(err_w)

@@ -59,6 +59,7 @@ class InitConfig:
     error_fd: int
     fifo_fd: int
     console_sock: socket.socket | None
+    runtime_ids: frozenset[tuple[int, int]]  # process.runtime_identity(), taken by the parent
 
 
 def enter_child() -> None:
@@ -164,7 +165,7 @@ def stage2(cfg: InitConfig) -> NoReturn:
         setup_console(cfg.console_sock, cfg.process)
     finish_rootfs(cfg.spec)
     # Resolve args[0] now, as runc does: a missing command fails ``create``, not ``start``.
-    plan = prepare_exec(cfg.process)
+    plan = prepare_exec(cfg.process, runtime_ids=cfg.runtime_ids)
     sync.send(cfg.sync_sock, SyncType.CREATED)
     cfg.sync_sock.close()
     wait_for_start(cfg.fifo_fd)

@@ -425,8 +425,7 @@ def _mount_step(index: int, mount: Mount) -> MountStep:
     kind = _kind(mount)
     if kind is MountKind.BIND:
         flags |= m.MS_BIND  # type "bind" without a bind option still means one
-        extra = flags & ~(m.MS_REC | m.MS_REMOUNT | m.MS_BIND)
-        remount = flags | m.MS_REMOUNT if extra else None
+        remount = m.bind_remount_flags(flags)
         return MountStep(index=index, destination=dest, kind=kind, source=mount.source,
                          fstype="", flags=flags, data="", propagation=propagation,
                          remount=remount)  # fmt: skip

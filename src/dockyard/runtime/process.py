@@ -23,6 +23,9 @@ Two halves, as the style guide asks (decide purely, then act thinly):
   the capabilities are dropped unless the final effective set keeps CAP_SYS_ADMIN. The
   process stays non-dumpable (CVE-2019-5736) until execve resets that for the new program.
 
+:func:`prepare_exec`, and :func:`finalize_and_exec` again before any seccomp filter, refuse a
+command that resolves to the runtime's own binary (:mod:`.selfexe`, CVE-2019-5736).
+
 Errors raised here are :class:`dockyard.runtime.child.ChildError` subclasses (or OSError from
 the syscall seam); :func:`dockyard.runtime.child.run_child` reports them to the parent.
 """
@@ -51,6 +54,7 @@ from dockyard.linux.proc import (
 )
 from dockyard.oci.runtime import Capabilities, Process, Rlimit, User
 from dockyard.runtime.child import ExecDenied, ExecNotFound, SetupFailed
+from dockyard.runtime.selfexe import refuse_runtime_binary, runtime_identity
 
 DEFAULT_PATH: Final = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 DEFAULT_UMASK: Final = 0o022
@@ -84,6 +88,7 @@ class ExecPlan:
     umask: int
     caps: CapabilityPlan
     no_new_privileges: bool
+    runtime_ids: frozenset[tuple[int, int]] = frozenset()
 
 
 def plan_capabilities(caps: Capabilities | None, last: int) -> CapabilityPlan:
@@ -192,7 +197,12 @@ def build_env(env: Iterable[str], uid: int, *, root: str = "/") -> dict[str, str
 
 
 def prepare_exec(
-    process: Process, *, env_path: str | None = None, root: str = "/", last: int | None = None
+    process: Process,
+    *,
+    env_path: str | None = None,
+    root: str = "/",
+    last: int | None = None,
+    runtime_ids: frozenset[tuple[int, int]] | None = None,
 ) -> ExecPlan:
     """Decide what :func:`finalize_and_exec` will do; call it before dropping privileges.
 
@@ -202,10 +212,12 @@ def prepare_exec(
             :data:`DEFAULT_PATH` when it has none.
         root: the container's root as the caller sees it; "/" after pivot_root.
         last: the kernel's highest capability number (default: read from /proc).
+        runtime_ids: :func:`runtime_identity`, taken before pivot_root (default: now).
 
     Raises:
         ExecNotFound: ``args[0]`` not found (exit 127).
-        ExecDenied: ``args[0]`` is a directory or not executable (exit 126).
+        ExecDenied: ``args[0]`` is a directory, not executable, or the runtime's own
+            binary (exit 126).
         SetupFailed: no args, or a malformed env entry.
     """
     if not process.args:
@@ -213,6 +225,8 @@ def prepare_exec(
     env = build_env(process.env, process.user.uid, root=root)
     search = env_path if env_path is not None else env.get("PATH", DEFAULT_PATH)
     path = find_executable(process.args[0], search_path=search, cwd=process.cwd, root=root)
+    ids = runtime_identity() if runtime_ids is None else runtime_ids
+    refuse_runtime_binary(path, ids, root)
     return ExecPlan(
         path=path,
         args=process.args,
@@ -222,6 +236,7 @@ def prepare_exec(
         umask=DEFAULT_UMASK if process.user.umask is None else process.user.umask,
         caps=plan_capabilities(process.capabilities, last_cap() if last is None else last),
         no_new_privileges=process.no_new_privileges,
+        runtime_ids=ids,
     )
 
 
@@ -374,6 +389,9 @@ def finalize_and_exec(
     set_dumpable(False)
     sweep_fds(keep_fds, runtime_fds)
     plan = plan or prepare_exec(process)
+    # Again, before any seccomp filter: the container may have swapped the file since
+    # prepare_exec (between create and start).
+    refuse_runtime_binary(plan.path, plan.runtime_ids)
     caps = plan.caps
     late = plan.no_new_privileges or bool(caps.effective >> _CAP_SYS_ADMIN & 1)
     if seccomp_bpf is not None and not late:
