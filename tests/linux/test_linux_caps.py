@@ -10,28 +10,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from tests.linux.forked import in_child
+from tests.support.docker_defaults import DOCKER_CAPS, DOCKER_CAPS_MASK
 
 from dockyard.errors import DataCorrupted, InvalidArgument
 from dockyard.linux import caps
 from dockyard.linux.proc import set_keep_caps
-
-DOCKER_DEFAULT = [
-    "CAP_CHOWN",
-    "CAP_DAC_OVERRIDE",
-    "CAP_FSETID",
-    "CAP_FOWNER",
-    "CAP_MKNOD",
-    "CAP_NET_RAW",
-    "CAP_SETGID",
-    "CAP_SETUID",
-    "CAP_SETFCAP",
-    "CAP_SETPCAP",
-    "CAP_NET_BIND_SERVICE",
-    "CAP_SYS_CHROOT",
-    "CAP_KILL",
-    "CAP_AUDIT_WRITE",
-]
-DOCKER_MASK = 0x00000000A80425FB  # measured: CapEff/CapBnd of a Docker 20.10 container
 
 STATUS = """Name:\tcat
 Umask:\t0022
@@ -57,8 +40,8 @@ def test_numbers_follow_the_kernel_header() -> None:
 
 
 def test_docker_default_mask() -> None:
-    assert caps.caps_mask(DOCKER_DEFAULT) == DOCKER_MASK
-    assert sorted(caps.mask_names(DOCKER_MASK)) == sorted(DOCKER_DEFAULT)
+    assert caps.caps_mask(DOCKER_CAPS) == DOCKER_CAPS_MASK
+    assert sorted(caps.mask_names(DOCKER_CAPS_MASK)) == sorted(DOCKER_CAPS)
 
 
 @pytest.mark.parametrize("name", ["CAP_NET_ADMIN", "net_admin", "NET_ADMIN", "cap_net_admin"])
@@ -90,7 +73,7 @@ def test_read_status_caps() -> None:
     assert caps.read_status_caps(STATUS) == caps.StatusCaps(
         inheritable=0,
         permitted=0x1FFFFFFFFFF,
-        effective=DOCKER_MASK,
+        effective=DOCKER_CAPS_MASK,
         bounding=0x1FFFFFFFFFF,
         ambient=0x400,
     )
@@ -138,11 +121,11 @@ def test_capset_drops_caps_in_the_child_only() -> None:
     before = _status_caps()
 
     def child() -> caps.StatusCaps:
-        caps.capset(DOCKER_MASK, DOCKER_MASK, 0)
+        caps.capset(DOCKER_CAPS_MASK, DOCKER_CAPS_MASK, 0)
         return _status_caps()
 
     after = in_child(child)
-    assert after.effective == after.permitted == DOCKER_MASK & before.permitted
+    assert after.effective == after.permitted == DOCKER_CAPS_MASK & before.permitted
     assert after.inheritable == 0
     assert _status_caps() == before
 
@@ -150,8 +133,8 @@ def test_capset_drops_caps_in_the_child_only() -> None:
 @pytest.mark.root
 def test_capset_cannot_regain_a_dropped_cap() -> None:
     def child() -> None:
-        caps.capset(DOCKER_MASK, DOCKER_MASK, 0)
-        caps.capset(DOCKER_MASK | 1 << 21, DOCKER_MASK | 1 << 21, 0)
+        caps.capset(DOCKER_CAPS_MASK, DOCKER_CAPS_MASK, 0)
+        caps.capset(DOCKER_CAPS_MASK | 1 << 21, DOCKER_CAPS_MASK | 1 << 21, 0)
 
     with pytest.raises(OSError, match="capset") as info:
         in_child(child)
@@ -161,15 +144,15 @@ def test_capset_cannot_regain_a_dropped_cap() -> None:
 @pytest.mark.root
 def test_drop_bounding_keeps_only_the_mask() -> None:
     def child() -> int:
-        caps.drop_bounding(DOCKER_MASK)
+        caps.drop_bounding(DOCKER_CAPS_MASK)
         return _status_caps().bounding
 
-    assert in_child(child) == DOCKER_MASK & _status_caps().bounding
+    assert in_child(child) == DOCKER_CAPS_MASK & _status_caps().bounding
 
 
 @pytest.mark.root
 def test_apply_capabilities_docker_defaults_and_ambient() -> None:
-    keep = DOCKER_MASK & _status_caps().permitted
+    keep = DOCKER_CAPS_MASK & _status_caps().permitted
     kill = 1 << caps.cap_number("CAP_KILL")
 
     def child() -> tuple[caps.StatusCaps, OSError | None]:
@@ -187,7 +170,7 @@ def test_apply_capabilities_docker_defaults_and_ambient() -> None:
 
 @pytest.mark.root
 def test_ambient_needs_inheritable_and_reports_like_runc() -> None:
-    keep = DOCKER_MASK & _status_caps().permitted
+    keep = DOCKER_CAPS_MASK & _status_caps().permitted
     kill, chown = (1 << caps.cap_number(n) for n in ("CAP_KILL", "CAP_CHOWN"))
 
     def child() -> tuple[int, str]:
@@ -205,14 +188,14 @@ def test_ambient_needs_inheritable_and_reports_like_runc() -> None:
 @pytest.mark.root
 def test_keep_caps_across_a_uid_switch() -> None:
     def child() -> caps.StatusCaps:
-        caps.drop_bounding(DOCKER_MASK)
+        caps.drop_bounding(DOCKER_CAPS_MASK)
         set_keep_caps(True)
         os.setresgid(1000, 1000, 1000)
         os.setresuid(1000, 1000, 1000)
         set_keep_caps(False)
-        keep = DOCKER_MASK & caps.capget().permitted
+        keep = DOCKER_CAPS_MASK & caps.capget().permitted
         caps.capset(keep, keep, 0)
         return _status_caps()
 
     status = in_child(child)
-    assert status.effective == status.permitted == DOCKER_MASK & _status_caps().permitted
+    assert status.effective == status.permitted == DOCKER_CAPS_MASK & _status_caps().permitted

@@ -36,27 +36,12 @@ from tests.runtime.test_runtime_lifecycle_harness import (
     runc,
     write_config,
 )
+from tests.support.docker_defaults import DOCKER_CAPS
 
 from dockyard.oci.runtime import Capability
 
 pytestmark = [pytest.mark.root, pytest.mark.cgroup]
 
-DOCKER_CAPS = [
-    "CAP_CHOWN",
-    "CAP_DAC_OVERRIDE",
-    "CAP_FSETID",
-    "CAP_FOWNER",
-    "CAP_MKNOD",
-    "CAP_NET_RAW",
-    "CAP_SETGID",
-    "CAP_SETUID",
-    "CAP_SETFCAP",
-    "CAP_SETPCAP",
-    "CAP_NET_BIND_SERVICE",
-    "CAP_SYS_CHROOT",
-    "CAP_KILL",
-    "CAP_AUDIT_WRITE",
-]
 SECCOMP_SMALL = {
     "defaultAction": "SCMP_ACT_ALLOW",
     "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"],

@@ -10,14 +10,14 @@ from pathlib import Path
 import pytest
 from tests.runtime.test_runtime_process_harness import (
     BUSYBOX,
-    DOCKER_CAPS,
-    DOCKER_MASK,
     WAIT_SCRIPT,
     caps,
     process,
     run,
     sh,
 )
+from tests.support.docker_defaults import DOCKER_CAPS
+from tests.support.docker_defaults import DOCKER_CAPS_MASK as DOCKER_MASK
 
 from dockyard.linux.caps import caps_mask
 from dockyard.linux.mount import MS_BIND, MS_PRIVATE, MS_REC, mount

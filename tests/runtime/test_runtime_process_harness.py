@@ -15,6 +15,8 @@ import os
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
+from tests.support.docker_defaults import DOCKER_CAPS
+
 from dockyard.oci.runtime import Capabilities, Capability, Process, Spec, User
 from dockyard.oci.runtime_linux import Seccomp
 from dockyard.runtime.child import ChildError, read_child_error, run_child
@@ -23,24 +25,6 @@ from dockyard.runtime.seccomp import compile_seccomp, load_flags
 
 BUSYBOX = "/bin/busybox"
 ENV = ("PATH=/usr/local/bin:/usr/bin:/bin", "TERM=dumb")
-# Docker's default capabilities (SECURITY.md 1.1): 00000000a80425fb.
-DOCKER_CAPS = (
-    "CAP_CHOWN",
-    "CAP_DAC_OVERRIDE",
-    "CAP_FSETID",
-    "CAP_FOWNER",
-    "CAP_MKNOD",
-    "CAP_NET_RAW",
-    "CAP_SETGID",
-    "CAP_SETUID",
-    "CAP_SETFCAP",
-    "CAP_SETPCAP",
-    "CAP_NET_BIND_SERVICE",
-    "CAP_SYS_CHROOT",
-    "CAP_KILL",
-    "CAP_AUDIT_WRITE",
-)
-DOCKER_MASK = 0xA80425FB
 WAIT_SCRIPT = "echo ready; read line; echo done"
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -78,27 +79,9 @@ def _bundle_options(fn: click.decorators.FC) -> click.decorators.FC:
 @cli.command()
 @_bundle_options
 @click.argument("container_id")
-def create(
-    bundle: str,
-    pid_file: str | None,
-    console_socket: str | None,
-    no_pivot: bool,
-    no_new_keyring: bool,
-    preserve_fds: int,
-    container_id: str,
-) -> None:
+def create(**params: Any) -> None:
     """Create a container; its process waits for `start`."""
-    args = VerbArgs(
-        verb="create",
-        container_id=container_id,
-        bundle=bundle,
-        pid_file=pid_file,
-        console_socket=console_socket,
-        no_pivot=no_pivot,
-        no_new_keyring=no_new_keyring,
-        preserve_fds=preserve_fds,
-    )
-    _exit_with(execute(_obj(), args))
+    _exit_with(execute(_obj(), VerbArgs(verb="create", **params)))
 
 
 @cli.command()
@@ -158,31 +141,9 @@ def resume(container_id: str) -> None:
 @click.option("-d", "--detach", is_flag=True, help="Do not wait for the container.")
 @click.option("--keep", is_flag=True, help="Do not delete the container after it exits.")
 @click.argument("container_id")
-def run(
-    bundle: str,
-    pid_file: str | None,
-    console_socket: str | None,
-    no_pivot: bool,
-    no_new_keyring: bool,
-    preserve_fds: int,
-    detach: bool,
-    keep: bool,
-    container_id: str,
-) -> None:
+def run(**params: Any) -> None:
     """Create and start a container; wait for it unless --detach."""
-    args = VerbArgs(
-        verb="run",
-        container_id=container_id,
-        bundle=bundle,
-        pid_file=pid_file,
-        console_socket=console_socket,
-        no_pivot=no_pivot,
-        no_new_keyring=no_new_keyring,
-        preserve_fds=preserve_fds,
-        detach=detach,
-        keep=keep,
-    )
-    _exit_with(execute(_obj(), args))
+    _exit_with(execute(_obj(), VerbArgs(verb="run", **params)))
 
 
 @cli.command(context_settings={"allow_interspersed_args": False})
