@@ -1,6 +1,6 @@
 """Container start-to-exit: ``dockyard-runtime run`` against ``runc run``, interleaved.
 
-Usage: python benchmarks/runtime.py [--runs 20] [--out FILE] [--runtime CMD]
+Usage: python benchmarks/runtime.py [--runs 20] [--out FILE] [--runtime CMD | --venv DIR]
 
 Builds one busybox bundle (Debian's busybox-static, ``tests/support/rootfs.py``) whose process
 is ``/bin/true``, ``runc spec``'s defaults otherwise (no terminal), then alternates
@@ -22,6 +22,12 @@ Like an installed package (pip byte-compiles on install), the dockyard sources a
 byte-compiled first (``compileall``): with ``PYTHONDONTWRITEBYTECODE`` set, as it is in some
 sandboxes, an editable install would otherwise recompile every module on every run. The table
 says whether that variable was set.
+
+``--venv DIR`` measures what a user gets on a clean machine instead: it creates ``DIR`` (or
+reuses it) as a venv WITHOUT the system site-packages (so none of this environment's ``.pth``
+hooks), ``pip install``s this checkout into it (not editable; pip byte-compiles; on reuse the
+project alone is reinstalled), and times ``DIR/bin/dockyard-runtime`` and ``DIR/bin/python``'s
+floors with ``PYTHONDONTWRITEBYTECODE`` removed from their environment.
 """
 
 from __future__ import annotations
@@ -56,9 +62,13 @@ def _bundle(work: Path) -> Path:
     return bundle
 
 
+_REPO = Path(__file__).resolve().parent.parent
+_ENV: dict[str, str] | None = None  # the children's environment; None: ours
+
+
 def _time(argv: list[str]) -> float:
     start = time.perf_counter()
-    proc = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True)
+    proc = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, env=_ENV)
     elapsed = time.perf_counter() - start
     if proc.returncode != 0:
         raise SystemExit(f"{' '.join(argv)} exited {proc.returncode}: {proc.stderr.decode()}")
@@ -75,16 +85,31 @@ def _runtime_cmd(given: str | None) -> list[str]:
     return [sys.executable, "-m", "dockyard.cli.runtime_main"]
 
 
-def _interpreter_cmds() -> dict[str, list[str]]:
+def _venv(venv: Path) -> list[str]:
+    """Create (or reuse) a clean venv holding this checkout; its dockyard-runtime command."""
+    global _ENV
+    _ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    pip = [str(venv / "bin" / "python"), "-m", "pip", "install", "-q"]
+    if not (venv / "bin" / "python").exists():
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, env=_ENV)
+        subprocess.run([*pip, str(_REPO)], check=True, env=_ENV)
+    else:  # reuse: pick up source changes, keep the dependencies
+        subprocess.run([*pip, "--no-deps", "--force-reinstall", str(_REPO)], check=True, env=_ENV)
+    return [str(venv / "bin" / "dockyard-runtime")]
+
+
+def _interpreter_cmds(python: str) -> dict[str, list[str]]:
     return {
-        "python -c pass": [sys.executable, "-c", "pass"],
-        "python -S -c pass": [sys.executable, "-S", "-c", "pass"],
+        "python -c pass": [python, "-c", "pass"],
+        "python -S -c pass": [python, "-S", "-c", "pass"],
     }
 
 
-def _measure(commands: dict[str, list[str]], bundle: Path, runs: int) -> dict[str, list[float]]:
+def _measure(
+    commands: dict[str, list[str]], bundle: Path, runs: int, python: str
+) -> dict[str, list[float]]:
     times: dict[str, list[float]] = {name: [] for name in commands}
-    floors = _interpreter_cmds()
+    floors = _interpreter_cmds(python)
     times.update({name: [] for name in floors})
     for base in commands.values():  # warm up caches, untimed
         _time([*base, "run", "--bundle", str(bundle), f"warm-{uuid.uuid4().hex[:8]}"])
@@ -97,14 +122,16 @@ def _measure(commands: dict[str, list[str]], bundle: Path, runs: int) -> dict[st
     return times
 
 
-def _table(times: dict[str, list[float]], runs: int) -> str:
+def _table(times: dict[str, list[float]], runs: int, venv: Path | None) -> str:
     med = {name: statistics.median(v) for name, v in times.items()}
     ours, runc, floor = med["dockyard-runtime"], med["runc"], med["python -c pass"]
-    bytecode = "set" if os.environ.get("PYTHONDONTWRITEBYTECODE") else "unset"
+    env = os.environ if _ENV is None else _ENV
+    bytecode = "set" if env.get("PYTHONDONTWRITEBYTECODE") else "unset"
+    where = f"clean venv {venv}, pip-installed" if venv else "dockyard byte-compiled"
     return "\n".join(
         [
             f"`run` of a busybox bundle running /bin/true, {runs} interleaved runs each "
-            f"(dockyard byte-compiled; PYTHONDONTWRITEBYTECODE {bytecode})",
+            f"({where}; PYTHONDONTWRITEBYTECODE {bytecode})",
             "",
             "| command | median | min | max |",
             "| --- | --- | --- | --- |",
@@ -128,12 +155,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=20)
     parser.add_argument("--out", type=Path)
-    parser.add_argument("--runtime")
+    chosen = parser.add_mutually_exclusive_group()
+    chosen.add_argument("--runtime")
+    chosen.add_argument("--venv", type=Path, help="benchmark a clean venv's install (created)")
     args = parser.parse_args()
     if shutil.which("runc") is None:
         raise SystemExit("needs runc (apt-get install runc)")
-    ours = _runtime_cmd(args.runtime)
-    compileall.compile_dir(str(Path(dockyard.__file__).parent), quiet=1)
+    if args.venv:
+        venv = args.venv.absolute()
+        ours, python = _venv(venv), str(venv / "bin" / "python")
+    else:
+        ours, python, venv = _runtime_cmd(args.runtime), sys.executable, None
+        compileall.compile_dir(str(Path(dockyard.__file__).parent), quiet=1)
     with tempfile.TemporaryDirectory(prefix="dockyard-bench-") as tmp:
         work = Path(tmp)
         bundle = _bundle(work)
@@ -141,8 +174,8 @@ def main() -> None:
             "runc": ["runc", "--root", str(work / "runc")],
             "dockyard-runtime": [*ours, "--root", str(work / "dy")],
         }
-        times = _measure(commands, bundle, args.runs)
-    table = _table(times, args.runs)
+        times = _measure(commands, bundle, args.runs, python)
+    table = _table(times, args.runs, venv)
     print(table)
     if args.out:
         args.out.write_text(table + "\n")

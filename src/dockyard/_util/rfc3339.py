@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+import time
+
+# datetime is imported by parse() alone: formatting (on every container start) uses time.gmtime.
 
 _FRACTION = re.compile(r"\.(\d+)")
 
@@ -14,6 +16,8 @@ def parse(text: str) -> float:
     Raises:
         ValueError: not an RFC 3339 timestamp.
     """
+    from datetime import UTC, datetime
+
     match = _FRACTION.search(text)
     fraction = 0.0
     if match:
@@ -31,11 +35,11 @@ def format_nano(timestamp: float) -> str:
     nanos = round((timestamp - whole) * 1e9)
     if nanos >= 1_000_000_000:
         whole, nanos = whole + 1, nanos - 1_000_000_000
-    base = datetime.fromtimestamp(whole, UTC).strftime("%Y-%m-%dT%H:%M:%S")
+    base = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole))
     frac = f"{nanos:09d}".rstrip("0")
     return f"{base}.{frac}Z" if frac else f"{base}Z"
 
 
 def format_docker(timestamp: float) -> str:
     """``{{.CreatedAt}}`` as docker prints it: ``2024-01-02 03:04:05 +0000 UTC``."""
-    return datetime.fromtimestamp(int(timestamp), UTC).strftime("%Y-%m-%d %H:%M:%S +0000 UTC")
+    return time.strftime("%Y-%m-%d %H:%M:%S +0000 UTC", time.gmtime(int(timestamp)))

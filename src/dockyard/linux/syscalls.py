@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import ctypes
 import functools
-import platform
+import os
 from collections.abc import Mapping
 from typing import Final
 
@@ -60,12 +60,13 @@ _TABLES: Final[Mapping[str, Mapping[str, int]]] = {
 
 
 def number(name: str, machine: str | None = None) -> int:
-    """The syscall number of ``name`` on ``machine`` (default: ``platform.machine()``).
+    """The syscall number of ``name`` on ``machine`` (default: ``os.uname().machine``, what
+    ``platform.machine()`` reads, without importing platform).
 
     Raises:
         Unsupported: the architecture or the call is not in our tables.
     """
-    arch = machine or platform.machine()
+    arch = machine or os.uname().machine
     table = _TABLES.get(arch)
     if table is None:
         raise Unsupported(f"syscall {name}: architecture {arch} is not supported")

@@ -26,7 +26,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
-from dockyard._util.atomic import write_atomic
 from dockyard._util.rfc3339 import format_nano
 from dockyard.errors import FailedPrecondition, InvalidArgument, NotFound, Unsupported
 from dockyard.oci.runtime import Process, Spec
@@ -45,6 +44,7 @@ from dockyard.runtime.state import (
     hook_state,
     process_start_time,
     validate_id,
+    write_state_file,
 )
 from dockyard.runtime.sync import SyncType
 
@@ -305,7 +305,7 @@ def create(
     with contextlib.ExitStack() as undo:
         state_dir = store.reserve(container_id)
         undo.callback(store.remove, container_id)
-        write_atomic(state_dir / CONFIG_FILE, spec.to_bytes(), 0o600)
+        write_state_file(state_dir / CONFIG_FILE, spec.to_bytes(), 0o600)
         cgroup = new_manager(spec.linux.cgroups_path, default_name=container_id)
         undo.callback(cgroup.destroy)
         cgroup.create(cgroup_resources(spec))
@@ -359,6 +359,8 @@ def create(
         )
         store.save(state)
         if pid_file is not None:
+            from dockyard._util.atomic import write_atomic  # a path of the caller's choosing
+
             write_atomic(pid_file.absolute(), str(init_pid).encode())
         parent_sock.close()
         undo.pop_all()

@@ -25,7 +25,6 @@ from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
-from dockyard._util.atomic import write_atomic
 from dockyard.errors import DataCorrupted, FailedPrecondition, InvalidArgument, NotFound
 
 if TYPE_CHECKING:
@@ -178,6 +177,31 @@ def hook_state(
     return json.dumps(doc).encode()
 
 
+def write_state_file(path: Path, data: bytes, mode: int = 0o600) -> None:
+    """Replace ``path`` (in a container's directory) atomically: a temp file beside it, then
+    rename. No fsync, as runc: the root is a tmpfs whose state dies with the machine, and
+    this skips ``tempfile`` (a unique name is not needed: the container's directory has one
+    writer, the verb that reserved it).
+
+    Raises:
+        OSError: the directory is not writable; ``path`` is unchanged.
+    """
+    tmp = path.with_name(f".{path.name}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC, mode)
+    try:
+        with open(fd, "wb", closefd=False) as f:
+            f.write(data)
+        os.fchmod(fd, mode)
+        os.close(fd)
+        fd = -1
+        os.replace(tmp, path)
+    except BaseException:
+        if fd >= 0:
+            os.close(fd)
+        tmp.unlink(missing_ok=True)
+        raise
+
+
 class StateStore:
     """The runtime root: one directory per container (layout in the module docstring)."""
 
@@ -204,7 +228,8 @@ class StateStore:
         return path
 
     def save(self, state: ContainerState) -> None:
-        write_atomic(self.dir(state.id) / STATE_FILE, json.dumps(state.to_json()).encode(), 0o600)
+        data = json.dumps(state.to_json()).encode()
+        write_state_file(self.dir(state.id) / STATE_FILE, data, 0o600)
 
     def load(self, container_id: str) -> ContainerState:
         """Read a container's state.
