@@ -17,7 +17,9 @@ from hypothesis import strategies as st
 from dockyard.errors import DockyardError, InvalidArgument
 from dockyard.linux import mount as m
 from dockyard.oci.runtime import Mount, Spec, default_spec
+from dockyard.runtime import cgroupmounts as cg
 from dockyard.runtime import mountplan as mp
+from dockyard.runtime import mountsteps as ms
 
 CASES = Path(__file__).parent / "testdata" / "mountplan"
 UPDATE = os.environ.get("DOCKYARD_UPDATE_GOLDEN") == "1"
@@ -25,7 +27,7 @@ UPDATE = os.environ.get("DOCKYARD_UPDATE_GOLDEN") == "1"
 
 def _outcome(config: bytes) -> tuple[str, str]:
     try:
-        return "plan.txt", mp.describe(mp.plan(Spec.from_bytes(config)))
+        return "plan.txt", ms.describe(mp.plan(Spec.from_bytes(config)))
     except DockyardError as err:
         return "error.txt", f"{type(err).__name__}: {err}\n"
 
@@ -49,9 +51,9 @@ def test_runc_spec_case_is_default_spec() -> None:
 
 def test_plan_has_one_finish_after_pivot() -> None:
     steps = mp.plan(default_spec())
-    assert steps.count(mp.FINISH) == 1
-    assert steps.index(mp.PivotRoot()) < steps.index(mp.FINISH)
-    assert steps.index(mp.BeforePivot()) == steps.index(mp.PivotRoot()) - 1
+    assert steps.count(ms.FINISH) == 1
+    assert steps.index(ms.PivotRoot()) < steps.index(ms.FINISH)
+    assert steps.index(ms.BeforePivot()) == steps.index(ms.PivotRoot()) - 1
 
 
 @pytest.mark.parametrize(
@@ -127,14 +129,14 @@ MOUNTINFO = """\
 """
 
 
-def _cgroup_step() -> mp.MountStep:
+def _cgroup_step() -> ms.MountStep:
     spec = default_spec()
-    step = next(s for s in mp.plan(spec) if isinstance(s, mp.MountStep) and s.kind == "cgroup")
+    step = next(s for s in mp.plan(spec) if isinstance(s, ms.MountStep) and s.kind == "cgroup")
     return step
 
 
 def test_parse_proc_cgroup() -> None:
-    own = mp.parse_proc_cgroup(PROC_CGROUP)
+    own = cg.parse_proc_cgroup(PROC_CGROUP)
     assert own == {
         "name=systemd": "/c1",
         "memory": "/outer/c1",
@@ -145,9 +147,9 @@ def test_parse_proc_cgroup() -> None:
 
 
 def test_cgroup_v1_binds_own_cgroup_read_only() -> None:
-    own = mp.parse_proc_cgroup(PROC_CGROUP)
+    own = cg.parse_proc_cgroup(PROC_CGROUP)
     infos = m.parse_mountinfo(MOUNTINFO)
-    lines = mp.describe(mp.cgroup_v1_steps(_cgroup_step(), infos, own, private=False))
+    lines = ms.describe(cg.cgroup_v1_steps(_cgroup_step(), infos, own, private=False))
     assert lines.splitlines() == [
         "mount tmpfs tmpfs on /sys/fs/cgroup type=tmpfs flags=nosuid,nodev,noexec data=mode=755",
         "mount bind /sys/fs/cgroup/cpu,cpuacct/c1 on /sys/fs/cgroup/cpu,cpuacct type=- "
@@ -161,15 +163,15 @@ def test_cgroup_v1_binds_own_cgroup_read_only() -> None:
         "flags=ro,nosuid,nodev,noexec,bind,rec,relatime data=- "
         "remount=ro,nosuid,nodev,noexec,remount,bind,rec,relatime",
     ]
-    assert mp.cgroup_v1_links(_cgroup_step(), infos, own) == [
+    assert cg.cgroup_v1_links(_cgroup_step(), infos, own) == [
         ("cpu,cpuacct", "/sys/fs/cgroup/cpu"),
         ("cpu,cpuacct", "/sys/fs/cgroup/cpuacct"),
     ]
 
 
 def test_cgroup_v1_in_cgroup_namespace_mounts_hierarchies() -> None:
-    own = mp.parse_proc_cgroup(PROC_CGROUP)
-    steps = mp.cgroup_v1_steps(_cgroup_step(), m.parse_mountinfo(MOUNTINFO), own, private=True)
+    own = cg.parse_proc_cgroup(PROC_CGROUP)
+    steps = cg.cgroup_v1_steps(_cgroup_step(), m.parse_mountinfo(MOUNTINFO), own, private=True)
     assert [(s.fstype, s.data, s.flags & m.MS_RDONLY) for s in steps[1:]] == [
         ("cgroup", "cpu,cpuacct", m.MS_RDONLY),
         ("cgroup", "memory", m.MS_RDONLY),
@@ -178,15 +180,15 @@ def test_cgroup_v1_in_cgroup_namespace_mounts_hierarchies() -> None:
 
 
 def test_cgroup_v2_mount_then_bind_fallback() -> None:
-    first, fallback = mp.cgroup_v2_steps(_cgroup_step(), {"": "/c1"})
-    assert (first.fstype, first.source, first.kind) == ("cgroup2", "cgroup", mp.MountKind.OTHER)
+    first, fallback = cg.cgroup_v2_steps(_cgroup_step(), {"": "/c1"})
+    assert (first.fstype, first.source, first.kind) == ("cgroup2", "cgroup", ms.MountKind.OTHER)
     assert fallback.source == "/sys/fs/cgroup/c1"
     assert fallback.remount is not None and fallback.remount & m.MS_RDONLY
 
 
 def test_spec_device_replaces_default_in_place_of_order() -> None:
     spec = Spec.from_bytes((CASES / "user-mounts" / "config.json").read_bytes())
-    nodes = [s.node for s in mp.plan(spec) if isinstance(s, mp.DeviceNode)]
+    nodes = [s.node for s in mp.plan(spec) if isinstance(s, ms.DeviceNode)]
     assert [n.path for n in nodes] == [
         "/dev/random",
         "/dev/full",

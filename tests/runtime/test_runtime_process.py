@@ -24,7 +24,7 @@ from dockyard.linux.mount import MS_BIND, MS_PRIVATE, MS_REC, mount
 from dockyard.linux.ns import unshare
 from dockyard.oci.runtime import Capabilities
 from dockyard.runtime.child import ExecDenied, ExecNotFound, SetupFailed
-from dockyard.runtime.process import (
+from dockyard.runtime.execplan import (
     CapabilityPlan,
     build_env,
     find_executable,

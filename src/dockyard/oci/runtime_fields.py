@@ -129,6 +129,15 @@ class Fields:
                 raise bad(f"{self.at(key)}[{i}]", f"expected string, got {_kind(item)}")
         return tuple(str(item) for item in items)
 
+    def get_env(self, key: str) -> tuple[str, ...]:
+        """An environment list (``process.env``, a hook's ``env``): ``NAME=value`` entries."""
+        env = self.get_strs(key)
+        for i, pair in enumerate(env):
+            name, eq, _ = pair.partition("=")
+            if not eq or not name or "\0" in pair:
+                raise bad(f"{self.at(key)}[{i}]", f'"{pair}": expected NAME=value')
+        return env
+
     def get_map(self, key: str) -> dict[str, str]:
         value = self._get(key, dict, "object") or {}
         for name, item in value.items():

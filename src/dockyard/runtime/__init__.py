@@ -4,10 +4,11 @@ One module per verb (:mod:`.create`, :mod:`.start`, :mod:`.kill`, :mod:`.delete`
 :mod:`.run`, :mod:`.exec`, :mod:`.list` for ``state``/``list``, :mod:`.ps`, :mod:`.pause`
 for ``pause``/``resume``), the container's init in forked children (:mod:`.init`, with the
 parent/child protocol in :mod:`.sync` and the one exit in :mod:`.child`), rootfs setup
-(:mod:`.mountplan`, :mod:`.rootfs`, :mod:`.devices`), the final process setup before exec
-(:mod:`.process`, :mod:`.seccomp`), hooks (:mod:`.hooks`), the terminal (:mod:`.console`)
-and the state on disk with the status state machine (:mod:`.state`). The runtime knows
-nothing of images, storage or networks: it gets a bundle and a spec.
+(:mod:`.mountplan` with its :mod:`.mountsteps`, :mod:`.rootfs`, :mod:`.cgroupmounts`,
+:mod:`.devices`), the final process setup before exec (:mod:`.execplan`, :mod:`.process`,
+:mod:`.seccomp`), hooks (:mod:`.hooks`), the terminal (:mod:`.console`) and the state on disk
+with the status state machine (:mod:`.state`). The runtime knows nothing of images, storage
+or networks: it gets a bundle and a spec.
 
 The types below are re-exported lazily (importing this package costs nothing, so the
 ``dockyard-runtime run`` path only pays for the modules it uses). The verb functions share

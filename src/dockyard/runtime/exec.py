@@ -151,7 +151,8 @@ def _stage1(cfg: _ExecConfig) -> None:
 
 
 def _stage2(cfg: _ExecConfig) -> None:
-    from dockyard.runtime.process import apply_rlimits, finalize_and_exec, prepare_exec
+    from dockyard.runtime.execplan import prepare_exec
+    from dockyard.runtime.process import apply_rlimits, finalize_and_exec
 
     cfg.sync_sock.close()
     os.setsid()

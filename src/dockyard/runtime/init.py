@@ -146,7 +146,8 @@ def _write_time_offsets(spec: Spec) -> None:
 
 def stage2(cfg: InitConfig) -> NoReturn:
     """The container's init: set up the container, wait for ``start``, exec."""
-    from dockyard.runtime.process import finalize_and_exec, prepare_exec
+    from dockyard.runtime.execplan import prepare_exec
+    from dockyard.runtime.process import finalize_and_exec
     from dockyard.runtime.rootfs import finish_rootfs, setup_rootfs
 
     preload(cfg.process, cfg.spec, seccomp=cfg.seccomp_bpf is not None)  # done by create
@@ -193,9 +194,12 @@ def preload(process: Process, spec: Spec | None, *, seccomp: bool = False) -> No
     parent does not import them in parallel with the child); the stages call it again, which
     then costs nothing.
     """
+    import dockyard.runtime.execplan
     import dockyard.runtime.process
 
     if spec is not None:
+        import dockyard.runtime.cgroupmounts
+        import dockyard.runtime.mountsteps
         import dockyard.runtime.rootfs
     if seccomp:
         import dockyard.linux.seccomp

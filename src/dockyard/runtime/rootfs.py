@@ -35,8 +35,10 @@ from dockyard.linux.ns import pivot_root, setdomainname, sethostname
 from dockyard.linux.statfs import CGROUP2_SUPER_MAGIC, is_procfs, statfs_type
 from dockyard.oci.runtime import Spec
 from dockyard.oci.runtime_linux import NamespaceType
+from dockyard.runtime import cgroupmounts as cg
 from dockyard.runtime import devices
 from dockyard.runtime import mountplan as mp
+from dockyard.runtime import mountsteps as ms
 
 _DIR_FLAGS: Final = os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC
 # statvfs(3) ST_* bits -> MS_* bits (they differ above MS_NODIRATIME: ST_RELATIME is 4096).
@@ -84,7 +86,7 @@ def setup_rootfs(
     ctx = _Context(spec=spec, bundle=bundle, before_pivot=before_pivot)
     ctx.bind_devices = _in_user_namespace() or spec.namespace(NamespaceType.USER) is not None
     with ctx.stack:
-        _run(ctx, steps[: steps.index(mp.FINISH)])
+        _run(ctx, steps[: steps.index(ms.FINISH)])
 
 
 def finish_rootfs(spec: Spec) -> None:
@@ -100,7 +102,7 @@ def finish_rootfs(spec: Spec) -> None:
     ctx = _Context(spec=spec, bundle=Path("/"))
     with ctx.stack:
         ctx.root_fd = _keep(ctx, os.open("/", _DIR_FLAGS))
-        _run(ctx, steps[steps.index(mp.FINISH) + 1 :])
+        _run(ctx, steps[steps.index(ms.FINISH) + 1 :])
 
 
 def mount_console(slave_path: str) -> None:
@@ -114,51 +116,51 @@ def _keep(ctx: _Context, fd: int) -> int:
     return fd
 
 
-def _run(ctx: _Context, steps: Sequence[mp.Step]) -> None:
+def _run(ctx: _Context, steps: Sequence[ms.Step]) -> None:
     for step in steps:
         try:
             _do(ctx, step)
         except OSError as err:
-            what = step.where if isinstance(step, mp.MountStep) else step.describe()
+            what = step.where if isinstance(step, ms.MountStep) else step.describe()
             raise OSError(err.errno, f"rootfs: {what}: {err.strerror or err}") from err
 
 
-def _do(ctx: _Context, step: mp.Step) -> None:
+def _do(ctx: _Context, step: ms.Step) -> None:
     match step:
-        case mp.PropagateRoot(flags=flags):
+        case ms.PropagateRoot(flags=flags):
             m.mount("", "/", "", flags)
-        case mp.BindRootfs(path=path):
+        case ms.BindRootfs(path=path):
             _bind_rootfs(ctx, path)
-        case mp.MountStep():
+        case ms.MountStep():
             _mount(ctx, step)
-        case mp.DeviceNode(node=node):
+        case ms.DeviceNode(node=node):
             devices.make_node(ctx.root_fd, node, bind=ctx.bind_devices)
-        case mp.Symlink(target=target, path=path, replace=replace, if_exists=needed):
+        case ms.Symlink(target=target, path=path, replace=replace, if_exists=needed):
             if not needed or os.path.exists(needed):
                 devices.make_symlink(ctx.root_fd, target, path, replace=replace)
-        case mp.ConsolePlaceholder():
+        case ms.ConsolePlaceholder():
             devices.console_placeholder(ctx.root_fd)
-        case mp.BeforePivot():
+        case ms.BeforePivot():
             ctx.before_pivot()
-        case mp.PivotRoot():
+        case ms.PivotRoot():
             _pivot(ctx.rootfs)
             ctx.rootfs = ""
-        case mp.ReopenDevNull():
+        case ms.ReopenDevNull():
             devices.reopen_dev_null()
-        case mp.MakeDir(path=path):
+        case ms.MakeDir(path=path):
             with _opened(os.open("/", _DIR_FLAGS)) as root:
                 os.close(mkdir_all_in_root(root, path))
-        case mp.Remount(destination=dest, flags=flags):
+        case ms.Remount(destination=dest, flags=flags):
             _remount(dest, flags)
-        case mp.SetName(what=what, value=value):
+        case ms.SetName(what=what, value=value):
             (sethostname if what == "hostname" else setdomainname)(value)
-        case mp.Sysctl(name=name, value=value):
+        case ms.Sysctl(name=name, value=value):
             _write_sysctl(name, value)
-        case mp.ReadonlyPath(path=path):
+        case ms.ReadonlyPath(path=path):
             _readonly_path(ctx, path)
-        case mp.MaskPath(path=path):
+        case ms.MaskPath(path=path):
             _mask_path(ctx, path)
-        case mp.Stage():
+        case ms.Stage():
             pass
 
 
@@ -278,14 +280,14 @@ def _require_directory(ctx: _Context, dest: str, fstype: str) -> None:
         )
 
 
-def _mount(ctx: _Context, step: mp.MountStep) -> None:
-    if step.kind is mp.MountKind.CGROUP:
+def _mount(ctx: _Context, step: ms.MountStep) -> None:
+    if step.kind is ms.MountKind.CGROUP:
         _mount_cgroup(ctx, step)
         return
-    if step.kind in (mp.MountKind.PROC, mp.MountKind.SYSFS):
+    if step.kind in (ms.MountKind.PROC, ms.MountKind.SYSFS):
         _require_directory(ctx, step.destination, step.fstype)
     source, directory = step.source, True
-    if step.kind is mp.MountKind.BIND:
+    if step.kind is ms.MountKind.BIND:
         source = os.path.join(ctx.bundle, step.source)
         directory = os.path.isdir(source)  # stat follows: the source is the caller's
         if not os.path.exists(source):
@@ -301,15 +303,15 @@ def _mount(ctx: _Context, step: mp.MountStep) -> None:
         raise FailedPrecondition(f"config.json: {step.where}: /proc is not procfs after mounting")
     for flags in step.propagation:
         m.mount("", proc_fd_path(top), "", flags)
-    if step.kind is mp.MountKind.TMPFS and old_mode is not None:
+    if step.kind is ms.MountKind.TMPFS and old_mode is not None:
         os.chmod(proc_fd_path(top), stat.S_IMODE(old_mode))  # runc 1.1 keeps the dir's mode
     if step.remount is not None:
         _remount(proc_fd_path(top), step.remount)
 
 
-def _check_proc(ctx: _Context, step: mp.MountStep, resolved: str, source: str) -> None:
+def _check_proc(ctx: _Context, step: ms.MountStep, resolved: str, source: str) -> None:
     where = f"config.json: {step.where}: resolved to {resolved}"
-    is_bind = step.kind is mp.MountKind.BIND
+    is_bind = step.kind is ms.MountKind.BIND
     if resolved == "/proc" and is_bind and not is_procfs(source):
         raise InvalidArgument(f"{where}: only a procfs may be bound on /proc")
     if resolved != "/proc" and resolved not in mp.PROC_ALLOWED:
@@ -332,11 +334,11 @@ def _remount(target: str, flags: int) -> None:
         m.mount("", target, "", flags | (_locked_flags(target) & ~m.MS_RDONLY))
 
 
-def _mount_cgroup(ctx: _Context, step: mp.MountStep) -> None:
-    own = mp.parse_proc_cgroup(Path("/proc/self/cgroup").read_text())
+def _mount_cgroup(ctx: _Context, step: ms.MountStep) -> None:
+    own = cg.parse_proc_cgroup(Path("/proc/self/cgroup").read_text())
     private = ctx.spec.namespace(NamespaceType.CGROUP) is not None
     if statfs_type("/sys/fs/cgroup") == CGROUP2_SUPER_MAGIC:
-        first, fallback = mp.cgroup_v2_steps(step, own)
+        first, fallback = cg.cgroup_v2_steps(step, own)
         try:
             _mount(ctx, first)
         except OSError as err:
@@ -347,9 +349,9 @@ def _mount_cgroup(ctx: _Context, step: mp.MountStep) -> None:
             _mount(ctx, fallback)
         return
     hierarchies = m.parse_mountinfo(Path("/proc/self/mountinfo").read_text())
-    for sub in mp.cgroup_v1_steps(step, hierarchies, own, private=private):
+    for sub in cg.cgroup_v1_steps(step, hierarchies, own, private=private):
         _mount(ctx, sub)
-    for target, link in mp.cgroup_v1_links(step, hierarchies, own):
+    for target, link in cg.cgroup_v1_links(step, hierarchies, own):
         devices.make_symlink(ctx.root_fd, target, link)
 
 
@@ -380,7 +382,7 @@ def _mask_path(ctx: _Context, path: str) -> None:
     except FileNotFoundError:
         return
     if stat.S_ISDIR(os.fstat(fd).st_mode):
-        m.mount("tmpfs", proc_fd_path(fd), "tmpfs", m.MS_RDONLY, mp.MASK_TMPFS_DATA)
+        m.mount("tmpfs", proc_fd_path(fd), "tmpfs", m.MS_RDONLY, ms.MASK_TMPFS_DATA)
         return
     if ctx.dev_null < 0:
         ctx.dev_null = _keep(ctx, devices.open_dev_null(ctx.root_fd))
