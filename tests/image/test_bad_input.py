@@ -7,6 +7,7 @@ import io
 import json
 import tarfile
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -154,3 +155,28 @@ def test_bad_change_is_refused_before_anything(store: ImageStore, busybox_tar: P
     with busybox_tar.open("rb") as f, pytest.raises(InvalidArgument, match="RUN is not a valid"):
         import_rootfs(store, f, changes=["RUN rm -rf /"])
     assert _state(store) == ([], [], [], [])
+
+
+def test_layers_of_an_unfinished_import_survive_gc(
+    store: ImageStore, busybox_tar: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A concurrent rmi's GC runs while an import has unpacked its layer but not yet recorded
+    the image: the lease must keep the layer."""
+    import dockyard.image.register as register_module
+    from dockyard.image.remove import gc
+
+    real_unpack = register_module.unpack
+    removed: list[str] = []
+
+    def unpack_then_gc(*args: Any, **kwargs: Any) -> int:
+        size = real_unpack(*args, **kwargs)
+        removed.extend(gc(store).deleted)
+        return size
+
+    monkeypatch.setattr(register_module, "unpack", unpack_then_gc)
+    with busybox_tar.open("rb") as f:
+        registered = import_rootfs(store, f, names=["docker.io/library/raced:latest"])
+    assert removed == []
+    assert store.db.list_layers()
+    assert all(store.snapshots.exists(layer.chain_id) for layer in store.db.list_layers())
+    assert store.resolve("raced").id == registered.image.id

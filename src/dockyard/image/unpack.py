@@ -35,6 +35,9 @@ def unpack(store: ImageStore, op: Operation, manifest: Manifest, config: ImageCo
     parent: str | None = None
     for desc, diff_id, chain in zip(manifest.layers, diff_ids, chain_ids(diff_ids), strict=True):
         name = str(chain)
+        # Leased first: a concurrent rmi/prune's GC must not remove a layer this image is about
+        # to need, between now and the moment the image is recorded.
+        store.db.lease_add(op.lease, "snapshot", name)
         record = store.db.get_layer(name)
         if record is None or not store.snapshots.exists(name):
             record = _apply(store, op, desc.digest, diff_id, name, parent)
