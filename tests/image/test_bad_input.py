@@ -16,6 +16,7 @@ from dockyard.image import ImageStore
 from dockyard.image.importer import import_rootfs
 from dockyard.image.load import load
 from dockyard.image.save import save, select
+from dockyard.oci.digest import Digest
 
 pytestmark = pytest.mark.root
 
@@ -157,26 +158,34 @@ def test_bad_change_is_refused_before_anything(store: ImageStore, busybox_tar: P
     assert _state(store) == ([], [], [], [])
 
 
-def test_layers_of_an_unfinished_import_survive_gc(
+def test_gc_waits_for_an_unfinished_import(
     store: ImageStore, busybox_tar: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A concurrent rmi's GC runs while an import has unpacked its layer but not yet recorded
-    the image: the lease must keep the layer."""
+    """A concurrent rmi's GC starts while an import has unpacked its layer but not yet recorded
+    the image: it must wait, and then keep everything the new image needs."""
+    import threading
+
     import dockyard.image.register as register_module
-    from dockyard.image.remove import gc
+    from dockyard.image.remove import Removal, gc
 
     real_unpack = register_module.unpack
-    removed: list[str] = []
+    results: list[Removal] = []
+    collector = threading.Thread(target=lambda: results.append(gc(ImageStore(store.root))))
 
     def unpack_then_gc(*args: Any, **kwargs: Any) -> int:
         size = real_unpack(*args, **kwargs)
-        removed.extend(gc(store).deleted)
+        collector.start()
+        collector.join(0.5)
+        assert collector.is_alive(), "GC ran while an import was unfinished"
         return size
 
     monkeypatch.setattr(register_module, "unpack", unpack_then_gc)
     with busybox_tar.open("rb") as f:
         registered = import_rootfs(store, f, names=["docker.io/library/raced:latest"])
-    assert removed == []
-    assert store.db.list_layers()
+    collector.join(30)
+    assert results == [Removal()]
     assert all(store.snapshots.exists(layer.chain_id) for layer in store.db.list_layers())
     assert store.resolve("raced").id == registered.image.id
+    assert all(
+        store.content.exists(Digest.parse(d)) for d in store.db.image_blobs(registered.image.id)
+    )

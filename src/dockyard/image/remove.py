@@ -109,7 +109,15 @@ def _delete(store: ImageStore, image: ImageRecord, result: Removal) -> None:
 
 
 def gc(store: ImageStore) -> Removal:
-    """Remove every blob and layer that no image (or live lease) needs."""
+    """Remove every blob and layer that no image (or live lease) needs.
+
+    Holds the store's GC lock exclusively: no import or load is half done meanwhile.
+    """
+    with store.gc_lock(exclusive=True):
+        return _collect(store)
+
+
+def _collect(store: ImageStore) -> Removal:
     result = Removal()
     store.db.expire_leases()
     used = store.db.referenced_blobs()

@@ -10,10 +10,16 @@ On disk, under the engine's state root::
 Writes that add objects run under a lease (``operation()``): blobs and snapshots created in it
 are recorded, and if the operation fails they are removed again, so a failed import or load
 leaves the store as it was. A crash leaves an expired lease that ``gc`` cleans.
+
+Garbage collection and writers exclude each other through ``gc.lock`` (``flock``): every
+operation holds it shared, ``gc`` exclusively, so a blob committed by an import is never
+collected in the instant before the import records it.
 """
 
 from __future__ import annotations
 
+import fcntl
+import os
 import shutil
 import time
 from collections.abc import Iterator
@@ -84,14 +90,26 @@ class ImageStore:
     @contextmanager
     def operation(self) -> Iterator[Operation]:
         """Run a write under a lease; undo what it created if it raises."""
-        op = Operation(lease=self.db.create_lease())
+        with self.gc_lock(exclusive=False):
+            op = Operation(lease=self.db.create_lease())
+            try:
+                yield op
+            except BaseException:
+                self._rollback(op)
+                raise
+            finally:
+                self.db.delete_lease(op.lease)
+
+    @contextmanager
+    def gc_lock(self, *, exclusive: bool) -> Iterator[None]:
+        """Hold ``gc.lock``: shared for writers, exclusive for garbage collection."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.root / "gc.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
         try:
-            yield op
-        except BaseException:
-            self._rollback(op)
-            raise
+            fcntl.flock(fd, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+            yield
         finally:
-            self.db.delete_lease(op.lease)
+            os.close(fd)
 
     def add_blob_for(self, op: Operation, digest: Digest) -> None:
         """Record a blob that ``op`` committed (and that did not exist before)."""
