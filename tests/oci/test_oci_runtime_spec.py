@@ -15,8 +15,9 @@ from hypothesis import strategies as st
 
 from dockyard.errors import InvalidArgument
 from dockyard.oci.runtime import Capability, RlimitType, Spec, default_spec
-from dockyard.oci.runtime_linux import NamespaceType, SeccompAction, SeccompOperator
+from dockyard.oci.runtime_linux import NamespaceType
 from dockyard.oci.runtime_resources import DeviceType
+from dockyard.oci.runtime_seccomp import SeccompAction, SeccompOperator
 
 RUNTIME = Path(__file__).parent / "testdata" / "runtime"
 Doc = dict[str, object]

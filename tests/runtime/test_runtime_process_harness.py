@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from tests.support.docker_defaults import DOCKER_CAPS
 
 from dockyard.oci.runtime import Capabilities, Capability, Process, Spec, User
-from dockyard.oci.runtime_linux import Seccomp
+from dockyard.oci.runtime_seccomp import Seccomp
 from dockyard.runtime.child import ChildError, read_child_error, run_child
 from dockyard.runtime.execplan import prepare_exec
 from dockyard.runtime.process import finalize_and_exec

@@ -21,7 +21,7 @@ from dockyard.linux.seccomp import (
     SeccompRule,
     build_filter,
 )
-from dockyard.oci.runtime_linux import Seccomp, SeccompFlag, SyscallRule
+from dockyard.oci.runtime_seccomp import Seccomp, SeccompFlag, SyscallRule
 
 # Flags that only matter with a user-notification listener, which we do not support (a
 # NOTIFY action is refused when compiling): accepted and not passed to the kernel.
