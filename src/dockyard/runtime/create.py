@@ -300,8 +300,6 @@ def create(
         )
     seccomp_bpf, seccomp_flags = _compile_seccomp(spec)
     preload(process, spec, seccomp=seccomp_bpf is not None)
-    from dockyard.runtime.selfexe import runtime_identity
-
     with contextlib.ExitStack() as undo:
         state_dir = store.reserve(container_id)
         undo.callback(store.remove, container_id)
@@ -309,59 +307,87 @@ def create(
         cgroup = new_manager(spec.linux.cgroups_path, default_name=container_id)
         undo.callback(cgroup.destroy)
         cgroup.create(cgroup_resources(spec))
-        fifo = state_dir / FIFO_FILE
-        os.mkfifo(fifo, 0o622)
-        os.chown(fifo, *root_owner(spec))  # runc: the init may be root of a user namespace
-        fifo_fd = os.open(fifo, os.O_PATH | os.O_CLOEXEC)
-        parent_sock, child_sock = sync.socketpair()
-        err_r, err_w = os.pipe2(os.O_CLOEXEC)
-        cfg = InitConfig(
-            container_id=container_id,
-            bundle=bundle,
-            spec=spec,
-            process=process,
-            seccomp_bpf=seccomp_bpf,
-            seccomp_flags=seccomp_flags,
-            sync_sock=child_sock,
-            error_fd=err_w,
-            fifo_fd=fifo_fd,
-            console_sock=console_sock,
-            runtime_ids=runtime_identity(),
-        )
-        stage1_pid = fork_stage(lambda: stage1(cfg), err_w)
-        for fd in (fifo_fd, err_w):
-            os.close(fd)
-        child_sock.close()
-        if console_sock is not None:
-            console_sock.close()
-        undo.callback(os.close, err_r)
-        undo.callback(parent_sock.close)
-        parent = _Parent(container_id, bundle, spec, parent_sock, err_r)
-        undo.callback(lambda: _reap_init(parent))
-        init_pid = parent.await_init(stage1_pid)
+        parent, err_r = _spawn_init(
+            undo, cfg_args=(container_id, bundle, spec, process), state_dir=state_dir,
+            seccomp=(seccomp_bpf, seccomp_flags), console_sock=console_sock,
+        )  # fmt: skip
+        init_pid = parent.init_pid
         cgroup.add(init_pid)
         _setup_init_process(init_pid, process)
-        sync.send(parent_sock, SyncType.GO, init_pid)
+        sync.send(parent.sock, SyncType.GO, init_pid)
         parent.await_created()
-        start_time = process_start_time(init_pid)
-        if start_time is None:
-            raise _child_failed(container_id, err_r, "reporting created")
-        state = ContainerState(
-            id=container_id,
-            bundle=str(bundle),
-            rootfs=str(bundle / spec.root.path),
-            pid=init_pid,
-            start_time=start_time,
-            created=format_nano(time.time()),
-            cgroup_path=cgroup.path,
-            annotations=dict(spec.annotations),
-            has_poststop=bool(hooks_of(spec.hooks, HookKind.POSTSTOP)),
-        )
-        store.save(state)
-        if pid_file is not None:
-            from dockyard._util.atomic import write_atomic  # a path of the caller's choosing
-
-            write_atomic(pid_file.absolute(), str(init_pid).encode())
-        parent_sock.close()
+        state = _record(store, parent, cgroup.path, pid_file)
+        parent.sock.close()
         undo.pop_all()
     return Created(state=state, spec=spec, error_fd=err_r)
+
+
+def _spawn_init(
+    undo: contextlib.ExitStack,
+    *,
+    cfg_args: tuple[str, Path, Spec, Process],
+    state_dir: Path,
+    seccomp: tuple[bytes | None, int],
+    console_sock: socket.socket | None,
+) -> tuple[_Parent, int]:
+    """Make the exec FIFO, fork stage1 and wait for the init's pid; undo registered in ``undo``."""
+    from dockyard.runtime.selfexe import runtime_identity
+
+    container_id, bundle, spec, process = cfg_args
+    fifo = state_dir / FIFO_FILE
+    os.mkfifo(fifo, 0o622)
+    os.chown(fifo, *root_owner(spec))  # runc: the init may be root of a user namespace
+    fifo_fd = os.open(fifo, os.O_PATH | os.O_CLOEXEC)
+    parent_sock, child_sock = sync.socketpair()
+    err_r, err_w = os.pipe2(os.O_CLOEXEC)
+    cfg = InitConfig(
+        container_id=container_id,
+        bundle=bundle,
+        spec=spec,
+        process=process,
+        seccomp_bpf=seccomp[0],
+        seccomp_flags=seccomp[1],
+        sync_sock=child_sock,
+        error_fd=err_w,
+        fifo_fd=fifo_fd,
+        console_sock=console_sock,
+        runtime_ids=runtime_identity(),
+    )
+    stage1_pid = fork_stage(lambda: stage1(cfg), err_w)
+    for fd in (fifo_fd, err_w):
+        os.close(fd)
+    child_sock.close()
+    if console_sock is not None:
+        console_sock.close()
+    undo.callback(os.close, err_r)
+    undo.callback(parent_sock.close)
+    parent = _Parent(container_id, bundle, spec, parent_sock, err_r)
+    undo.callback(lambda: _reap_init(parent))
+    parent.await_init(stage1_pid)
+    return parent, err_r
+
+
+def _record(
+    store: StateStore, parent: _Parent, cgroup_path: str, pid_file: Path | None
+) -> ContainerState:
+    """Save the created container's state (and its pid file)."""
+    start_time = process_start_time(parent.init_pid)
+    if start_time is None:
+        raise _child_failed(parent.cid, parent.err, "reporting created")
+    state = ContainerState(
+        id=parent.cid,
+        bundle=str(parent.bundle),
+        rootfs=str(parent.bundle / parent.spec.root.path),
+        pid=parent.init_pid,
+        start_time=start_time,
+        created=format_nano(time.time()),
+        cgroup_path=cgroup_path,
+        annotations=dict(parent.spec.annotations),
+        has_poststop=bool(hooks_of(parent.spec.hooks, HookKind.POSTSTOP)),
+    )
+    store.save(state)
+    if pid_file is not None:
+        from dockyard._util.atomic import write_atomic  # a path of the caller's choosing
+
+        write_atomic(pid_file.absolute(), str(parent.init_pid).encode())
+    return state
