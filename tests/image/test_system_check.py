@@ -60,6 +60,7 @@ def test_orphan_snapshot_and_stale_lease_are_repaired(engine: DockyardRunner) ->
     code, out = _check(engine)
     assert code == 1
     assert "no layer record" in out
+    assert "expired lease" in out
     code, out = _check(engine, "--repair")
     assert code == 0
     assert not store.snapshots.exists("sha256:" + "e" * 64)

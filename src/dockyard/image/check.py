@@ -44,6 +44,11 @@ def check(store: ImageStore, *, repair: bool = False) -> list[Finding]:
         Finding(kind="mount", subject=path, detail="mount left under the state root")
         for path in mounted_under(str(store.root))
     )
+    findings.extend(
+        Finding(kind="lease", subject=lease, detail="expired lease of an interrupted command",
+                repaired=repair)
+        for lease in store.db.expired_leases()
+    )  # fmt: skip
     if repair:
         freed = gc(store)
         findings.extend(

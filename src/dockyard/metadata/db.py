@@ -256,6 +256,13 @@ class Database:
                 "DELETE FROM leases WHERE expires < ?", (time.time() if now is None else now,)
             ).rowcount
 
+    def expired_leases(self, now: float | None = None) -> list[str]:
+        """Ids of leases past their expiry: left by a command that crashed or was killed."""
+        rows = self._query(
+            "SELECT id FROM leases WHERE expires < ?", (time.time() if now is None else now,)
+        )
+        return [r[0] for r in rows]
+
     def leased(self, kind: str) -> set[str]:
         return {r[0] for r in self._query("SELECT ref FROM lease_resources WHERE kind=?", (kind,))}
 
