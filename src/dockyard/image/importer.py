@@ -15,6 +15,7 @@ from typing import BinaryIO, cast
 
 from dockyard._util import rfc3339
 from dockyard.archive import Compression, compressing_writer, decompressing_reader, detect
+from dockyard.errors import InvalidArgument
 from dockyard.image.changes import apply_changes
 from dockyard.image.register import Registered, register
 from dockyard.image.store import ImageStore, Operation
@@ -59,10 +60,16 @@ def import_rootfs(
         config_desc = store.put_blob(op, config.to_bytes(), mediatype.OCI_CONFIG)
         manifest = Manifest(media_type=mediatype.OCI_MANIFEST, config=config_desc, layers=(layer,))
         manifest_desc = store.put_blob(op, manifest.to_bytes(), mediatype.OCI_MANIFEST)
-        return register(
-            store, op, manifest_digest=manifest_desc.digest, manifest=manifest, config=config,
-            names=names,
-        )  # fmt: skip
+        try:
+            return register(
+                store, op, manifest_digest=manifest_desc.digest, manifest=manifest,
+                config=config, names=names,
+            )  # fmt: skip
+        except InvalidArgument as err:  # name what the user gave, not our internal blob
+            raise type(err)(
+                f"import {source_label}: {err.message}",
+                hint=err.hint or "the file must be a tar archive of a root filesystem",
+            ) from err
 
 
 def _ingest_layer(store: ImageStore, op: Operation, source: BinaryIO) -> tuple[Descriptor, Digest]:
