@@ -1,0 +1,8 @@
+"""The container engine: containers as users see them.
+
+So far it owns :mod:`~dockyard.engine.specgen` (pure: image config + run options -> OCI
+runtime spec, with Docker's defaults from :mod:`~dockyard.engine.specdefaults` and the default
+seccomp profile filtered by :mod:`~dockyard.engine.seccompgen`).
+"""
+
+from __future__ import annotations
