@@ -172,3 +172,26 @@ def test_mount_rules() -> None:
 def test_relative_mount_destination_is_refused() -> None:
     with pytest.raises(InvalidArgument, match="absolute"):
         spec(RunOptions(binds=(BindMount(source="/h", destination="rel"),)))
+
+
+def test_default_rlimits_are_capped_by_the_callers_hard_limit() -> None:
+    from dockyard.engine.specgen import RunOptions, generate
+    from dockyard.oci.image import ImageConfig
+    from dockyard.oci.runtime import RlimitType
+
+    image = ImageConfig.from_json(
+        {"architecture": "amd64", "os": "linux", "config": {"Cmd": ["sh"]},
+         "rootfs": {"type": "layers", "diff_ids": []}}
+    )  # fmt: skip
+    kwargs = {"container_id": "a" * 64, "rootfs": "rootfs", "hosts_files": None,
+              "cgroup_v2": False, "cgroups_path": "/x"}  # fmt: skip
+
+    def nofile(**extra: object) -> tuple[int, int]:
+        spec = generate(image, RunOptions(), **kwargs, **extra)  # type: ignore[arg-type]
+        assert spec.process is not None
+        [limit] = [r for r in spec.process.rlimits if r.type is RlimitType.NOFILE]
+        return limit.soft, limit.hard
+
+    assert nofile() == (1024, 524288)
+    assert nofile(rlimit_ceilings={RlimitType.NOFILE: 20000}) == (1024, 20000)
+    assert nofile(rlimit_ceilings={RlimitType.NOFILE: 512}) == (512, 512)

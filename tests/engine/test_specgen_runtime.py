@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 from tests.runtime.test_runtime_lifecycle_harness import assert_nothing_left, dockyard_runtime
 
-from dockyard.engine.specgen import HostFiles, RunOptions, Ulimit, generate
+from dockyard.engine.specgen import HostFiles, RunOptions, generate
 from dockyard.oci.image import ImageConfig
+from dockyard.oci.runtime import RlimitType
 
 BUSYBOX = ImageConfig.from_json(
     {
@@ -23,13 +24,11 @@ BUSYBOX = ImageConfig.from_json(
 )
 
 
-def _ulimits() -> tuple[Ulimit, ...]:
-    """The default nofile limit (hard 524288) needs CAP_SYS_RESOURCE to raise a lower hard
-    limit; test machines without it keep their own hard limit."""
+def _ceilings() -> dict[RlimitType, int]:
+    """This process's hard nofile limit: the engine passes it so the default never needs
+    CAP_SYS_RESOURCE (which test machines' root may lack)."""
     hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
-    if hard == resource.RLIM_INFINITY or hard >= 524288:
-        return ()
-    return (Ulimit(name="nofile", soft=min(1024, hard), hard=hard),)
+    return {} if hard == resource.RLIM_INFINITY else {RlimitType.NOFILE: hard}
 
 
 def _status_fields(text: str) -> dict[str, str]:
@@ -56,6 +55,7 @@ def _bundle(tmp_path: Path, busybox_tar: Path, container_id: str, options: RunOp
         ),
         cgroup_v2=Path("/sys/fs/cgroup/cgroup.controllers").exists(),
         cgroups_path=f"/dockyard-test-{container_id}",
+        rlimit_ceilings=_ceilings(),
     )
     (bundle / "config.json").write_bytes(spec.to_bytes())
     return bundle
@@ -64,7 +64,7 @@ def _bundle(tmp_path: Path, busybox_tar: Path, container_id: str, options: RunOp
 @pytest.mark.root
 def test_default_spec_runs_with_docker_baseline(tmp_path: Path, busybox_tar: Path) -> None:
     container_id = uuid.uuid4().hex + uuid.uuid4().hex
-    options = RunOptions(cmd=("cat", "/proc/self/status"), ulimits=_ulimits())
+    options = RunOptions(cmd=("cat", "/proc/self/status"))
     bundle = _bundle(tmp_path, busybox_tar, container_id, options)
     runtime = dockyard_runtime(tmp_path / "state")
     status = _status_fields(runtime("run", "--bundle", str(bundle), container_id).stdout.decode())
@@ -79,9 +79,7 @@ def test_default_spec_runs_with_docker_baseline(tmp_path: Path, busybox_tar: Pat
 @pytest.mark.root
 def test_generated_spec_sets_hostname_and_env(tmp_path: Path, busybox_tar: Path) -> None:
     container_id = uuid.uuid4().hex + uuid.uuid4().hex
-    options = RunOptions(
-        cmd=("sh", "-c", "hostname; echo $HOSTNAME; cat /etc/hostname"), ulimits=_ulimits()
-    )
+    options = RunOptions(cmd=("sh", "-c", "hostname; echo $HOSTNAME; cat /etc/hostname"))
     bundle = _bundle(tmp_path, busybox_tar, container_id, options)
     runtime = dockyard_runtime(tmp_path / "state")
     out = runtime("run", "--bundle", str(bundle), container_id).stdout.decode().split()

@@ -12,7 +12,15 @@ from collections.abc import Sequence
 from typing import Final
 
 from dockyard.errors import InvalidArgument
-from dockyard.oci.runtime import Capability, Mount, Rlimit, RlimitType
+from dockyard.oci.runtime import (
+    DEV_MOUNT,
+    DEVPTS_MOUNT,
+    NOSUID_NOEXEC_NODEV,
+    Capability,
+    Mount,
+    Rlimit,
+    RlimitType,
+)
 from dockyard.oci.runtime_linux import NamespaceType
 from dockyard.oci.runtime_resources import DeviceRule, DeviceType
 
@@ -85,8 +93,6 @@ NETWORK_SYSCTLS: Final = {
 # (moby dropped LimitNOFILE=infinity in c8930105bc): soft 1024, hard 524288.
 DEFAULT_RLIMITS: Final = (Rlimit(type=RlimitType.NOFILE, soft=1024, hard=524288),)
 
-_NOSUID_NOEXEC_NODEV: Final = ("nosuid", "noexec", "nodev")
-
 
 def _allow_char(major: int, minor: int) -> DeviceRule:
     return DeviceRule(allow=True, type=DeviceType.CHAR, major=major, minor=minor, access="rwm")
@@ -112,33 +118,23 @@ def default_mounts(*, shm_size: int, privileged: bool) -> tuple[Mount, ...]:
     """The default mounts of moby ``daemon/pkg/oci/defaults.go`` (SECURITY.md 1.3), in its
     order. ``shm_size`` is in bytes; ``privileged`` makes /sys and /sys/fs/cgroup read-write.
     """
-    sys_opts = _NOSUID_NOEXEC_NODEV if privileged else (*_NOSUID_NOEXEC_NODEV, "ro")
+    sys_opts = NOSUID_NOEXEC_NODEV if privileged else (*NOSUID_NOEXEC_NODEV, "ro")
     # Privileged: moby's clearReadOnly takes "ro" off sysfs and cgroupfs.
-    cgroup_opts = _NOSUID_NOEXEC_NODEV if privileged else ("ro", *_NOSUID_NOEXEC_NODEV)
+    cgroup_opts = NOSUID_NOEXEC_NODEV if privileged else ("ro", *NOSUID_NOEXEC_NODEV)
     return (
-        Mount(destination="/proc", type="proc", source="proc", options=_NOSUID_NOEXEC_NODEV),
-        Mount(
-            destination="/dev",
-            type="tmpfs",
-            source="tmpfs",
-            options=("nosuid", "strictatime", "mode=755", "size=65536k"),
-        ),
-        Mount(
-            destination="/dev/pts",
-            type="devpts",
-            source="devpts",
-            options=("nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"),
-        ),
+        Mount(destination="/proc", type="proc", source="proc", options=NOSUID_NOEXEC_NODEV),
+        DEV_MOUNT,
+        DEVPTS_MOUNT,
         Mount(destination="/sys", type="sysfs", source="sysfs", options=sys_opts),
         Mount(destination="/sys/fs/cgroup", type="cgroup", source="cgroup", options=cgroup_opts),
         Mount(
-            destination="/dev/mqueue", type="mqueue", source="mqueue", options=_NOSUID_NOEXEC_NODEV
+            destination="/dev/mqueue", type="mqueue", source="mqueue", options=NOSUID_NOEXEC_NODEV
         ),
         Mount(
             destination="/dev/shm",
             type="tmpfs",
             source="shm",
-            options=(*_NOSUID_NOEXEC_NODEV, "mode=1777", f"size={shm_size}"),
+            options=(*NOSUID_NOEXEC_NODEV, "mode=1777", f"size={shm_size}"),
         ),
     )
 
@@ -180,7 +176,7 @@ def capabilities(
 def tmpfs_mount(destination: str, opts: str) -> Mount:
     """A ``--tmpfs DEST:OPTS`` mount: ``noexec,nosuid,nodev`` unless OPTS says exec/suid/dev."""
     given = [o for o in opts.split(",") if o]
-    defaults = [o for o in _NOSUID_NOEXEC_NODEV if o[2:] not in given and o not in given]
+    defaults = [o for o in NOSUID_NOEXEC_NODEV if o[2:] not in given and o not in given]
     return Mount(destination=destination, type="tmpfs", source="tmpfs", options=(*defaults, *given))
 
 

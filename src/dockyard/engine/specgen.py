@@ -203,8 +203,13 @@ def _cwd(image: ImageConfig, options: RunOptions) -> str:
     return cwd
 
 
-def _rlimits(options: RunOptions) -> tuple[Rlimit, ...]:
-    limits = {r.type: r for r in d.DEFAULT_RLIMITS}
+def _rlimits(options: RunOptions, ceilings: Mapping[RlimitType, int]) -> tuple[Rlimit, ...]:
+    """dockyard's explicit defaults, each capped at the caller's own hard limit (raising a hard
+    limit needs CAP_SYS_RESOURCE), then the user's ``--ulimit``s as given."""
+    limits: dict[RlimitType, Rlimit] = {}
+    for r in d.DEFAULT_RLIMITS:
+        hard = min(r.hard, ceilings.get(r.type, r.hard))
+        limits[r.type] = Rlimit(type=r.type, soft=min(r.soft, hard), hard=hard)
     for u in options.ulimits:
         try:
             kind = RlimitType(f"RLIMIT_{u.name.upper()}")
@@ -216,7 +221,13 @@ def _rlimits(options: RunOptions) -> tuple[Rlimit, ...]:
     return tuple(limits.values())
 
 
-def _process(image: ImageConfig, options: RunOptions, hostname: str, nnp: bool) -> Process:
+def _process(
+    image: ImageConfig,
+    options: RunOptions,
+    hostname: str,
+    nnp: bool,
+    ceilings: Mapping[RlimitType, int],
+) -> Process:
     caps = d.capabilities(options.privileged, options.cap_add, options.cap_drop)
     return Process(
         terminal=options.terminal,
@@ -225,7 +236,7 @@ def _process(image: ImageConfig, options: RunOptions, hostname: str, nnp: bool) 
         env=_env(image, options, hostname),
         cwd=_cwd(image, options),
         capabilities=Capabilities(bounding=caps, effective=caps, permitted=caps),
-        rlimits=_rlimits(options),
+        rlimits=_rlimits(options, ceilings),
         no_new_privileges=nnp,
     )
 
@@ -349,6 +360,7 @@ def generate(
     cgroups_path: str,
     host_hostname: str = "",
     kernel: tuple[int, int] = (5, 10),
+    rlimit_ceilings: Mapping[RlimitType, int] | None = None,
 ) -> Spec:
     """The OCI runtime spec for a container of ``image`` run with ``options``.
 
@@ -360,6 +372,7 @@ def generate(
         cgroups_path: ``linux.cgroupsPath``.
         host_hostname: the host's name, the default hostname with ``--network host``.
         kernel: the host kernel (major, minor), for the seccomp profile's ``minKernel``.
+        rlimit_ceilings: the caller's hard limits; the default rlimits never exceed them.
 
     Raises:
         InvalidArgument: a malformed option (capability, env, security option, profile ...).
@@ -388,7 +401,9 @@ def generate(
     )
     return Spec(
         oci_version=OCI_VERSION,
-        process=_process(image, options, hostname, security.no_new_privileges),
+        process=_process(
+            image, options, hostname, security.no_new_privileges, rlimit_ceilings or {}
+        ),
         root=Root(path=rootfs, readonly=options.read_only),
         hostname=hostname,
         mounts=_mounts(options, hosts_files),

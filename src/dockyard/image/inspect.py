@@ -32,7 +32,7 @@ def inspect_image(store: ImageStore, image: ImageRecord) -> dict[str, object]:
         "Size": image.size,
         "VirtualSize": image.size,
         "GraphDriver": {
-            "Name": store.snapshotter_name,
+            "Name": store.snapshots.name,
             "Data": {"TopLayer": str(chains[-1])} if chains else None,
         },
         "RootFS": {"Type": "layers", "Layers": [str(d) for d in config.rootfs.diff_ids]},

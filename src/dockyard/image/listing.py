@@ -62,9 +62,10 @@ def list_images(
     checks = _Checks(store, filters)
     rows: list[ImageRow] = []
     for image in sorted(store.db.list_images(), key=lambda i: (-i.created, i.id)):
-        if not checks.image_ok(image):
+        names = store.tags(image)
+        if not checks.image_ok(image, tagged=bool(names)):
             continue
-        tags = [parse_reference(t) for t in store.tags(image)]
+        tags = [parse_reference(t) for t in names]
         digests = store.repo_digests(image)
         if not tags:
             if not checks.untagged_ok(repository):
@@ -92,14 +93,13 @@ class _Checks:
                           default=None)  # fmt: skip
         self.since = max((store.resolve(n).created for n in filters.get("since", [])),
                          default=None)  # fmt: skip
-        self.store = store
 
-    def image_ok(self, image: ImageRecord) -> bool:
+    def image_ok(self, image: ImageRecord, *, tagged: bool) -> bool:
         if self.before is not None and image.created >= self.before:
             return False
         if self.since is not None and image.created <= self.since:
             return False
-        if self.dangling is not None and (not self.store.tags(image)) != self.dangling:
+        if self.dangling is not None and tagged == self.dangling:
             return False
         labels = dict(image.labels)
         for want in self.filters.get("label", []):

@@ -60,7 +60,6 @@ class ImageStore:
         self.content = ContentStore(root / "content")
         self.db = Database(root / "metadata.db")
         self.snapshots: Snapshotter = new_snapshotter(snapshotter, root / "snapshots" / snapshotter)
-        self.snapshotter_name = snapshotter
 
     # reading -------------------------------------------------------------------------------
 

@@ -51,7 +51,7 @@ def _apply(
 ) -> LayerRecord:
     key = f"extract-{uuid.uuid4().hex}"
     store.snapshots.prepare(key, parent)
-    mode = WhiteoutMode.OVERLAY if store.snapshotter_name == "overlayfs" else WhiteoutMode.NATIVE
+    mode = WhiteoutMode.OVERLAY if store.snapshots.name == "overlayfs" else WhiteoutMode.NATIVE
     try:
         with store.content.open(blob) as stream:
             result = apply_layer(
@@ -77,7 +77,7 @@ def _apply(
         diff_id=str(diff_id),
         parent=parent,
         size=result.uncompressed_size,
-        snapshotter=store.snapshotter_name,
+        snapshotter=store.snapshots.name,
     )
     store.db.put_layer(record)
     return record

@@ -306,41 +306,44 @@ _MASKED = [
     "/proc/scsi",
 ]
 _READONLY = ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"]
-_NOSUID_NOEXEC_NODEV = ("nosuid", "noexec", "nodev")
+NOSUID_NOEXEC_NODEV = ("nosuid", "noexec", "nodev")
+# /dev and /dev/pts: the same in runc's and moby's defaults.
+DEV_MOUNT = Mount(
+    destination="/dev",
+    type="tmpfs",
+    source="tmpfs",
+    options=("nosuid", "strictatime", "mode=755", "size=65536k"),
+)
+DEVPTS_MOUNT = Mount(
+    destination="/dev/pts",
+    type="devpts",
+    source="devpts",
+    options=("nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"),
+)
 
 
 def _default_mounts() -> tuple[Mount, ...]:
     return (
         Mount(destination="/proc", type="proc", source="proc"),
-        Mount(
-            destination="/dev",
-            type="tmpfs",
-            source="tmpfs",
-            options=("nosuid", "strictatime", "mode=755", "size=65536k"),
-        ),
-        Mount(
-            destination="/dev/pts",
-            type="devpts",
-            source="devpts",
-            options=("nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"),
-        ),
+        DEV_MOUNT,
+        DEVPTS_MOUNT,
         Mount(
             destination="/dev/shm",
             type="tmpfs",
             source="shm",
-            options=(*_NOSUID_NOEXEC_NODEV, "mode=1777", "size=65536k"),
+            options=(*NOSUID_NOEXEC_NODEV, "mode=1777", "size=65536k"),
         ),
         Mount(
-            destination="/dev/mqueue", type="mqueue", source="mqueue", options=_NOSUID_NOEXEC_NODEV
+            destination="/dev/mqueue", type="mqueue", source="mqueue", options=NOSUID_NOEXEC_NODEV
         ),
         Mount(
-            destination="/sys", type="sysfs", source="sysfs", options=(*_NOSUID_NOEXEC_NODEV, "ro")
+            destination="/sys", type="sysfs", source="sysfs", options=(*NOSUID_NOEXEC_NODEV, "ro")
         ),
         Mount(
             destination="/sys/fs/cgroup",
             type="cgroup",
             source="cgroup",
-            options=(*_NOSUID_NOEXEC_NODEV, "relatime", "ro"),
+            options=(*NOSUID_NOEXEC_NODEV, "relatime", "ro"),
         ),
     )
 

@@ -35,10 +35,10 @@ from dockyard.runtime import sync
 from dockyard.runtime.child import read_child_error
 from dockyard.runtime.init import (
     enter_child,
+    exec_container_process,
     fork_stage,
     join_namespaces,
     preload,
-    restore_signals,
 )
 from dockyard.runtime.run import RunResult, forwarding, wait_for
 from dockyard.runtime.start import load_spec
@@ -152,7 +152,7 @@ def _stage1(cfg: _ExecConfig) -> None:
 
 def _stage2(cfg: _ExecConfig) -> None:
     from dockyard.runtime.execplan import prepare_exec
-    from dockyard.runtime.process import apply_rlimits, finalize_and_exec
+    from dockyard.runtime.process import apply_rlimits
 
     cfg.sync_sock.close()
     os.setsid()
@@ -163,13 +163,8 @@ def _stage2(cfg: _ExecConfig) -> None:
         assert cfg.console_sock is not None
         setup_console(cfg.console_sock, cfg.process, mount=False)
     plan = prepare_exec(cfg.process, runtime_ids=cfg.runtime_ids)
-    restore_signals()
-    finalize_and_exec(
-        cfg.process,
-        seccomp_bpf=cfg.seccomp_bpf,
-        seccomp_flags=cfg.seccomp_flags,
-        runtime_fds=(cfg.error_fd,),
-        plan=plan,
+    exec_container_process(
+        cfg.process, seccomp=(cfg.seccomp_bpf, cfg.seccomp_flags), error_fd=cfg.error_fd, plan=plan
     )
 
 
@@ -299,9 +294,7 @@ def _parent(
     finally:
         if proxy is not None:
             proxy.close()
-    if error is not None:
-        return RunResult(exit_code=error.exit_code, error=error)
-    return RunResult(exit_code=code)
+    return RunResult.of(code, error)
 
 
 __all__: Sequence[str] = ["ExecOptions", "build_process", "exec_process", "load_process_file"]

@@ -28,7 +28,7 @@ import socket
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Final, NoReturn
+from typing import TYPE_CHECKING, Final, NoReturn
 
 from dockyard.errors import FailedPrecondition
 from dockyard.linux import ns
@@ -40,6 +40,9 @@ from dockyard.runtime.child import run_child
 from dockyard.runtime.hooks import HookKind, hooks_of, run_hooks
 from dockyard.runtime.state import Status, hook_state
 from dockyard.runtime.sync import SyncType
+
+if TYPE_CHECKING:
+    from dockyard.runtime.execplan import ExecPlan
 
 # Signals Python ignores for itself; an ignored disposition survives execve, so reset them.
 _PYTHON_IGNORED: Final = (signal.SIGPIPE, signal.SIGXFSZ)
@@ -74,6 +77,26 @@ def restore_signals() -> None:
     for sig in _PYTHON_IGNORED:
         signal.signal(sig, signal.SIG_DFL)
     signal.pthread_sigmask(signal.SIG_SETMASK, [])
+
+
+def exec_container_process(
+    process: Process,
+    *,
+    seccomp: tuple[bytes | None, int],
+    error_fd: int,
+    plan: ExecPlan,
+) -> NoReturn:
+    """The last step of the init and of an ``exec``: default signals, finalise, execve."""
+    from dockyard.runtime.process import finalize_and_exec
+
+    restore_signals()
+    finalize_and_exec(
+        process,
+        seccomp_bpf=seccomp[0],
+        seccomp_flags=seccomp[1],
+        runtime_fds=(error_fd,),
+        plan=plan,
+    )
 
 
 def join_namespaces(joins: Sequence[tuple[NamespaceType, str]]) -> None:
@@ -147,7 +170,6 @@ def _write_time_offsets(spec: Spec) -> None:
 def stage2(cfg: InitConfig) -> NoReturn:
     """The container's init: set up the container, wait for ``start``, exec."""
     from dockyard.runtime.execplan import prepare_exec
-    from dockyard.runtime.process import finalize_and_exec
     from dockyard.runtime.rootfs import finish_rootfs, setup_rootfs
 
     preload(cfg.process, cfg.spec, seccomp=cfg.seccomp_bpf is not None)  # done by create
@@ -174,13 +196,8 @@ def stage2(cfg: InitConfig) -> NoReturn:
     if start_hooks:
         state = _state(cfg, Status.CREATED, go.pid)
         run_hooks(cfg.container_id, start_hooks, state)
-    restore_signals()
-    finalize_and_exec(
-        cfg.process,
-        seccomp_bpf=cfg.seccomp_bpf,
-        seccomp_flags=cfg.seccomp_flags,
-        runtime_fds=(cfg.error_fd,),
-        plan=plan,
+    exec_container_process(
+        cfg.process, seccomp=(cfg.seccomp_bpf, cfg.seccomp_flags), error_fd=cfg.error_fd, plan=plan
     )
 
 

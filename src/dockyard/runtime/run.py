@@ -47,6 +47,11 @@ class RunResult:
     exit_code: int
     error: ChildError | None = None
 
+    @classmethod
+    def of(cls, code: int, error: ChildError | None) -> RunResult:
+        """The child's own error (126/127) wins over the exit status it reported with."""
+        return cls(exit_code=error.exit_code, error=error) if error else cls(exit_code=code)
+
 
 @contextlib.contextmanager
 def forwarding(
@@ -163,9 +168,7 @@ def _foreground(
     finally:
         if proxy is not None:
             proxy.close()
-    if error is not None:
-        return RunResult(exit_code=error.exit_code, error=error)
-    return RunResult(exit_code=code)
+    return RunResult.of(code, error)
 
 
 class _Fd:
