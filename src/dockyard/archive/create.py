@@ -116,6 +116,43 @@ def write_layer(
     )
 
 
+def tree_members(directory: int) -> Iterator[tuple[Member, int | None]]:
+    """The members ``write_layer`` writes (PLAIN form, no epoch) for the tree under the open
+    directory ``directory`` (not closed; no entry for the directory itself), in its order.
+
+    Each regular file comes with an open descriptor of it, valid until the next member is
+    asked for (its data is ``member.size`` bytes; fewer if it shrank meanwhile).
+
+    Raises:
+        FailedPrecondition: an entry changed type while it was read.
+        OSError: the tree cannot be read.
+    """
+    return _Walker(SourceForm.PLAIN, None).members(directory)
+
+
+def entry_members(parent: int, name: bytes, tar_name: bytes) -> Iterator[tuple[Member, int | None]]:
+    """The members for the entry ``name`` of the directory ``parent`` (a symlink is archived,
+    never followed), named ``tar_name``: the entry itself and, for a directory, everything
+    below it as ``tar_name/...``. ``name`` may be ``b"."``: the directory ``parent`` itself.
+    Otherwise as :func:`tree_members` (``docker cp`` sources: ``hosts``, ``etc/``, ``./``).
+
+    Raises:
+        FailedPrecondition: an entry changed type while it was read.
+        OSError: ENOENT when ``name`` does not exist; the tree cannot be read.
+    """
+    walker = _Walker(SourceForm.PLAIN, None)
+    st = os.stat(name, dir_fd=parent, follow_symlinks=False)
+    if not stat.S_ISDIR(st.st_mode):
+        yield from walker._leaf(parent, b"", _Child(name=name, st=st, tar_name=tar_name))
+        return
+    fd = _open(parent, name, _DIR_FLAGS)
+    try:
+        yield from walker._directory(tar_name + b"/", fd)
+        yield from walker.members(fd, tar_name + b"/")
+    finally:
+        os.close(fd)
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class _Child:
     name: bytes
@@ -131,8 +168,8 @@ class _Walker:
         self._epoch = epoch
         self._links: dict[tuple[int, int], bytes] = {}
 
-    def members(self, root: int) -> Iterator[tuple[Member, int | None]]:
-        stack = [(root, b"", iter(self._children(root)))]
+    def members(self, root: int, prefix: bytes = b"") -> Iterator[tuple[Member, int | None]]:
+        stack = [(root, prefix, iter(self._children(root)))]
         try:
             while stack:
                 fd, prefix, children = stack[-1]

@@ -1,12 +1,18 @@
-"""What every command gets: the settings and, built on first use, the image store."""
+"""What every command gets: the settings and, built on first use, the stores."""
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from dockyard.cli.config import Settings
 from dockyard.image import ImageStore
 from dockyard.linux import features
+
+if TYPE_CHECKING:
+    from dockyard.engine.containers import Containers
+    from dockyard.engine.volumes import VolumeStore
 
 
 @dataclass(slots=True)
@@ -16,6 +22,8 @@ class AppContext:
     settings: Settings
     debug: bool = False
     _images: ImageStore | None = field(default=None, repr=False)
+    _volumes: VolumeStore | None = field(default=None, repr=False)
+    _containers: Containers | None = field(default=None, repr=False)
 
     @property
     def storage_driver(self) -> str:
@@ -28,3 +36,34 @@ class AppContext:
         if self._images is None:
             self._images = ImageStore(self.settings.root, snapshotter=self.storage_driver)
         return self._images
+
+    @property
+    def volumes(self) -> VolumeStore:
+        if self._volumes is None:
+            from dockyard.engine.volumes import VolumeStore  # only commands that use it pay
+
+            self._volumes = VolumeStore(self.settings.root, self.images.db)
+        return self._volumes
+
+    @property
+    def containers(self) -> Containers:
+        if self._containers is None:
+            from dockyard.cgroups import CgroupVersion, detect
+            from dockyard.engine.containers import Containers
+
+            self._containers = Containers(
+                self.images,
+                self.volumes,
+                runroot=self.settings.runroot,
+                cgroup_v2=detect() is CgroupVersion.V2,
+                remove_prefix=(
+                    sys.executable,
+                    "-m",
+                    "dockyard",
+                    "--root",
+                    str(self.settings.root),
+                    "--storage-driver",
+                    self.storage_driver,
+                ),  # fmt: skip
+            )
+        return self._containers

@@ -13,6 +13,7 @@ import click
 from dockyard._util.units import human_size
 from dockyard.cli.context import AppContext
 from dockyard.cli.output import emit_each, emit_json, emit_rows
+from dockyard.cli.prunefilter import parse_prune_filters
 from dockyard.errors import DockyardError, InvalidArgument, Unsupported
 from dockyard.image.importer import import_rootfs
 from dockyard.image.inspect import history, inspect_image
@@ -157,7 +158,7 @@ def rmi_cmd(app: AppContext, names: tuple[str, ...], force: bool, no_prune: bool
 @pass_app
 def prune_cmd(app: AppContext, all_: bool, filters: tuple[str, ...], force: bool) -> None:
     """Remove unused images."""
-    labels, until = _prune_filters(filters)
+    labels, until = parse_prune_filters(filters)
     if not force:
         what = (
             "all images without at least one container associated to them"
@@ -285,24 +286,6 @@ def _print_removal(result: Removal, *, capital: bool) -> None:
         click.echo(f"{untagged}: {ref}")
     for ident in result.deleted:
         click.echo(f"{deleted}: {ident}")
-
-
-def _prune_filters(items: tuple[str, ...]) -> tuple[list[str], float | None]:
-    from dockyard.cli.timeparse import parse_until
-
-    labels: list[str] = []
-    until: float | None = None
-    for item in items:
-        key, sep, value = item.partition("=")
-        if key in ("label", "label!") and sep:
-            labels.append(("!" if key == "label!" else "") + value)
-        elif key == "until" and sep:
-            until = parse_until(value)
-        else:
-            raise InvalidArgument(
-                f"invalid filter '{item}'", hint="use until=<time> or label=<key>[=<value>]"
-            )
-    return labels, until
 
 
 def _fail_with(errors: list[str]) -> None:

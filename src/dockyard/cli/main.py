@@ -12,7 +12,7 @@ import sys
 import click
 
 from dockyard import __version__
-from dockyard.cli import image_cmds, system_cmds
+from dockyard.cli import container_cmds, container_ops, image_cmds, system_cmds, volume_cmds
 from dockyard.cli.config import load_settings, override
 from dockyard.cli.context import AppContext
 from dockyard.errors import DockyardError
@@ -59,6 +59,11 @@ def cli(
 
 image_cmds.register(cli)
 system_cmds.register(cli)
+volume_cmds.register(cli)
+_container_group = click.Group("container", help="Manage containers.")
+for _command in container_cmds.register(cli) + container_ops.register(cli):
+    _container_group.add_command(_command)
+cli.add_command(_container_group)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -164,7 +164,7 @@ def prune_images(
             continue
         if until is not None and image.created >= until:
             continue
-        if not _labels_match(dict(image.labels), labels):
+        if not labels_match(dict(image.labels), labels):
             continue
         for ref in store.db.refs_of(image.id):
             _untag(store, ref, [], result)
@@ -176,7 +176,9 @@ def prune_images(
     return result
 
 
-def _labels_match(have: dict[str, str], wanted: Sequence[str]) -> bool:
+def labels_match(have: Mapping[str, str], wanted: Sequence[str]) -> bool:
+    """Docker's prune ``label=`` filters: each ``k``/``k=v`` must match, each ``!k``/``!k=v``
+    must not."""
     for want in wanted:
         negate = want.startswith("!")
         key, sep, value = want.lstrip("!").partition("=")

@@ -1,6 +1,6 @@
 """The metadata database (SQLite, WAL): the only owner of the engine's SQL.
 
-On disk: ``<state root>/metadata.db`` (+ ``-wal``/``-shm``). Schema version 1, kept in
+On disk: ``<state root>/metadata.db`` (+ ``-wal``/``-shm``). Schema version 2, kept in
 ``PRAGMA user_version``::
 
     images(id PK = config digest, manifest_digest, manifest_media_type, created, added, size,
@@ -11,9 +11,15 @@ On disk: ``<state root>/metadata.db`` (+ ``-wal``/``-shm``). Schema version 1, k
     containers(id PK, name UNIQUE, image_id, running, created)  grown by the containers issue
     leases(id PK, created, expires) / lease_resources(lease_id, kind, ref)
                                                 in-flight operations: GC never removes leased refs
+    volumes(name PK, driver, created, labels JSON, anonymous)                  (v2)
+    container_volumes(container_id -> containers ON DELETE CASCADE, volume -> volumes,
+                      destination; PK (container_id, destination))             (v2)
+                                                which container mounts which volume where; a
+                                                volume with rows here cannot be deleted
 
-Every write runs in ``transaction()`` (``BEGIN IMMEDIATE``), so concurrent CLIs serialise on the
-database lock instead of interleaving. Migrations: ``_MIGRATIONS[n]`` upgrades version n to n+1.
+Foreign keys are enforced (``PRAGMA foreign_keys=ON`` on every connection). Every write runs
+in ``transaction()`` (``BEGIN IMMEDIATE``), so concurrent CLIs serialise on the database lock
+instead of interleaving. Migrations: ``_MIGRATIONS[n]`` upgrades version n to n+1.
 """
 
 from __future__ import annotations
@@ -27,10 +33,16 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
-from dockyard.errors import FailedPrecondition
-from dockyard.metadata.records import ContainerRef, ImageRecord, LayerRecord
+from dockyard.errors import (
+    AlreadyExists,
+    Conflict,
+    FailedPrecondition,
+    InvalidArgument,
+    NotFound,
+)
+from dockyard.metadata.records import ContainerRef, ImageRecord, LayerRecord, VolumeRecord
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 _SCHEMA_V1 = """
 CREATE TABLE images (
@@ -63,7 +75,21 @@ CREATE TABLE lease_resources (
 );
 """
 
-_MIGRATIONS: dict[int, str] = {0: _SCHEMA_V1}
+_V1_TO_V2 = """
+CREATE TABLE volumes (
+    name TEXT PRIMARY KEY, driver TEXT NOT NULL, created REAL NOT NULL,
+    labels TEXT NOT NULL DEFAULT '{}', anonymous INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE container_volumes (
+    container_id TEXT NOT NULL REFERENCES containers(id) ON DELETE CASCADE,
+    volume TEXT NOT NULL REFERENCES volumes(name), destination TEXT NOT NULL,
+    PRIMARY KEY (container_id, destination)
+);
+CREATE INDEX container_volumes_volume ON container_volumes(volume);
+"""
+
+# Append-only: _MIGRATIONS[n] upgrades version n to n+1 and never changes once released.
+_MIGRATIONS: dict[int, str] = {0: _SCHEMA_V1, 1: _V1_TO_V2}
 
 
 class Database:
@@ -210,11 +236,25 @@ class Database:
     # containers (only what the image store must respect) -------------------------------------
 
     def add_container(self, ref: ContainerRef) -> None:
+        """Insert a container's row.
+
+        Raises:
+            AlreadyExists: its ID or its name is taken (nothing is inserted).
+        """
+        row = (ref.id, ref.name, ref.image_id, int(ref.running), time.time())
+        try:
+            with self.transaction() as c:
+                c.execute("INSERT INTO containers VALUES (?,?,?,?,?)", row)
+        except sqlite3.IntegrityError as err:
+            raise AlreadyExists(f"container {ref.id} ({ref.name}): ID or name taken") from err
+
+    def list_containers(self) -> list[ContainerRef]:
+        """Every container's row, oldest first."""
+        return [_container(r) for r in self._query("SELECT * FROM containers ORDER BY created, id")]
+
+    def set_container_running(self, container_id: str, running: bool) -> None:
         with self.transaction() as c:
-            c.execute(
-                "INSERT INTO containers VALUES (?,?,?,?,?)",
-                (ref.id, ref.name, ref.image_id, int(ref.running), time.time()),
-            )
+            c.execute("UPDATE containers SET running=? WHERE id=?", (int(running), container_id))
 
     def containers_using(self, image_id: str) -> list[ContainerRef]:
         rows = self._query("SELECT * FROM containers WHERE image_id=? ORDER BY id", (image_id,))
@@ -224,6 +264,125 @@ class Database:
         """(all, running)."""
         row = self._query("SELECT count(*), coalesce(sum(running), 0) FROM containers")[0]
         return int(row[0]), int(row[1])
+
+    def delete_container(self, container_id: str) -> bool:
+        """Delete a container's row and, by cascade, its volume uses; False if there was none."""
+        with self.transaction() as c:
+            return c.execute("DELETE FROM containers WHERE id=?", (container_id,)).rowcount > 0
+
+    def rename_container(self, container_id: str, name: str) -> None:
+        """Give the container a new name.
+
+        Raises:
+            AlreadyExists: another container has it.
+        """
+        try:
+            with self.transaction() as c:
+                c.execute("UPDATE containers SET name=? WHERE id=?", (name, container_id))
+        except sqlite3.IntegrityError as err:
+            raise AlreadyExists(f"container name {name} is taken") from err
+
+    def container_by_name(self, name: str) -> str | None:
+        """The ID of the container named ``name``."""
+        rows = self._query("SELECT id FROM containers WHERE name=?", (name,))
+        return str(rows[0][0]) if rows else None
+
+    # volumes ------------------------------------------------------------------------------------
+
+    def put_volume(self, rec: VolumeRecord) -> bool:
+        """Insert ``rec`` unless a volume of that name exists (which is left unchanged).
+
+        Returns:
+            True if ``rec`` was inserted, False if the name was taken.
+        """
+        labels = json.dumps(dict(rec.labels))
+        row = (rec.name, rec.driver, rec.created, labels, int(rec.anonymous))
+        with self.transaction() as c:
+            return c.execute("INSERT OR IGNORE INTO volumes VALUES (?,?,?,?,?)", row).rowcount > 0
+
+    def get_volume(self, name: str) -> VolumeRecord | None:
+        rows = self._query("SELECT * FROM volumes WHERE name=?", (name,))
+        return _volume(rows[0]) if rows else None
+
+    def list_volumes(self) -> list[VolumeRecord]:
+        """Every volume, sorted by name."""
+        return [_volume(r) for r in self._query("SELECT * FROM volumes ORDER BY name")]
+
+    def delete_volume(self, name: str) -> bool:
+        """Delete the volume ``name`` if no container uses it; False if there was none.
+
+        Raises:
+            Conflict: ``remove NAME: volume is in use - [<container ids>]`` (docker's words).
+        """
+        with self.transaction() as c:
+            rows = c.execute(
+                "SELECT DISTINCT container_id FROM container_volumes WHERE volume=? "
+                "ORDER BY container_id",
+                (name,),
+            )
+            users = [r[0] for r in rows]
+            if users:
+                raise Conflict(
+                    f"remove {name}: volume is in use - [{', '.join(users)}]",
+                    hint="remove the containers that use it first (rm -v removes anonymous ones)",
+                )
+            return c.execute("DELETE FROM volumes WHERE name=?", (name,)).rowcount > 0
+
+    def attach_volumes(self, container_id: str, mounts: Sequence[tuple[str, str]]) -> None:
+        """Record that the container mounts each ``(volume, destination)`` pair.
+
+        Raises:
+            NotFound: the container or a volume does not exist (nothing is recorded).
+            InvalidArgument: two volumes on one destination of the container.
+        """
+        with self.transaction() as c:
+            if c.execute("SELECT 1 FROM containers WHERE id=?", (container_id,)).fetchone() is None:
+                raise NotFound(f"attach volumes: no such container: {container_id}")
+            for volume, destination in mounts:
+                if c.execute("SELECT 1 FROM volumes WHERE name=?", (volume,)).fetchone() is None:
+                    raise NotFound(f"no such volume: {volume}")
+                try:
+                    c.execute(
+                        "INSERT INTO container_volumes VALUES (?,?,?)",
+                        (container_id, volume, destination),
+                    )
+                except sqlite3.IntegrityError as err:
+                    raise InvalidArgument(
+                        f"container {container_id}: duplicate mount point: {destination}"
+                    ) from err
+
+    def detach_volumes(self, container_id: str) -> list[str]:
+        """Drop the container's volume uses; return the volumes it used, sorted."""
+        with self.transaction() as c:
+            rows = c.execute(
+                "SELECT DISTINCT volume FROM container_volumes WHERE container_id=?",
+                (container_id,),
+            )
+            names = sorted(r[0] for r in rows)
+            c.execute("DELETE FROM container_volumes WHERE container_id=?", (container_id,))
+        return names
+
+    def volume_users(self, name: str) -> list[str]:
+        """IDs of the containers that mount volume ``name``, sorted."""
+        rows = self._query(
+            "SELECT DISTINCT container_id FROM container_volumes WHERE volume=? "
+            "ORDER BY container_id",
+            (name,),
+        )
+        return [r[0] for r in rows]
+
+    def volumes_of(self, container_id: str) -> list[tuple[str, str]]:
+        """``(volume, destination)`` pairs the container mounts, by destination."""
+        rows = self._query(
+            "SELECT volume, destination FROM container_volumes WHERE container_id=? "
+            "ORDER BY destination",
+            (container_id,),
+        )
+        return [(r[0], r[1]) for r in rows]
+
+    def volumes_in_use(self) -> set[str]:
+        """Names of the volumes at least one container mounts."""
+        return {r[0] for r in self._query("SELECT DISTINCT volume FROM container_volumes")}
 
     # leases -------------------------------------------------------------------------------------
 
@@ -316,4 +475,15 @@ def _layer(row: sqlite3.Row) -> LayerRecord:
 def _container(row: sqlite3.Row) -> ContainerRef:
     return ContainerRef(
         id=row["id"], name=row["name"], image_id=row["image_id"], running=bool(row["running"])
+    )
+
+
+def _volume(row: sqlite3.Row) -> VolumeRecord:
+    labels = json.loads(row["labels"])
+    return VolumeRecord(
+        name=row["name"],
+        driver=row["driver"],
+        created=row["created"],
+        labels=tuple(sorted(labels.items())),
+        anonymous=bool(row["anonymous"]),
     )

@@ -42,3 +42,18 @@ class ContainerRef:
     name: str
     image_id: str
     running: bool
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class VolumeRecord:
+    """A volume: a directory the engine manages, mounted into containers by name.
+
+    ``anonymous`` volumes were created without a name (``VOLUME`` in an image, ``-v /path``);
+    their name is 64 random hex digits, and ``volume prune`` removes only them by default.
+    """
+
+    name: str
+    driver: str
+    created: float
+    labels: tuple[tuple[str, str], ...] = ()
+    anonymous: bool = False

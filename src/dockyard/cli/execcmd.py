@@ -1,0 +1,75 @@
+"""``exec``: a new process in a running container, through the runtime library in-process
+(or the container's ``--runtime`` command)."""
+
+from __future__ import annotations
+
+import subprocess
+from typing import Any
+
+import click
+
+from dockyard.cli.context import AppContext
+from dockyard.cli.runflags import parse_env
+from dockyard.errors import Conflict, DockyardError
+
+EXIT_ENGINE = 125
+
+
+def run_exec(app: AppContext, ref: str, command: tuple[str, ...], o: dict[str, Any]) -> int:
+    """Run the exec; return the exit code for the CLI (docker's: 126/127 when the command
+    cannot run, 125 for engine errors, else the process's own)."""
+    from dockyard.runtime.exec import ExecOptions, build_process, container_process, exec_process
+    from dockyard.runtime.state import StateStore
+
+    engine = app.containers
+    try:
+        container = engine.get(ref)
+        if container.status != "running":
+            raise Conflict(
+                f"Container {container.id} is not running",
+                hint=f"start it first: dockyard start {container.id[:12]}",
+            )
+        if container.config.runtime:
+            return _external(app, container.config.runtime, container.id, command, o)
+        store = StateStore(engine.store.runtime_root)
+        opts = ExecOptions(
+            args=command,
+            env=parse_env(o["env"], o["env_file"]),
+            cwd=o["workdir"],
+            user=o["user"],
+            caps=_all_caps() if o["privileged"] else (),
+            tty=o["tty"],
+        )
+        process = build_process(container_process(store, container.id), opts)
+        result = exec_process(store, container.id, process, detach=o["detach"])
+    except DockyardError as err:
+        click.echo(f"Error: {err.message}", err=True)
+        if err.hint:
+            click.echo(f"Hint: {err.hint}", err=True)
+        code = getattr(err, "exit_code", EXIT_ENGINE)
+        return code if code in (126, 127) else (1 if isinstance(err, Conflict) else EXIT_ENGINE)
+    if result is None:
+        return 0
+    if result.error is not None and result.exit_code in (126, 127):
+        click.echo(f"Error: {result.error.message}", err=True)
+    return result.exit_code
+
+
+def _all_caps() -> tuple[str, ...]:
+    from dockyard.oci.runtime_process import Capability
+
+    return tuple(str(c) for c in Capability)
+
+
+def _external(
+    app: AppContext, runtime: str, cid: str, command: tuple[str, ...], o: dict[str, Any]
+) -> int:
+    from dockyard.engine.lifecycle import runtime_argv
+
+    argv = [*runtime_argv(runtime, app.containers.store.runtime_root), "exec"]
+    argv += ["-t"] if o["tty"] else []
+    argv += ["-d"] if o["detach"] else []
+    argv += [f"--env={e}" for e in parse_env(o["env"], o["env_file"])]
+    argv += [f"--cwd={o['workdir']}"] if o["workdir"] else []
+    argv += [f"--user={o['user']}"] if o["user"] else []
+    return subprocess.run([*argv, cid, *command], check=False).returncode

@@ -1,0 +1,463 @@
+"""``run``/``create`` flags -> :class:`dockyard.engine.create.CreateRequest` (parsing only).
+
+Values are parsed the way docker's CLI parses them (``opts`` package): byte sizes with binary
+units, Go durations, ``-v`` and ``--mount`` forms, ``--env-file``. Anything dockyard cannot
+honour is an error here, never silently dropped.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import stat
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import click
+
+from dockyard.engine.create import CreateRequest, VolumeRequest
+from dockyard.engine.specdefaults import DEFAULT_SHM_SIZE
+from dockyard.engine.specgen import (
+    BindMount,
+    DeviceMapping,
+    IpcMode,
+    NetworkMode,
+    RunOptions,
+    Ulimit,
+)
+from dockyard.errors import InvalidArgument, Unsupported
+from dockyard.oci.containerconfig import HealthConfig
+from dockyard.oci.runtime_resources import DeviceType
+
+_UNITS = {"": 1, "b": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
+_DURATION = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h)")
+_NS = {
+    "ns": 1,
+    "us": 1_000,
+    "µs": 1_000,
+    "ms": 1_000_000,
+    "s": 10**9,
+    "m": 60 * 10**9,
+    "h": 3600 * 10**9,
+}
+
+
+def parse_bytes(text: str, flag: str) -> int:
+    """Docker's ``RAMInBytes``: ``512m``, ``1g``, ``1024`` (binary units).
+
+    Raises:
+        InvalidArgument: not a size.
+    """
+    m = re.fullmatch(r"(\d+(?:\.\d+)?)\s*([bkmgt]?)b?", text.strip().lower())
+    if not m:
+        raise InvalidArgument(f"invalid size: '{text}' for {flag}", hint="use e.g. 512m or 1g")
+    return int(float(m.group(1)) * _UNITS[m.group(2)])
+
+
+def parse_duration(text: str, flag: str) -> int:
+    """A Go duration (``30s``, ``1m30s``, ``500ms``) in nanoseconds.
+
+    Raises:
+        InvalidArgument: not a duration.
+    """
+    if text == "0":
+        return 0
+    pos, total = 0, 0.0
+    for m in _DURATION.finditer(text):
+        if m.start() != pos:
+            break
+        total += float(m.group(1)) * _NS[m.group(2)]
+        pos = m.end()
+    if pos != len(text) or not text:
+        raise InvalidArgument(f"invalid duration {text!r} for {flag}", hint="use e.g. 30s, 1m30s")
+    return int(total)
+
+
+def parse_env(values: Sequence[str], files: Sequence[str]) -> tuple[str, ...]:
+    """``-e K=V``/``-e K`` (from our environment; dropped if unset) and ``--env-file``."""
+    out: list[str] = []
+    for path in files:
+        try:
+            lines = Path(path).read_text().splitlines()
+        except OSError as err:
+            raise InvalidArgument(f"open {path}: {err.strerror}") from None
+        out += [ln.strip() for ln in lines if ln.strip() and not ln.lstrip().startswith("#")]
+    out += list(values)
+    env = []
+    for item in out:
+        key, sep, _ = item.partition("=")
+        if not key:
+            raise InvalidArgument(f"invalid environment variable: {item}")
+        if sep:
+            env.append(item)
+        elif key in os.environ:
+            env.append(f"{key}={os.environ[key]}")
+    return tuple(env)
+
+
+def parse_pairs(values: Sequence[str], flag: str) -> dict[str, str]:
+    """``KEY=VALUE`` items (``--label``, ``--sysctl``, ``--log-opt``); a bare key is ``""``."""
+    out = {}
+    for item in values:
+        key, _, value = item.partition("=")
+        if not key:
+            raise InvalidArgument(f"invalid argument {item!r} for {flag}")
+        out[key] = value
+    return out
+
+
+def parse_volume(spec: str) -> BindMount | VolumeRequest:
+    """``-v``: ``/ctr`` (anonymous), ``NAME:/ctr[:ro]`` (named), ``/host:/ctr[:ro]`` (bind).
+
+    Raises:
+        InvalidArgument: malformed; Unsupported: SELinux labels or propagation modes.
+    """
+    parts = spec.split(":")
+    if len(parts) == 1:
+        return VolumeRequest(name="", destination=_abs(parts[0], spec))
+    if len(parts) > 3:
+        raise InvalidArgument(f"invalid volume specification: '{spec}'")
+    source, destination = parts[0], _abs(parts[1], spec)
+    readonly = _mode(parts[2] if len(parts) == 3 else "", spec)
+    if source.startswith(("/", ".")) or "/" in source:
+        host = os.path.abspath(source)
+        os.makedirs(host, exist_ok=True)  # docker creates a missing bind source for -v
+        return BindMount(source=host, destination=destination, readonly=readonly)
+    return VolumeRequest(name=source, destination=destination, readonly=readonly)
+
+
+def _abs(path: str, spec: str) -> str:
+    if not path.startswith("/"):
+        raise InvalidArgument(
+            f"invalid volume specification: '{spec}': invalid mount config: "
+            "mount path must be absolute"
+        )
+    return path
+
+
+def _mode(text: str, spec: str) -> bool:
+    readonly = False
+    for mode in filter(None, text.split(",")):
+        if mode in ("ro", "rw"):
+            readonly = mode == "ro"
+        elif mode in ("z", "Z"):
+            raise Unsupported(
+                f"volume {spec!r}: SELinux relabeling ({mode}) is not supported by dockyard",
+                hint="drop the :z/:Z suffix",
+            )
+        else:
+            raise InvalidArgument(f"invalid mode: {mode} in volume '{spec}'")
+    return readonly
+
+
+def parse_mount(spec: str) -> tuple[str, BindMount | VolumeRequest | tuple[str, str]]:
+    """``--mount type=bind|volume|tmpfs,source=…,target=…[,readonly][,tmpfs-size=…]``.
+
+    Returns:
+        ("bind", BindMount) | ("volume", VolumeRequest) | ("tmpfs", (target, options)).
+    """
+    fields: dict[str, str] = {}
+    for item in spec.split(","):
+        key, sep, value = item.partition("=")
+        key = {"src": "source", "dst": "target", "destination": "target", "ro": "readonly"}.get(
+            key, key
+        )
+        fields[key] = value if sep else "true"
+    kind = fields.pop("type", "volume")
+    target = fields.pop("target", "")
+    readonly = fields.pop("readonly", "false") in ("true", "1")
+    source = fields.pop("source", "")
+    if not target.startswith("/"):
+        raise InvalidArgument(
+            f"invalid argument {spec!r} for --mount: target must be an absolute path"
+        )
+    if kind == "tmpfs":
+        opts = [f"size={fields.pop('tmpfs-size')}"] if "tmpfs-size" in fields else []
+        opts += [f"mode={fields.pop('tmpfs-mode')}"] if "tmpfs-mode" in fields else []
+        _no_more(fields, spec)
+        return "tmpfs", (target, ",".join(opts))
+    _no_more(fields, spec)
+    if kind == "bind":
+        if not os.path.exists(source):
+            raise InvalidArgument(
+                f'invalid mount config for type "bind": bind source path does not exist: {source}'
+            )
+        return "bind", BindMount(
+            source=os.path.abspath(source), destination=target, readonly=readonly
+        )
+    if kind == "volume":
+        return "volume", VolumeRequest(name=source, destination=target, readonly=readonly)
+    raise Unsupported(f"--mount type={kind} is not supported", hint="use bind, volume or tmpfs")
+
+
+def _no_more(fields: Mapping[str, str], spec: str) -> None:
+    if fields:
+        raise Unsupported(f"--mount {spec!r}: unsupported option(s): {', '.join(sorted(fields))}")
+
+
+def parse_device(spec: str) -> DeviceMapping:
+    """``--device /dev/x[:/dev/y][:rwm]`` with the host node's numbers.
+
+    Raises:
+        InvalidArgument: not a device node.
+    """
+    parts = spec.split(":")
+    host = parts[0]
+    container = parts[1] if len(parts) > 1 and parts[1].startswith("/") else host
+    perms = parts[-1] if len(parts) > 1 and not parts[-1].startswith("/") else "rwm"
+    try:
+        st = os.stat(host)
+    except OSError as err:
+        raise InvalidArgument(
+            f"error gathering device information while adding device {host!r}: {err.strerror}"
+        ) from None
+    if not (stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode)):
+        raise InvalidArgument(f"{host} is not a device node", hint="--device takes /dev paths")
+    kind = DeviceType.CHAR if stat.S_ISCHR(st.st_mode) else DeviceType.BLOCK
+    return DeviceMapping(
+        container_path=container, type=kind, major=os.major(st.st_rdev), minor=os.minor(st.st_rdev),
+        file_mode=stat.S_IMODE(st.st_mode), permissions=perms,
+    )  # fmt: skip
+
+
+def parse_ulimit(spec: str) -> Ulimit:
+    """``--ulimit nofile=1024[:2048]``."""
+    name, _, values = spec.partition("=")
+    soft, _, hard = values.partition(":")
+    try:
+        return Ulimit(name=name, soft=int(soft), hard=int(hard or soft))
+    except ValueError:
+        raise InvalidArgument(
+            f"invalid ulimit argument: {spec}", hint="use NAME=SOFT[:HARD]"
+        ) from None
+
+
+def parse_network(value: str) -> NetworkMode:
+    if value in ("", "default", "bridge"):
+        return NetworkMode.BRIDGE
+    if value in ("none", "host"):
+        return NetworkMode(value)
+    raise Unsupported(
+        f"network {value!r}: user-defined networks come with bridge networking",
+        hint="use --network none or --network host",
+    )
+
+
+def health_options(
+    cmd: str | None, interval: str | None, timeout: str | None, start_period: str | None,
+    start_interval: str | None, retries: int | None,
+) -> HealthConfig | None:  # fmt: skip
+    """The ``--health-*`` flags as a HealthConfig (None when no flag was given)."""
+    if not any(
+        v is not None for v in (cmd, interval, timeout, start_period, start_interval, retries)
+    ):
+        return None
+
+    def dur(v: str | None, flag: str) -> int:
+        return parse_duration(v, flag) if v else 0
+
+    return HealthConfig(
+        test=("CMD-SHELL", cmd) if cmd else (),
+        interval=dur(interval, "--health-interval"),
+        timeout=dur(timeout, "--health-timeout"),
+        start_period=dur(start_period, "--health-start-period"),
+        start_interval=dur(start_interval, "--health-start-interval"),
+        retries=retries or 0,
+    )
+
+
+def build_request(image: str, command: Sequence[str], o: Mapping[str, Any]) -> CreateRequest:
+    """The request for the parsed click values ``o`` of a ``run``/``create``."""
+    if o["publish"]:
+        raise Unsupported("-p/--publish needs bridge networking, which is not implemented yet",
+                          hint="use --network host to reach the container's ports")  # fmt: skip
+    if o["pull"] == "always":
+        raise Unsupported("--pull always: pulling images is not implemented yet",
+                          hint="use --pull missing (the default) with a local image")  # fmt: skip
+    if o["log_driver"] not in (None, "json-file"):
+        raise Unsupported(
+            f"log driver {o['log_driver']!r}", hint="dockyard has the json-file driver"
+        )
+    binds: list[BindMount] = []
+    volumes: list[VolumeRequest] = []
+    tmpfs: dict[str, str] = {}
+    for spec in o["volume"]:
+        v = parse_volume(spec)
+        (binds if isinstance(v, BindMount) else volumes).append(v)  # type: ignore[arg-type]
+    for spec in o["mount"]:
+        kind, value = parse_mount(spec)
+        if kind == "tmpfs":
+            tmpfs[value[0]] = value[1]  # type: ignore[index]
+        else:
+            (binds if kind == "bind" else volumes).append(value)  # type: ignore[arg-type]
+    for spec in o["tmpfs"]:
+        target, _, opts = spec.partition(":")
+        tmpfs[target] = opts
+    options = RunOptions(
+        entrypoint=None if o["entrypoint"] is None else tuple(filter(None, [o["entrypoint"]])),
+        cmd=tuple(command),
+        env=parse_env(o["env"], o["env_file"]),
+        workdir=o["workdir"] or "",
+        user=o["user"] or "",
+        hostname=o["hostname"] or "",
+        terminal=o["tty"],
+        privileged=o["privileged"],
+        cap_add=tuple(o["cap_add"]),
+        cap_drop=tuple(o["cap_drop"]),
+        security_opt=tuple(o["security_opt"]),
+        read_only=o["read_only"],
+        sysctls=parse_pairs(o["sysctl"], "--sysctl"),
+        ulimits=tuple(parse_ulimit(u) for u in o["ulimit"]),
+        devices=tuple(parse_device(d) for d in o["device"]),
+        tmpfs=tmpfs,
+        binds=tuple(binds),
+        memory=parse_bytes(o["memory"], "--memory") if o["memory"] else 0,
+        memory_swap=_swap(o["memory_swap"]),
+        cpu_shares=o["cpu_shares"] or 0,
+        cpus=o["cpus"] or 0.0,
+        cpuset_cpus=o["cpuset_cpus"] or "",
+        pids_limit=o["pids_limit"] or 0,
+        shm_size=parse_bytes(o["shm_size"], "--shm-size") if o["shm_size"] else DEFAULT_SHM_SIZE,
+        ipc=IpcMode(o["ipc"]) if o["ipc"] else IpcMode.PRIVATE,
+        network=parse_network(o["network"] or ""),
+    )
+    return CreateRequest(
+        image=image,
+        options=options,
+        name=o["name"] or "",
+        volumes=tuple(volumes),
+        tty=o["tty"],
+        open_stdin=o["interactive"],
+        labels=parse_pairs(o["label"], "--label"),
+        stop_signal=o["stop_signal"] or "",
+        stop_timeout=o["stop_timeout"],
+        health=health_options(
+            o["health_cmd"],
+            o["health_interval"],
+            o["health_timeout"],
+            o["health_start_period"],
+            o["health_start_interval"],
+            o["health_retries"],
+        ),
+        no_healthcheck=o["no_healthcheck"],
+        restart=o["restart"] or "no",
+        auto_remove=o["rm"],
+        log_opts=parse_pairs(o["log_opt"], "--log-opt"),
+        init=o["init"],
+        runtime=_runtime(o["runtime"]),
+        add_hosts=tuple(o["add_host"]),
+        dns=tuple(o["dns"]),
+        dns_search=tuple(o["dns_search"]),
+        dns_options=tuple(o["dns_option"]),
+    )
+
+
+def _swap(value: str | None) -> int:
+    if not value:
+        return 0
+    return -1 if value == "-1" else parse_bytes(value, "--memory-swap")
+
+
+def _runtime(value: str | None) -> str:
+    """``--runtime``: dockyard's own (in-process) or a runc-compatible command on PATH."""
+    if value in (None, "", "dockyard", "dockyard-runtime"):
+        return ""
+    import shutil
+
+    found = shutil.which(value)
+    if found is None:
+        raise InvalidArgument(
+            f"unknown or invalid runtime name: {value}",
+            hint="give a runc-compatible command on PATH, e.g. runc or crun",
+        )
+    return found
+
+
+F = Callable[..., Any]
+
+
+def run_options(f: F) -> F:
+    """Decorate a click command with every ``run``/``create`` flag."""
+    opts: list[Callable[[F], F]] = [
+        click.option("-i", "--interactive", is_flag=True, help="Keep STDIN open."),
+        click.option("-t", "--tty", is_flag=True, help="Allocate a pseudo-TTY."),
+        click.option("--rm", is_flag=True, help="Remove the container when it exits."),
+        click.option("--name", help="Assign a name to the container."),
+        click.option("-e", "--env", multiple=True, help="Set environment variables."),
+        click.option("--env-file", multiple=True, help="Read a file of environment variables."),
+        click.option("-w", "--workdir", help="Working directory inside the container."),
+        click.option("-u", "--user", help="Username or UID (format: <name|uid>[:<group|gid>])."),
+        click.option("--entrypoint", help="Overwrite the default ENTRYPOINT of the image."),
+        click.option("-h", "--hostname", help="Container host name."),
+        click.option("-l", "--label", multiple=True, help="Set meta data on a container."),
+        click.option("-v", "--volume", multiple=True, help="Bind mount a volume."),
+        click.option("--mount", multiple=True, help="Attach a filesystem mount to the container."),
+        click.option("--tmpfs", multiple=True, help="Mount a tmpfs directory."),
+        click.option("--read-only", is_flag=True, help="Mount the root filesystem read-only."),
+        click.option("-m", "--memory", help="Memory limit."),
+        click.option("--memory-swap", help="Memory plus swap limit; -1 unlimited."),
+        click.option("--cpus", type=float, help="Number of CPUs."),
+        click.option("-c", "--cpu-shares", type=int, help="CPU shares (relative weight)."),
+        click.option("--cpuset-cpus", help="CPUs in which to allow execution (0-3, 0,1)."),
+        click.option("--pids-limit", type=int, help="Tune container pids limit (-1 unlimited)."),
+        click.option(
+            "--restart", help="Restart policy (no, on-failure[:N], always, unless-stopped)."
+        ),
+        click.option("--init", is_flag=True, help="Run an init inside the container."),
+        click.option("--stop-signal", help="Signal to stop the container."),
+        click.option("--stop-timeout", type=int, help="Timeout (in seconds) to stop a container."),
+        click.option("--health-cmd", help="Command to run to check health."),
+        click.option("--health-interval", help="Time between running the check."),
+        click.option(
+            "--health-retries", type=int, help="Consecutive failures to report unhealthy."
+        ),
+        click.option("--health-timeout", help="Maximum time to allow one check to run."),
+        click.option("--health-start-period", help="Start period for the container to initialize."),
+        click.option(
+            "--health-start-interval", help="Time between checks during the start period."
+        ),
+        click.option(
+            "--no-healthcheck", is_flag=True, help="Disable any container-specified HEALTHCHECK."
+        ),
+        click.option(
+            "--network", "--net", "network", help="Connect a container to a network (none, host)."
+        ),
+        click.option(
+            "--add-host", multiple=True, help="Add a custom host-to-IP mapping (host:ip)."
+        ),
+        click.option("--dns", multiple=True, help="Set custom DNS servers."),
+        click.option("--dns-search", multiple=True, help="Set custom DNS search domains."),
+        click.option(
+            "--dns-option", "--dns-opt", "dns_option", multiple=True, help="Set DNS options."
+        ),
+        click.option("--shm-size", help="Size of /dev/shm."),
+        click.option(
+            "--pull",
+            type=click.Choice(["missing", "never", "always"]),
+            default="missing",
+            help="Pull image before running.",
+        ),
+        click.option("--runtime", help="Runtime to use for this container (runc-compatible)."),
+        click.option(
+            "--privileged", is_flag=True, help="Give extended privileges to this container."
+        ),
+        click.option("--cap-add", multiple=True, help="Add Linux capabilities."),
+        click.option("--cap-drop", multiple=True, help="Drop Linux capabilities."),
+        click.option("--security-opt", multiple=True, help="Security options."),
+        click.option("--device", multiple=True, help="Add a host device to the container."),
+        click.option("--sysctl", multiple=True, help="Sysctl options."),
+        click.option("--ulimit", multiple=True, help="Ulimit options."),
+        click.option("--ipc", type=click.Choice(["private", "none"]), help="IPC mode."),
+        click.option("--log-driver", help="Logging driver (json-file)."),
+        click.option("--log-opt", multiple=True, help="Log driver options (max-size, max-file)."),
+        click.option(
+            "-p",
+            "--publish",
+            multiple=True,
+            help="Publish a container's port(s) (needs bridge networking).",
+        ),
+    ]
+    for opt in reversed(opts):
+        f = opt(f)
+    return f

@@ -1,0 +1,140 @@
+"""The containers service: one object the CLI (and compose) call for every container verb.
+
+It owns the :class:`~.store.ContainerStore` and borrows the image store (images, snapshots,
+metadata) and the volume store. Verbs live in their own modules (:mod:`.create`,
+:mod:`.lifecycle`, :mod:`.remove`); this class wires them and keeps the two cross-cutting rules:
+
+- **Stale state is corrected on read** (:meth:`refresh`): a container recorded as running whose
+  monitor is gone (killed, or the host rebooted: the boot id changed) is marked exited with
+  code 255, like docker after a crash, and what its runtime left behind is cleaned.
+- **Volumes are populated from the image on first use** (:meth:`copy_up`, run by the
+  monitor once the rootfs is mounted).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from dockyard.engine.store import Container, ContainerStore
+from dockyard.errors import DockyardError
+from dockyard.monitor import state as run_state
+
+if TYPE_CHECKING:
+    from dockyard.engine.volumes import VolumeStore
+    from dockyard.image import ImageStore
+
+STALE_EXIT_CODE = 255
+
+
+class Containers:
+    """Containers of one state root.
+
+    Args:
+        images: the image store (its root is the state root).
+        volumes: the volume store.
+        runroot: the run-state root (tmpfs: ``/run/dockyard``).
+        cgroup_v2: the host runs cgroup v2 (decides the spec's cgroup namespace).
+        remove_prefix: the ``dockyard`` command line (with its global options) the monitor
+            runs to remove a ``--rm`` container nobody else removes.
+    """
+
+    def __init__(
+        self,
+        images: ImageStore,
+        volumes: VolumeStore,
+        *,
+        runroot: Path,
+        cgroup_v2: bool,
+        remove_prefix: tuple[str, ...] = (),
+    ) -> None:
+        self.images = images
+        self.volumes = volumes
+        self.store = ContainerStore(images.root, runroot)
+        self.cgroup_v2 = cgroup_v2
+        self.remove_prefix = remove_prefix or (sys.executable, "-m", "dockyard")
+
+    # lookup -----------------------------------------------------------------------------------
+
+    def get(self, ref: str) -> Container:
+        """Find by ID, name or ID prefix, with its state refreshed.
+
+        Raises:
+            NotFound: ``No such container: REF``.
+        """
+        container = self.store.find(ref)
+        self.refresh(container)
+        return container
+
+    def list(self) -> list[Container]:
+        """Every container, newest first, states refreshed."""
+        containers = self.store.all()
+        for container in containers:
+            self.refresh(container)
+        return containers
+
+    def reload(self, container: Container) -> None:
+        """Re-read the run state from disk."""
+        container.state = run_state.load(str(container.dir))
+
+    def remove_argv(self, container_id: str) -> tuple[str, ...]:
+        return (*self.remove_prefix, "rm", "--force", container_id)
+
+    # stale state ------------------------------------------------------------------------------
+
+    def refresh(self, container: Container) -> None:
+        """Correct a running state whose monitor is gone (see the module docstring)."""
+        st = container.state
+        if st.status not in run_state.ACTIVE:
+            return
+        if st.boot_id == run_state.boot_id() and run_state.alive(
+            int(st.monitor_pid), int(st.monitor_start)
+        ):
+            return
+        with run_state.Locked(str(container.dir)) as locked:
+            if locked.status in run_state.ACTIVE and not (
+                locked.boot_id == run_state.boot_id()
+                and run_state.alive(int(locked.monitor_pid), int(locked.monitor_start))
+            ):
+                self._clean_runtime(container.id)
+                locked.transition(run_state.EXITED)
+                locked.exit_code, locked.pid = STALE_EXIT_CODE, 0
+                locked.error = "the container's monitor died (or the host rebooted)"
+                locked.finished_at = run_state.now_rfc3339()
+        container.state = locked
+        self.images.db.set_container_running(container.id, False)
+
+    def _clean_runtime(self, container_id: str) -> None:
+        """Kill what is left of the container and delete its runtime state."""
+        from dockyard.runtime.delete import delete
+        from dockyard.runtime.state import StateStore
+
+        with contextlib.suppress(DockyardError, OSError):
+            delete(StateStore(self.store.runtime_root), container_id, force=True)
+
+    # volumes ----------------------------------------------------------------------------------
+
+    def copy_up(self, container: Container, rootfs: Path) -> None:
+        """Copy the image's content at each volume's mount point into the volume when the
+        volume is still empty (docker's behaviour). The mount point is resolved inside
+        ``rootfs`` (a symlink in the image cannot point the copy at a host path)."""
+        from dockyard.linux.fs import secure_join
+
+        root_fd = os.open(rootfs, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+        try:
+            for volume in container.config.volumes:
+                try:
+                    fd = secure_join(root_fd, volume.destination)
+                except OSError:
+                    continue  # nothing in the image there
+                try:
+                    source = Path(f"/proc/self/fd/{fd}")
+                    if source.is_dir():
+                        self.volumes.populate(volume.name, Path(os.readlink(source)))
+                finally:
+                    os.close(fd)
+        finally:
+            os.close(root_fd)

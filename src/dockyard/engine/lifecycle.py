@@ -1,0 +1,284 @@
+"""Starting, stopping, signalling, pausing and waiting for containers.
+
+Every status change goes through :class:`dockyard.monitor.state.Locked` (the container's lock,
+then an atomic write). The monitor records exits; these functions record user intent
+(``stopped_by_user``) before they signal, so a restart policy never fights ``docker stop``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import sys
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from dockyard.engine.bundle import build_spec, write_bundle
+from dockyard.errors import AlreadyExists, Conflict, DockyardError, FailedPrecondition, NotFound
+from dockyard.monitor import state as run_state
+from dockyard.monitor.spawn import Spawned, SpawnRequest, spawn
+
+if TYPE_CHECKING:
+    from dockyard.engine.containers import Containers
+    from dockyard.engine.store import Container
+
+DEFAULT_STOP_TIMEOUT = 10
+POLL = 0.01
+
+
+def runtime_argv(runtime: str, runtime_root: Path) -> tuple[str, ...]:
+    """The runc-compatible command (with its ``--root``) for restarts and healthchecks."""
+    if runtime:
+        return (runtime, "--root", str(runtime_root))
+    return (sys.executable, "-m", "dockyard.cli.runtime_main", "--root", str(runtime_root))
+
+
+def start(
+    engine: Containers,
+    container: Container,
+    *,
+    client: socket.socket | None = None,
+    client_removes: bool = False,
+) -> Spawned:
+    """Start ``container`` under a new monitor.
+
+    Args:
+        client: the monitor's end of an attach connection made before the start.
+        client_removes: that client removes the container after it exits (``run --rm``).
+
+    Raises:
+        Conflict: it is running (or being removed).
+        ChildError: its command cannot run (exit codes 126/127).
+    """
+    engine.refresh(container)
+    if not run_state.can_start(container.status):
+        raise Conflict(f"container {container.id[:12]}: cannot start: it is {container.status}")
+    config = container.config
+    image = engine.images.config(engine.images.resolve(config.image_id))
+    spec = build_spec(container, image, engine.volumes, cgroup_v2=engine.cgroup_v2)
+    bundle = write_bundle(container, spec)
+    rootfs = container.dir / "rootfs"
+    mounts = tuple(engine.images.snapshots.mounts(config.snapshot))
+    store = engine.store
+    for d in (store.runtime_root, store.attach_dir):
+        d.mkdir(parents=True, exist_ok=True, mode=0o700)
+    request = SpawnRequest(
+        container_id=config.id,
+        container_dir=container.dir,
+        bundle=bundle,
+        rootfs=rootfs,
+        rootfs_mounts=mounts,
+        runtime_root=store.runtime_root,
+        runtime_argv=runtime_argv(config.runtime, store.runtime_root),
+        own_runtime=not config.runtime,
+        attach_path=store.attach_path(config.id),
+        console_path=store.runroot / "attach" / f"{config.id[:12]}.console",
+        tty=config.tty,
+        stdin=config.open_stdin,
+        log_path=container.log_path,
+        log_max_size=config.log_max_size,
+        log_max_file=config.log_max_file,
+        restart=(config.restart_policy, config.restart_max),
+        health=_health(config),
+        auto_remove=config.auto_remove,
+        remove_argv=engine.remove_argv(config.id),
+        client=client,
+        client_removes=client_removes,
+        prepare=(lambda root: engine.copy_up(container, root)) if config.volumes else None,
+    )
+    spawned = spawn(request)
+    engine.images.db.set_container_running(config.id, True)
+    return spawned
+
+
+def _health(config: object) -> dict[str, object] | None:
+    health = getattr(config, "healthcheck", None)
+    if health is None or not health.test or health.test[0] == "NONE":
+        return None
+    return dict(health.to_json())
+
+
+def kill(engine: Containers, container: Container, sig: int) -> None:
+    """Send ``sig`` to the container's init (docker ``kill``).
+
+    Raises:
+        Conflict: it is not running.
+    """
+    engine.refresh(container)
+    if container.status not in (run_state.RUNNING, run_state.PAUSED):
+        raise Conflict(f"Cannot kill container: {container.id[:12]}: container is not running")
+    _signal(engine, container, sig)
+
+
+def _signal(
+    engine: Containers, container: Container, sig: int, *, all_processes: bool = False
+) -> None:
+    if container.config.runtime:
+        import subprocess
+
+        argv = [*runtime_argv(container.config.runtime, engine.store.runtime_root), "kill"]
+        argv += ["--all"] if all_processes else []
+        subprocess.run([*argv, container.id, str(sig)], check=False, capture_output=True)
+        return
+    from dockyard.runtime.kill import kill as runtime_kill
+    from dockyard.runtime.state import StateStore
+
+    with contextlib.suppress(NotFound, FailedPrecondition):
+        runtime_kill(
+            StateStore(engine.store.runtime_root), container.id, sig, all_processes=all_processes
+        )
+
+
+def stop(
+    engine: Containers,
+    container: Container,
+    timeout: int | None = None,
+    *,
+    signal_name: str | None = None,
+) -> bool:
+    """Docker's ``stop``: the stop signal (``signal_name`` or the container's), then SIGKILL
+    after ``timeout`` seconds (the container's ``--stop-timeout``, else 10; -1 waits forever).
+
+    Returns:
+        False when it was not running (docker treats that as success).
+    """
+    with run_state.Locked(str(container.dir)) as st:
+        if not run_state.can_stop(st.status):
+            return False
+        st.stopped_by_user = True
+    engine.refresh(container)
+    if container.status == run_state.PAUSED:
+        _signal(engine, container, signal.SIGKILL, all_processes=True)
+        unpause(engine, container)
+    if timeout is None:
+        timeout = container.config.stop_timeout
+    if timeout is None:
+        timeout = DEFAULT_STOP_TIMEOUT
+    sig = _stop_signal(signal_name or container.config.stop_signal)
+    if timeout != 0:
+        _signal(engine, container, sig)
+        if wait_stopped(engine, container, float(timeout) if timeout > 0 else None):
+            return True
+    _signal(engine, container, signal.SIGKILL, all_processes=True)
+    wait_stopped(engine, container, 30.0)
+    return True
+
+
+def _stop_signal(text: str) -> int:
+    if not text:
+        return signal.SIGTERM
+    from dockyard.runtime.kill import parse_signal
+
+    return parse_signal(text)
+
+
+def wait_stopped(engine: Containers, container: Container, timeout: float | None) -> bool:
+    """Wait until the container is no longer active; False on timeout."""
+    deadline = None if timeout is None else time.monotonic() + timeout
+    while True:
+        engine.reload(container)
+        engine.refresh(container)
+        if container.status not in run_state.ACTIVE:
+            return True
+        if deadline is not None and time.monotonic() > deadline:
+            return False
+        time.sleep(POLL)
+
+
+def pause(engine: Containers, container: Container, *, resume: bool = False) -> None:
+    """Freeze (or thaw) every process of the container (docker ``pause``/``unpause``).
+
+    Raises:
+        Conflict: not running (pause) or not paused (unpause).
+    """
+    with run_state.Locked(str(container.dir)) as st:
+        if resume and not run_state.can_unpause(st.status):
+            raise Conflict(f"Container {container.id[:12]} is not paused")
+        if not resume and not run_state.can_pause(st.status):
+            raise Conflict(f"Container {container.id[:12]} is not running")
+        from dockyard.runtime import pause as runtime_pause
+        from dockyard.runtime.state import StateStore
+
+        store = StateStore(engine.store.runtime_root)
+        if resume:
+            runtime_pause.resume(store, container.id)
+            st.transition(run_state.RUNNING)
+        else:
+            runtime_pause.pause(store, container.id)
+            st.transition(run_state.PAUSED)
+    container.state = run_state.load(str(container.dir))
+
+
+def unpause(engine: Containers, container: Container) -> None:
+    with run_state.Locked(str(container.dir)) as st:
+        if st.status != run_state.PAUSED:
+            return
+        from dockyard.runtime import pause as runtime_pause
+        from dockyard.runtime.state import StateStore
+
+        with contextlib.suppress(DockyardError):
+            runtime_pause.resume(StateStore(engine.store.runtime_root), container.id)
+        st.transition(run_state.RUNNING)
+
+
+def wait(engine: Containers, container: Container, *, condition: str = "not-running") -> int:
+    """Docker's ``wait``: block until the container stops; its exit code.
+
+    ``condition`` ``next-exit`` waits for the next exit even if it is stopped now.
+    """
+    if condition == "next-exit":
+        while container.status not in run_state.ACTIVE:
+            time.sleep(POLL * 5)
+            engine.reload(container)
+    while True:
+        engine.refresh(container)
+        if container.status in (run_state.EXITED, run_state.DEAD):
+            return int(container.state.exit_code)
+        if container.status == run_state.CREATED and container.state.finished_at:
+            return int(container.state.exit_code)
+        time.sleep(POLL * 2)
+        try:
+            engine.reload(container)
+        except NotFound:
+            return int(container.state.exit_code)
+
+
+def monitor_alive(container: Container) -> bool:
+    st = container.state
+    return run_state.alive(int(st.monitor_pid), int(st.monitor_start))
+
+
+def pid_alive(pid: int) -> bool:
+    return pid > 0 and os.path.exists(f"/proc/{pid}")
+
+
+def rename(engine: Containers, container: Container, new_name: str) -> None:
+    """Docker's ``rename``: the database's UNIQUE name decides races.
+
+    Raises:
+        Conflict: the name is taken; InvalidArgument: not a valid name.
+    """
+    import dataclasses
+
+    from dockyard.engine.store import validate_name
+
+    name = validate_name(new_name)
+    if name == container.name:
+        raise Conflict("Renaming a container with the same name as its current name")
+    fd = run_state.lock(str(container.dir))
+    try:
+        try:
+            engine.images.db.rename_container(container.id, name)
+        except AlreadyExists:
+            raise Conflict(
+                f'Conflict. The container name "/{name}" is already in use',
+                hint="remove or rename that container first",
+            ) from None
+        config = dataclasses.replace(container.config, name=name)
+        engine.store.write_config(config)
+        container.config = config
+    finally:
+        os.close(fd)

@@ -1,0 +1,164 @@
+"""The monitor's first act, before it becomes the small loop: create and start the container.
+
+Runs in the monitor process forked from the CLI (see :mod:`.spawn`), with the runtime library
+already imported, so the first start costs no imports.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+from collections.abc import Mapping
+
+from dockyard.errors import DockyardError
+from dockyard.linux import mount as linux_mount
+from dockyard.linux.ns import CLONE_NEWNS, unshare
+from dockyard.linux.proc import set_child_subreaper
+from dockyard.monitor import protocol, state
+from dockyard.monitor.exits import oom_kills
+from dockyard.monitor.spawn import SpawnRequest
+from dockyard.runtime.state import StateStore, cgroup_of
+
+
+def private_rootfs(req: SpawnRequest) -> None:
+    """A mount namespace of our own (nothing propagates back to the host) with the
+    container's rootfs mounted: the mount goes away with the last process that uses it."""
+    unshare(CLONE_NEWNS)
+    linux_mount.mount("", "/", "", linux_mount.MS_REC | linux_mount.MS_PRIVATE)
+    for m in req.rootfs_mounts:
+        linux_mount.mount_options(m.source, str(req.rootfs), m.type, list(m.options))
+
+
+class _Stdio:
+    """The container's end and our end of its stdio."""
+
+    def __init__(self, req: SpawnRequest) -> None:
+        self.devnull = os.open(os.devnull, os.O_RDWR | os.O_CLOEXEC)
+        self.theirs: list[int] = []
+        self.out = self.err = self.stdin = -1
+        self.console: socket.socket | None = None
+        self.ours_console: socket.socket | None = None
+        if req.tty:
+            self.ours_console, self.console = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+            return
+        self.out, out_w = os.pipe2(os.O_CLOEXEC)
+        self.err, err_w = os.pipe2(os.O_CLOEXEC)
+        in_r = self.devnull
+        if req.stdin:
+            in_r, self.stdin = os.pipe2(os.O_CLOEXEC)
+            self.theirs.append(in_r)
+        self.theirs += [out_w, err_w]
+        self.child = (in_r, out_w, err_w)
+
+    def install(self) -> None:
+        """Make the container's ends our fds 0-2: the runtime's init inherits them (runc)."""
+        child = (self.devnull,) * 3 if self.console is not None else self.child
+        for n, fd in enumerate(child):
+            os.dup2(fd, n)
+
+    def release(self) -> None:
+        for n in (0, 1, 2):
+            os.dup2(self.devnull, n)
+        for fd in self.theirs:
+            os.close(fd)
+        self.theirs = []
+
+
+def launch(req: SpawnRequest) -> dict[str, object]:
+    """Create and start the container; return the loop's config (see :mod:`.loop`).
+
+    Raises:
+        DockyardError: the container could not be created or its command not run.
+    """
+    from dockyard.runtime.child import read_child_error
+    from dockyard.runtime.create import create
+    from dockyard.runtime.start import start
+
+    set_child_subreaper(True)
+    private_rootfs(req)
+    if req.prepare is not None:
+        req.prepare(req.rootfs)
+    stdio = _Stdio(req)
+    listener = protocol.bind_listener(str(req.attach_path))
+    store = StateStore(req.runtime_root)
+    stdio.install()
+    try:
+        created = create(store, req.container_id, req.bundle, console_sock=stdio.console)
+    finally:
+        stdio.release()
+    pty = -1
+    if stdio.ours_console is not None:
+        from dockyard.runtime.console import receive_master
+
+        pty = receive_master(stdio.ours_console)
+    cgroup = cgroup_of(created.state)
+    dirs = cgroup.directories()
+    oom_file = _oom_file(dirs)
+    try:
+        with contextlib.closing(_Fd(created.error_fd)):
+            start(store, req.container_id)
+            error = read_child_error(created.error_fd)
+    except DockyardError:
+        _record_failure(req, store, "start failed")
+        raise
+    if error is not None:
+        _record_failure(req, store, error.message, error.exit_code)
+        raise error
+    _record_running(req, created.state.pid)
+    return {
+        "id": req.container_id, "dir": str(req.container_dir), "pid": created.state.pid,
+        "fds": {"out": stdio.out, "err": stdio.err, "in": stdio.stdin, "pty": pty,
+                "listen": listener.detach(),
+                "client": req.client.detach() if req.client is not None else -1},
+        "log": {"path": str(req.log_path), "max_size": req.log_max_size,
+                "max_file": req.log_max_file},
+        "oom_file": oom_file, "oom_base": oom_kills(oom_file),
+        "cgroup_dirs": [str(d) for d in dirs.values()],
+        "runtime": list(req.runtime_argv), "own_runtime": req.own_runtime,
+        "runtime_state": str(store.dir(req.container_id)), "bundle": str(req.bundle),
+        "console_path": str(req.console_path), "restart": list(req.restart),
+        "health": req.health, "auto_remove": req.auto_remove,
+        "client_removes": req.client_removes, "remove_argv": list(req.remove_argv),
+        "tty": req.tty, "stdin": req.stdin,
+    }  # fmt: skip
+
+
+def _oom_file(dirs: Mapping[str, object]) -> str:
+    if "memory" in dirs:
+        return os.path.join(str(dirs["memory"]), "memory.oom_control")
+    if "unified" in dirs:
+        return os.path.join(str(dirs["unified"]), "memory.events")
+    return ""
+
+
+class _Fd:
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+
+    def close(self) -> None:
+        os.close(self.fd)
+
+
+def _record_running(req: SpawnRequest, pid: int) -> None:
+    me = os.getpid()
+    with state.Locked(str(req.container_dir)) as st:
+        st.transition(state.RUNNING)
+        st.pid, st.exit_code, st.error, st.oom_killed = pid, 0, "", False
+        st.started_at, st.finished_at = state.now_rfc3339(), ""
+        st.stopped_by_user = False
+        st.monitor_pid, st.monitor_start, st.boot_id = me, state.process_start(me), state.boot_id()
+        if req.health is not None:
+            st.health = {"Status": "starting", "FailingStreak": 0, "Log": []}
+
+
+def _record_failure(req: SpawnRequest, store: StateStore, message: str, code: int = 125) -> None:
+    """The command could not run: docker leaves the container ``created`` with the exit code
+    and the error; the runtime's half-made container is deleted."""
+    from dockyard.runtime.delete import delete
+
+    with contextlib.suppress(DockyardError, OSError):
+        delete(store, req.container_id, force=True)
+    with state.Locked(str(req.container_dir)) as st:
+        st.exit_code, st.error, st.finished_at = code, message, state.now_rfc3339()
+        st.pid = 0
