@@ -101,10 +101,9 @@ class DockyardRunner:
     def __call__(
         self, *args: str, input: bytes | None = None, check: bool = True
     ) -> subprocess.CompletedProcess[bytes]:
-        argv = ["dockyard", "--root", str(self.root)]
-        if self.driver:
-            argv += ["--storage-driver", self.driver]
-        proc = subprocess.run([*argv, *args], input=input, capture_output=True, timeout=300)
+        proc = subprocess.run(
+            self.argv(*args), input=input, capture_output=True, timeout=300, env=self.env()
+        )
         if check and proc.returncode != 0:
             raise AssertionError(
                 f"dockyard {' '.join(args)} exited {proc.returncode}\n"
@@ -112,6 +111,16 @@ class DockyardRunner:
                 f"stderr: {proc.stderr.decode(errors='replace')}"
             )
         return proc
+
+    def argv(self, *args: str) -> list[str]:
+        argv = ["dockyard", "--root", str(self.root)]
+        if self.driver:
+            argv += ["--storage-driver", self.driver]
+        return [*argv, *args]
+
+    def env(self) -> dict[str, str]:
+        """Our environment with a run root of the test's own (runtime state, sockets)."""
+        return {**os.environ, "DOCKYARD_RUNROOT": str(self.root.parent / "run")}
 
     def out(self, *args: str, input: bytes | None = None) -> str:
         return self(*args, input=input).stdout.decode()

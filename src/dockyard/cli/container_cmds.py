@@ -253,11 +253,3 @@ def exec_cmd(app: AppContext, /, container: str, command: tuple[str, ...], **o: 
     from dockyard.cli.execcmd import run_exec
 
     raise click.exceptions.Exit(run_exec(app, container, command, o))
-
-
-def register(cli: click.Group) -> list[click.Command]:
-    """Add the commands; return them for the ``container`` group."""
-    commands = [create_cmd, run_cmd, start_cmd, attach_cmd, exec_cmd]
-    for command in commands:
-        cli.add_command(command)
-    return commands

@@ -219,13 +219,3 @@ def logs_cmd(
         stream = errout if entry.stream == "stderr" else out
         stream.write(format_entry(entry, timestamps))
         stream.flush()
-
-
-def register(cli: click.Group) -> list[click.Command]:
-    """Add the commands at top level; return them for the ``container`` group (``prune``
-    exists only there)."""
-    commands = [stop_cmd, kill_cmd, restart_cmd, rm_cmd, wait_cmd, pause_cmd, unpause_cmd,
-                rename_cmd, logs_cmd]  # fmt: skip
-    for command in commands:
-        cli.add_command(command)
-    return [*commands, prune_cmd]

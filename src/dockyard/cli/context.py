@@ -64,6 +64,6 @@ class AppContext:
                     str(self.settings.root),
                     "--storage-driver",
                     self.storage_driver,
-                ),  # fmt: skip
+                ),
             )
         return self._containers

@@ -293,18 +293,3 @@ def _fail_with(errors: list[str]) -> None:
         click.echo(f"Error: {message}", err=True)
     if errors:
         raise click.exceptions.Exit(1)
-
-
-def register(cli: click.Group) -> None:
-    """Add the image commands, under ``image`` and as docker's top-level aliases."""
-    group = click.Group("image", help="Manage images.")
-    for name, command in (
-        ("ls", images_cmd), ("list", images_cmd), ("inspect", inspect_cmd),
-        ("history", history_cmd), ("tag", tag_cmd), ("rm", rmi_cmd), ("remove", rmi_cmd),
-        ("prune", prune_cmd), ("import", import_cmd), ("save", save_cmd), ("load", load_cmd),
-    ):  # fmt: skip
-        group.add_command(command, name)
-    cli.add_command(group)
-    for command in (images_cmd, inspect_cmd, history_cmd, tag_cmd, rmi_cmd, import_cmd,
-                    save_cmd, load_cmd):  # fmt: skip
-        cli.add_command(command)

@@ -12,7 +12,7 @@ import sys
 import click
 
 from dockyard import __version__
-from dockyard.cli import container_cmds, container_ops, image_cmds, system_cmds, volume_cmds
+from dockyard.cli.commands import TOP, LazyGroup, add_groups
 from dockyard.cli.config import load_settings, override
 from dockyard.cli.context import AppContext
 from dockyard.errors import DockyardError
@@ -22,7 +22,7 @@ EXIT_ENGINE = 125
 EXIT_INTERRUPTED = 130
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=LazyGroup, lazy=TOP, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--root", envvar="DOCKYARD_ROOT", help="State root (default /var/lib/dockyard).")
 @click.option(
     "--storage-driver",
@@ -57,13 +57,7 @@ def cli(
     ctx.obj = AppContext(settings=settings, debug=debug)
 
 
-image_cmds.register(cli)
-system_cmds.register(cli)
-volume_cmds.register(cli)
-_container_group = click.Group("container", help="Manage containers.")
-for _command in container_cmds.register(cli) + container_ops.register(cli):
-    _container_group.add_command(_command)
-cli.add_command(_container_group)
+add_groups(cli)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -173,14 +173,3 @@ def check_cmd(app: AppContext, repair: bool) -> None:
             click.echo("Hint: run `dockyard system check --repair` to fix what can be fixed",
                        err=True)  # fmt: skip
         raise click.exceptions.Exit(1)
-
-
-def register(cli: click.Group) -> None:
-    """Add ``version``, ``info`` and the ``system`` group."""
-    system = click.Group("system", help="Manage dockyard.")
-    system.add_command(df_cmd)
-    system.add_command(check_cmd)
-    system.add_command(info_cmd)
-    cli.add_command(system)
-    cli.add_command(version_cmd)
-    cli.add_command(info_cmd)

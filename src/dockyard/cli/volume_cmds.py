@@ -206,14 +206,3 @@ def _fail_with(errors: list[str]) -> None:
         click.echo(f"Error: {message}", err=True)
     if errors:
         raise click.exceptions.Exit(1)
-
-
-def register(cli: click.Group) -> None:
-    """Add the ``volume`` group and its commands (with docker's ``list``/``remove`` aliases)."""
-    group = click.Group("volume", help="Manage volumes.")
-    for name, command in (
-        ("create", create_cmd), ("ls", ls_cmd), ("list", ls_cmd), ("inspect", inspect_cmd),
-        ("rm", rm_cmd), ("remove", rm_cmd), ("prune", prune_cmd),
-    ):  # fmt: skip
-        group.add_command(command, name)
-    cli.add_command(group)

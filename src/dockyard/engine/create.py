@@ -249,6 +249,7 @@ def _attach_volumes(
                         anonymous=not want.name)
         )  # fmt: skip
     volumes.attach(config.id, [(m.name, m.destination) for m in mounts])
+    undo.callback(volumes.release, config.id, remove_anonymous=True)
     return dataclasses.replace(config, volumes=tuple(mounts))
 
 
