@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from dockyard.engine.specgen import (
+from dockyard.engine.options import (
     BindMount,
     DeviceMapping,
     HostFiles,
@@ -19,8 +19,8 @@ from dockyard.engine.specgen import (
     NetworkMode,
     RunOptions,
     Ulimit,
-    generate,
 )
+from dockyard.engine.specgen import generate
 from dockyard.oci.image import ImageConfig
 from dockyard.oci.runtime import Spec
 from dockyard.oci.runtime_resources import DeviceType

@@ -9,9 +9,10 @@ from typing import Any
 import pytest
 from tests.engine.specgen_cases import GENERATE
 
+from dockyard.engine.options import BindMount, IpcMode, RunOptions
 from dockyard.engine.seccompgen import build_seccomp, default_profile_text
 from dockyard.engine.specdefaults import DEFAULT_CAPABILITIES, capabilities
-from dockyard.engine.specgen import BindMount, IpcMode, RunOptions, generate
+from dockyard.engine.specgen import generate
 from dockyard.errors import InvalidArgument, Unsupported
 from dockyard.oci.image import ImageConfig
 from dockyard.oci.runtime import Capability, Spec
@@ -175,7 +176,8 @@ def test_relative_mount_destination_is_refused() -> None:
 
 
 def test_default_rlimits_are_capped_by_the_callers_hard_limit() -> None:
-    from dockyard.engine.specgen import RunOptions, generate
+    from dockyard.engine.options import RunOptions
+    from dockyard.engine.specgen import generate
     from dockyard.oci.image import ImageConfig
     from dockyard.oci.runtime import RlimitType
 

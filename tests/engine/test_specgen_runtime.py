@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 from tests.runtime.test_runtime_lifecycle_harness import assert_nothing_left, dockyard_runtime
 
-from dockyard.engine.specgen import HostFiles, RunOptions, generate
+from dockyard.engine.options import HostFiles, RunOptions
+from dockyard.engine.specgen import generate
 from dockyard.oci.image import ImageConfig
 from dockyard.oci.runtime import RlimitType
 

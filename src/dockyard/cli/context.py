@@ -7,12 +7,12 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from dockyard.cli.config import Settings
-from dockyard.image import ImageStore
 from dockyard.linux import features
 
 if TYPE_CHECKING:
     from dockyard.engine.containers import Containers
     from dockyard.engine.volumes import VolumeStore
+    from dockyard.image import ImageStore
 
 
 @dataclass(slots=True)
@@ -34,6 +34,8 @@ class AppContext:
     @property
     def images(self) -> ImageStore:
         if self._images is None:
+            from dockyard.image import ImageStore
+
             self._images = ImageStore(self.settings.root, snapshotter=self.storage_driver)
         return self._images
 

@@ -17,8 +17,8 @@ from typing import Any
 import click
 
 from dockyard.engine.create import CreateRequest, VolumeRequest
-from dockyard.engine.specdefaults import DEFAULT_SHM_SIZE
-from dockyard.engine.specgen import (
+from dockyard.engine.options import (
+    DEFAULT_SHM_SIZE,
     BindMount,
     DeviceMapping,
     IpcMode,

@@ -12,7 +12,8 @@ import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from dockyard.engine.specgen import BindMount, HostFiles, generate
+from dockyard.engine.options import BindMount, HostFiles
+from dockyard.engine.specgen import generate
 from dockyard.errors import FailedPrecondition
 from dockyard.oci.runtime import Mount, RlimitType, Spec
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from dockyard.engine.specgen import (
+from dockyard.engine.options import (
     BindMount,
     DeviceMapping,
     IpcMode,

@@ -177,7 +177,9 @@ def walk_in_root(root_fd: int, path: str, *, follow_final: bool) -> Walked:
                     raise OSError(errno.ELOOP, f"{path}: {os.strerror(errno.ELOOP)}")
                 target = _read_link(fd)
                 if target.startswith("/"):
-                    stack.append(os.open("/", _ROOT_FLAGS))
+                    while len(stack) > 1:
+                        os.close(stack.pop())
+                    names.clear()
                 remaining.extendleft(reversed(_parts(target)))
                 continue
             if last:

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING
 from dockyard._util.rfc3339 import format_nano
 from dockyard.engine import hostfiles
 from dockyard.engine.container import ContainerConfig, VolumeMount
-from dockyard.engine.specgen import NetworkMode, RunOptions
+from dockyard.engine.options import NetworkMode, RunOptions
 from dockyard.engine.store import ContainerStore, ensure_dir, random_name, validate_name
 from dockyard.errors import AlreadyExists, Conflict, InvalidArgument, NotFound
 from dockyard.metadata import ContainerRef

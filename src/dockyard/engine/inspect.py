@@ -16,8 +16,7 @@ import re
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING
 
-from dockyard.engine import specdefaults as d
-from dockyard.engine.specgen import NetworkMode, RunOptions
+from dockyard.engine.options import NetworkMode, RunOptions
 from dockyard.monitor import state as run_state
 from dockyard.oci.containerconfig import ContainerConfig as ImageDefaults
 from dockyard.oci.image import ImageConfig
@@ -233,6 +232,8 @@ def host_config(config: ContainerConfig, runtime_name: str) -> dict[str, object]
         doc["Sysctls"] = dict(sorted(o.sysctls.items()))
     doc.update(Runtime=runtime_name, ConsoleSize=[0, 0], Isolation="")
     doc.update(_resources(o))
+    from dockyard.engine import specdefaults as d  # the OCI model: only inspect pays for it
+
     doc["MaskedPaths"] = None if o.privileged else list(d.MASKED_PATHS)
     doc["ReadonlyPaths"] = None if o.privileged else list(d.READONLY_PATHS)
     doc["Init"] = True if config.init else None

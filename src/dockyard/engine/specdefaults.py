@@ -78,7 +78,6 @@ READONLY_PATHS: Final = ("/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/pr
 # Mounts that stay writable under --read-only (withMounts in moby daemon/oci_linux.go).
 READ_ONLY_EXEMPT: Final = frozenset({"/proc", "/dev", "/dev/pts", "/dev/shm", "/dev/mqueue"})
 
-DEFAULT_SHM_SIZE: Final = 64 * 1024 * 1024  # DefaultShmSize in moby daemon/config/config.go
 
 DEFAULT_PATH: Final = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 

@@ -11,10 +11,15 @@ binaries such as ``su`` and ``ping`` without file capabilities).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from enum import StrEnum
+from dataclasses import dataclass
 
 from dockyard.engine import specdefaults as d
+from dockyard.engine.options import (
+    HostFiles,
+    IpcMode,
+    NetworkMode,
+    RunOptions,
+)
 from dockyard.engine.seccompgen import build_seccomp, default_profile_text
 from dockyard.errors import InvalidArgument, Unsupported
 from dockyard.oci.image import ImageConfig
@@ -29,105 +34,10 @@ from dockyard.oci.runtime import (
     User,
 )
 from dockyard.oci.runtime_linux import Device, Linux, Namespace, NamespaceType
-from dockyard.oci.runtime_resources import Cpu, DeviceRule, DeviceType, Memory, Resources
+from dockyard.oci.runtime_resources import Cpu, DeviceRule, Memory, Resources
 
 OCI_VERSION = "1.2.0"
 CPU_PERIOD = 100_000  # moby converts --cpus to a quota over this period (NanoCPUs)
-
-
-class NetworkMode(StrEnum):
-    """``--network``: bridge and none get a private network namespace, host shares the host's."""
-
-    BRIDGE = "bridge"
-    NONE = "none"
-    HOST = "host"
-
-
-class IpcMode(StrEnum):
-    """``--ipc``: private (the default) or none (no /dev/shm)."""
-
-    PRIVATE = "private"
-    NONE = "none"
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class HostFiles:
-    """The container's generated /etc/hostname, /etc/hosts and /etc/resolv.conf (host paths)."""
-
-    hostname_path: str
-    hosts_path: str
-    resolv_path: str
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class BindMount:
-    """``-v SRC:DST[:ro]``: a host path (already resolved) bind-mounted into the container."""
-
-    source: str
-    destination: str
-    readonly: bool = False
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class DeviceMapping:
-    """``--device HOST[:CONTAINER[:PERMS]]`` with the host node's numbers, which the caller
-    reads with ``os.stat`` (this module does no I/O)."""
-
-    container_path: str
-    type: DeviceType
-    major: int
-    minor: int
-    file_mode: int = 0o666
-    permissions: str = "rwm"
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Ulimit:
-    """``--ulimit NAME=SOFT[:HARD]``; ``name`` is Docker's (``nofile``, ``nproc`` ...)."""
-
-    name: str
-    soft: int
-    hard: int
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class RunOptions:
-    """What ``docker run`` flags say about the spec. Defaults are Docker's, except
-    ``no_new_privileges`` (SECURITY.md 1.8, dockyard's choice).
-
-    ``user`` is kept as typed (``-u``): only numeric ``uid[:gid]`` is supported here; a name
-    needs the container's /etc/passwd, which a later step resolves. ``entrypoint`` None keeps
-    the image's; an explicit one (even empty) also resets the image's Cmd, as in Docker.
-    ``memory_swap`` 0 means twice ``memory`` (Docker); -1 unlimited.
-    """
-
-    entrypoint: tuple[str, ...] | None = None
-    cmd: tuple[str, ...] = ()
-    env: tuple[str, ...] = ()
-    workdir: str = ""
-    user: str = ""
-    hostname: str = ""
-    terminal: bool = False
-    privileged: bool = False
-    cap_add: tuple[str, ...] = ()
-    cap_drop: tuple[str, ...] = ()
-    security_opt: tuple[str, ...] = ()
-    no_new_privileges: bool = True
-    read_only: bool = False
-    sysctls: Mapping[str, str] = field(default_factory=dict)
-    ulimits: tuple[Ulimit, ...] = ()
-    devices: tuple[DeviceMapping, ...] = ()
-    tmpfs: Mapping[str, str] = field(default_factory=dict)
-    binds: tuple[BindMount, ...] = ()
-    memory: int = 0
-    memory_swap: int = 0
-    cpu_shares: int = 0
-    cpus: float = 0.0
-    cpuset_cpus: str = ""
-    pids_limit: int = 0
-    shm_size: int = d.DEFAULT_SHM_SIZE
-    ipc: IpcMode = IpcMode.PRIVATE
-    network: NetworkMode = NetworkMode.BRIDGE
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

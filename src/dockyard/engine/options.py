@@ -1,0 +1,111 @@
+"""Run options: what ``docker run`` flags say about a container's spec (pure data).
+
+Kept apart from :mod:`.specgen` so that reading a container's configuration (``ps``,
+``inspect``) does not import the spec generator and the OCI runtime model.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Final
+
+from dockyard.oci.runtime_resources import DeviceType
+
+DEFAULT_SHM_SIZE: Final = 64 * 1024 * 1024  # DefaultShmSize in moby daemon/config/config.go
+
+
+class NetworkMode(StrEnum):
+    """``--network``: bridge and none get a private network namespace, host shares the host's."""
+
+    BRIDGE = "bridge"
+    NONE = "none"
+    HOST = "host"
+
+
+class IpcMode(StrEnum):
+    """``--ipc``: private (the default) or none (no /dev/shm)."""
+
+    PRIVATE = "private"
+    NONE = "none"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class HostFiles:
+    """The container's generated /etc/hostname, /etc/hosts and /etc/resolv.conf (host paths)."""
+
+    hostname_path: str
+    hosts_path: str
+    resolv_path: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BindMount:
+    """``-v SRC:DST[:ro]``: a host path (already resolved) bind-mounted into the container."""
+
+    source: str
+    destination: str
+    readonly: bool = False
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DeviceMapping:
+    """``--device HOST[:CONTAINER[:PERMS]]`` with the host node's numbers, which the caller
+    reads with ``os.stat`` (this module does no I/O)."""
+
+    container_path: str
+    type: DeviceType
+    major: int
+    minor: int
+    file_mode: int = 0o666
+    permissions: str = "rwm"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Ulimit:
+    """``--ulimit NAME=SOFT[:HARD]``; ``name`` is Docker's (``nofile``, ``nproc`` ...)."""
+
+    name: str
+    soft: int
+    hard: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RunOptions:
+    """What ``docker run`` flags say about the spec. Defaults are Docker's, except
+    ``no_new_privileges`` (SECURITY.md 1.8, dockyard's choice).
+
+    ``user`` is kept as typed (``-u``): only numeric ``uid[:gid]`` is supported here; a name
+    needs the container's /etc/passwd, which a later step resolves. ``entrypoint`` None keeps
+    the image's; an explicit one (even empty) also resets the image's Cmd, as in Docker.
+    ``memory_swap`` 0 means twice ``memory`` (Docker); -1 unlimited.
+    """
+
+    entrypoint: tuple[str, ...] | None = None
+    cmd: tuple[str, ...] = ()
+    env: tuple[str, ...] = ()
+    workdir: str = ""
+    user: str = ""
+    hostname: str = ""
+    terminal: bool = False
+    privileged: bool = False
+    cap_add: tuple[str, ...] = ()
+    cap_drop: tuple[str, ...] = ()
+    security_opt: tuple[str, ...] = ()
+    no_new_privileges: bool = True
+    read_only: bool = False
+    sysctls: Mapping[str, str] = field(default_factory=dict)
+    ulimits: tuple[Ulimit, ...] = ()
+    devices: tuple[DeviceMapping, ...] = ()
+    tmpfs: Mapping[str, str] = field(default_factory=dict)
+    binds: tuple[BindMount, ...] = ()
+    memory: int = 0
+    memory_swap: int = 0
+    cpu_shares: int = 0
+    cpus: float = 0.0
+    cpuset_cpus: str = ""
+    pids_limit: int = 0
+    shm_size: int = DEFAULT_SHM_SIZE
+    ipc: IpcMode = IpcMode.PRIVATE
+    network: NetworkMode = NetworkMode.BRIDGE
