@@ -1,356 +1,37 @@
-"""The destination side of ``docker cp``: Docker's rule table, then a careful extraction.
+"""``docker cp SRC CONTAINER:DEST``: a host path, or a tar stream, into a container's tree.
 
-:func:`plan_destination` is the rule table of ``docker cp`` (moby ``PrepareArchiveCopy``),
-pure: from whether the source is a directory and what the destination is, it decides the
-directory to extract into and whether the archive's top member takes the destination's name.
-
-=====================  ==========================  =========================================
-source                 destination                 result
-=====================  ==========================  =========================================
-file                   missing                     a file created at DEST
-file                   missing, ends with ``/``    error: the destination directory must exist
-file                   an existing file            DEST overwritten (a new inode)
-file or directory      an existing directory       copied into it as DEST/<name of SRC>
-directory              missing                     DEST created with the source's contents
-directory              an existing file            error: cannot copy a directory to a file
-``dir/.``              an existing directory       the *contents* copied into DEST
-=====================  ==========================  =========================================
-
-The parent of DEST must exist (``docker cp`` creates no parents). A symlink at DEST is
-followed (inside the container's root for a container path) and its target is the
-destination.
-
-Extraction (:class:`_Extractor`) works in a descriptor of the chosen directory, opened once:
-member names are checked (no ``..``; a leading ``/`` is dropped), their parent directories
-are walked with ``O_NOFOLLOW`` (``dockyard.archive.resolve``), so no member, and no symlink
-in the destination tree or in the archive, leads a write outside it; entries are created by
-``dockyard.archive.entries`` (``O_EXCL``, never following). As with Docker's
-``NoOverwriteDirNonDir``, an existing directory is never replaced by a non-directory nor the
-reverse; another existing entry is replaced. Owners: :class:`Owners`.
+The destination is resolved inside the container's root (:func:`walk_in_root`: symlinks are
+followed but never out of it, as Docker resolves it in the container's scope), stat'ed, and
+the rule table (:func:`dockyard.engine.copy_extract.plan_destination`) picks the directory to
+extract into; that directory is opened once, and everything is created through it
+(:class:`dockyard.engine.copy_extract.Extractor`). A host source is read by
+:func:`dockyard.engine.copy_out.copy_out` with ``/`` as its root.
 """
 
 from __future__ import annotations
 
 import contextlib
-import dataclasses
-import errno
 import os
 import posixpath
 import stat
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
-from enum import StrEnum
+from collections.abc import Iterable
 from pathlib import Path
 from typing import BinaryIO, Final
 
-from dockyard.archive import entries
-from dockyard.archive.paths import Components, display, member_path
-from dockyard.archive.resolve import Resolver
-from dockyard.archive.tarformat import Member, MemberKind
-from dockyard.archive.tarreader import TarReader
-from dockyard.engine.copy_out import CopyOut, Entry, PathStat, copy_out, walk_in_root
-from dockyard.errors import (
-    DockyardError,
-    FailedPrecondition,
-    InvalidArgument,
-    NotFound,
-    PermissionDenied,
-    Unavailable,
+from dockyard.engine.copy_extract import (
+    Destination,
+    Extractor,
+    Owners,
+    Plan,
+    asserts_dir,
+    plan_destination,
+    tar_entries,
 )
-from dockyard.linux.fs import proc_fd_path
+from dockyard.engine.copy_out import Entry, copy_out, walk_in_root
+from dockyard.errors import InvalidArgument, NotFound
 
 _DIR_FLAGS: Final = os.O_PATH | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _ROOT_FLAGS: Final = os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC
-_MAX_ID: Final = 0xFFFFFFFF
-
-
-class Owners(StrEnum):
-    """Who owns what a copy creates.
-
-    ``ROOT``: uid/gid 0, ``docker cp`` into a container. ``KEEP``: the archive's
-    (``docker cp -a``). ``CALLER``: not changed, so the caller's (copies to the host); the
-    setuid and setgid bits are then dropped too, and device nodes keep only their owner's
-    permissions, so a container cannot plant a setuid binary or an open disk node owned by
-    the caller on the host.
-    """
-
-    ROOT = "root"
-    KEEP = "keep"
-    CALLER = "caller"
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Destination:
-    """What the destination path is, found before copying.
-
-    Attributes:
-        name: its last component after following symlinks (the name a renamed top takes).
-        exists: something is there.
-        is_dir: it is a directory.
-        asserts_dir: it was written ending in ``/`` or ``/.``.
-        shown: the path as the user wrote it, for messages.
-    """
-
-    name: str
-    exists: bool
-    is_dir: bool
-    asserts_dir: bool
-    shown: str
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Plan:
-    """Where to extract: into DEST itself, or into its parent with the top renamed."""
-
-    into_parent: bool
-    rename_to: str | None
-
-
-def plan_destination(source_is_dir: bool, dest: Destination) -> Plan:
-    """Docker's rule table (module docstring).
-
-    Raises:
-        NotFound: a file onto a missing path ending in ``/``.
-        InvalidArgument: a directory onto an existing file; an existing file written as a
-            directory (``file/``).
-    """
-    if dest.exists and dest.is_dir:
-        return Plan(into_parent=False, rename_to=None)
-    if dest.exists and dest.asserts_dir:
-        raise InvalidArgument(f"destination {dest.shown}: not a directory")
-    if dest.exists and source_is_dir:
-        raise InvalidArgument(
-            f"cannot copy a directory to a file: {dest.shown} exists and is not a directory"
-        )
-    if not dest.exists and not source_is_dir and dest.asserts_dir:
-        raise NotFound(
-            f"destination directory {dest.shown} does not exist",
-            hint="create the directory first, or drop the trailing '/'",
-        )
-    return Plan(into_parent=True, rename_to=dest.name)
-
-
-def _asserts_dir(path: str) -> bool:
-    return path.endswith(("/", "/.")) or path == "."
-
-
-def _member_parts(name: bytes) -> Components:
-    try:
-        return member_path(name.lstrip(b"/"))
-    except InvalidArgument as err:
-        shown = name.decode("utf-8", "backslashreplace")
-        raise InvalidArgument(f"archive member {shown!r}: {err.message}") from err
-
-
-class _Extractor:
-    """Creates members in one directory (see the module docstring)."""
-
-    def __init__(self, directory: int, owners: Owners, top: bytes | None, rename: str | None):
-        self._tree = Resolver(Path(proc_fd_path(directory)))
-        self._owners = owners
-        self._privileged = owners is not Owners.CALLER and os.geteuid() == 0
-        self._top = None if top is None else _member_parts(top)
-        self._rename = None if rename is None else os.fsencode(rename)
-        self._dirs: dict[Components, tuple[int, int]] = {}
-
-    def __enter__(self) -> _Extractor:
-        return self
-
-    def __exit__(self, *_exc: object) -> None:
-        self._tree.close()
-
-    def run(self, stream: Iterable[Entry]) -> None:
-        """Extract every entry, then set directory modes and mtimes, deepest first."""
-        for member, data in stream:
-            try:
-                self._add(member, data)
-            except DockyardError:
-                raise
-            except OSError as err:
-                raise _in_context(err, member.name) from err
-        for parts in sorted(self._dirs, key=lambda p: (-len(p), p)):
-            mode, mtime = self._dirs[parts]
-            parent = self._tree.directory(parts[:-1], create=False)
-            if parent is not None:
-                entries.finish_dir(parent, parts[-1], mode, mtime)
-
-    def _where(self, name: bytes) -> Components:
-        """The path a member name takes here: checked, and its top renamed if asked."""
-        parts = _member_parts(name)
-        if self._top is None:
-            return parts
-        top = self._top
-        if parts[: len(top)] != top:
-            raise InvalidArgument(f"archive member {display(parts)!r} is outside {display(top)}")
-        if self._rename is None:
-            return parts
-        return (self._rename, *parts[len(top) :])
-
-    def _add(self, member: Member, data: Iterable[bytes | memoryview]) -> None:
-        parts = self._where(member.name)
-        if not parts:  # the directory extracted into: Docker leaves it as it is
-            if member.kind is not MemberKind.DIR:
-                raise InvalidArgument("archive: only a directory can stand for the destination")
-            return
-        member = self._owned(member)
-        parent = self._tree.directory(parts[:-1], create=True)
-        assert parent is not None
-        if self._clear(parent, parts, member):
-            entries.own_dir(parent, parts[-1], member, self._privileged)
-        elif member.kind is MemberKind.DIR:
-            entries.create_dir(parent, parts[-1])
-            entries.own_dir(parent, parts[-1], member, self._privileged)
-        elif member.kind is MemberKind.HARDLINK:
-            self._link(parent, parts, member)
-        else:
-            self._create(parent, parts[-1], member, data)
-        if member.kind is MemberKind.DIR:
-            self._dirs[parts] = (entries.entry_mode(member, self._privileged), member.mtime)
-
-    def _owned(self, member: Member) -> Member:
-        if not (0 <= member.uid < _MAX_ID and 0 <= member.gid < _MAX_ID):
-            raise InvalidArgument(f"owner {member.uid}:{member.gid} out of range")
-        if self._owners is Owners.ROOT:
-            return dataclasses.replace(member, uid=0, gid=0)
-        return member
-
-    def _clear(self, parent: int, parts: Components, member: Member) -> bool:
-        """Make room for ``member``; True when a directory is there to keep (dir over dir).
-
-        Raises:
-            FailedPrecondition: a directory over a non-directory, or the reverse.
-        """
-        try:
-            st = os.stat(parts[-1], dir_fd=parent, follow_symlinks=False)
-        except FileNotFoundError:
-            return False
-        is_dir, wants_dir = stat.S_ISDIR(st.st_mode), member.kind is MemberKind.DIR
-        if is_dir and wants_dir:
-            return True
-        if is_dir or wants_dir:
-            what = "directory" if is_dir else "non-directory"
-            other = "non-directory" if is_dir else "directory"
-            raise FailedPrecondition(
-                f"cannot overwrite {what} {display(parts)!r} with {other}",
-                hint="remove it first, or copy to another path",
-            )
-        self._tree.remove(parent, parts)
-        return False
-
-    def _create(
-        self, parent: int, name: bytes, member: Member, data: Iterable[bytes | memoryview]
-    ) -> None:
-        if member.kind is MemberKind.FILE:
-            entries.create_file(parent, name, member, _views(data), self._privileged)
-        elif member.kind is MemberKind.SYMLINK:
-            if b"\0" in member.linkname:
-                raise InvalidArgument("NUL byte in a symlink target")
-            entries.create_symlink(parent, name, member, self._privileged)
-        else:
-            if self._owners is Owners.CALLER and member.kind is not MemberKind.FIFO:
-                # A device node from a container, owned by the caller on the host: only the
-                # caller may open it (a 0666 disk node would open the host's disk to all).
-                member = dataclasses.replace(member, mode=member.mode & 0o700)
-            entries.create_node(parent, name, member, self._privileged)
-
-    def _link(self, parent: int, parts: Components, member: Member) -> None:
-        source = self._where(member.linkname)
-        if not source:
-            raise InvalidArgument("hardlink to the destination directory itself")
-        target_parent = os.dup(parent)  # the lookup below may close ``parent``
-        try:
-            found = self._tree.directory(source[:-1], create=False)
-            if found is None:
-                raise InvalidArgument(f"hardlink target {display(source)} does not exist")
-            # follow_symlinks=False: link a symlink itself, never what it points to.
-            os.link(
-                source[-1],
-                parts[-1],
-                src_dir_fd=found,
-                dst_dir_fd=target_parent,
-                follow_symlinks=False,
-            )
-        finally:
-            os.close(target_parent)
-
-
-def _views(data: Iterable[bytes | memoryview]) -> Iterator[memoryview]:
-    for chunk in data:
-        yield memoryview(chunk)
-
-
-def _in_context(err: OSError, name: bytes) -> DockyardError:
-    shown = name.decode("utf-8", "backslashreplace")
-    why = f"copy {shown!r}: {err.strerror or err}"
-    if err.errno in (errno.EPERM, errno.EACCES, errno.EROFS):
-        return PermissionDenied(why)
-    if err.errno in (errno.ENOSPC, errno.EDQUOT):
-        return Unavailable(why, hint="free some disk space")
-    if err.errno == errno.EBUSY:
-        return FailedPrecondition(why, hint="it is a mount point in the container")
-    return InvalidArgument(why)
-
-
-def _tar_entries(stream: BinaryIO) -> Iterator[Entry]:
-    reader = TarReader(stream)
-    while (member := reader.next()) is not None:
-        yield member, reader.data()
-
-
-def copy_to_host(source: CopyOut, dest: str) -> None:
-    """``docker cp CONTAINER:SRC DEST``: copy a located source to the host path ``dest``.
-
-    Args:
-        source: from :func:`dockyard.engine.copy_out.copy_out` (read here; not closed).
-        dest: a host path; relative ones are taken from the working directory; a trailing
-            ``/`` means a directory. (``-`` is the caller's: :meth:`CopyOut.write_tar`.)
-
-    Raises:
-        NotFound, InvalidArgument: the rule table (:func:`plan_destination`); the parent
-            of ``dest`` does not exist.
-        FailedPrecondition: a directory would replace a non-directory or the reverse.
-        PermissionDenied, Unavailable: creating an entry failed (EACCES, ENOSPC).
-    """
-    _to_host(source.entries(), dest, source.stat.is_dir, source.top_name)
-
-
-def extract_to_host(tar_stream: BinaryIO, dest: str, src: PathStat) -> None:
-    """As :func:`copy_to_host`, from the tar :meth:`CopyOut.write_tar` wrote (``src`` is that
-    source's stat: its name is the archive's top member, ``.`` or ``/`` its contents).
-
-    Raises:
-        as :func:`copy_to_host`; DataCorrupted: the tar is damaged.
-    """
-    top = b"." if src.name in (".", "/") else os.fsencode(src.name)
-    _to_host(_tar_entries(tar_stream), dest, src.is_dir, top)
-
-
-def _to_host(stream: Iterable[Entry], dest: str, source_is_dir: bool, top: bytes) -> None:
-    path = os.path.abspath(dest)
-    try:
-        if stat.S_ISLNK(os.lstat(path).st_mode):
-            path = os.path.realpath(path)  # the destination is the link's target (Docker)
-        st: os.stat_result | None = os.stat(path)
-    except FileNotFoundError:
-        st = None
-    except NotADirectoryError as err:
-        raise NotFound(f"destination directory {os.path.dirname(path)} does not exist") from err
-    found = Destination(
-        name=os.path.basename(path),
-        exists=st is not None,
-        is_dir=st is not None and stat.S_ISDIR(st.st_mode),
-        asserts_dir=_asserts_dir(dest),
-        shown=dest,
-    )
-    plan = plan_destination(source_is_dir, found)
-    directory = os.path.dirname(path) if plan.into_parent else path
-    try:
-        fd = os.open(directory, _ROOT_FLAGS)
-    except (FileNotFoundError, NotADirectoryError) as err:
-        raise NotFound(f"destination directory {directory} does not exist") from err
-    with contextlib.ExitStack() as stack:
-        stack.callback(os.close, fd)
-        stack.enter_context(_Extractor(fd, Owners.CALLER, top, plan.rename_to)).run(stream)
 
 
 def copy_in(
@@ -391,10 +72,10 @@ def copy_in(
             stream, top = located.entries(), located.top_name
             plan, fd = _container_target(root_fd, dest, located.stat.is_dir)
         else:
-            stream, top = _tar_entries(source), None
+            stream, top = tar_entries(source), None
             plan, fd = _container_target(root_fd, dest, None)
         stack.callback(os.close, fd)
-        stack.enter_context(_Extractor(fd, owners, top, plan.rename_to)).run(stream)
+        stack.enter_context(Extractor(fd, owners, top, plan.rename_to)).run(stream)
 
 
 def _container_target(root_fd: int, dest: str, source_is_dir: bool | None) -> tuple[Plan, int]:
@@ -418,7 +99,7 @@ def _container_target(root_fd: int, dest: str, source_is_dir: bool | None) -> tu
             name=posixpath.basename(walked.path) if walked.name == "." else walked.name,
             exists=st is not None,
             is_dir=st is not None and stat.S_ISDIR(st.st_mode),
-            asserts_dir=_asserts_dir(dest),
+            asserts_dir=asserts_dir(dest),
             shown=dest,
         )
         if source_is_dir is not None:

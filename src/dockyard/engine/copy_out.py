@@ -26,6 +26,7 @@ from __future__ import annotations
 import errno
 import os
 import posixpath
+import re
 import stat
 import time
 from collections import deque
@@ -34,6 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Final
 
+from dockyard._util import rfc3339
 from dockyard.archive.create import entry_members
 from dockyard.archive.tarformat import END_OF_ARCHIVE, Member, MemberKind, encode_member, padded
 from dockyard.errors import DockyardError, InvalidArgument, NotFound
@@ -53,6 +55,7 @@ _GO_SOCKET, _GO_SETUID, _GO_SETGID, _GO_CHAR, _GO_STICKY = (
     1 << 20,
 )
 
+_FRACTION = re.compile(r"\.(\d+)")
 Entry = tuple[Member, Iterable[bytes | memoryview]]
 """A tar member with its data (read it before asking for the next entry)."""
 
@@ -83,6 +86,27 @@ class PathStat:
     @property
     def is_symlink(self) -> bool:
         return stat.S_ISLNK(self.mode)
+
+    @classmethod
+    def from_json(cls, data: dict[str, object]) -> PathStat:
+        """Read :meth:`to_json`'s form (Docker's ``X-Docker-Container-Path-Stat``).
+
+        Raises:
+            InvalidArgument: a field is missing or of the wrong type.
+        """
+        name, size, mode = data.get("name"), data.get("size"), data.get("mode")
+        mtime, link = data.get("mtime"), data.get("linkTarget", "")
+        if not (
+            isinstance(name, str)
+            and isinstance(size, int)
+            and isinstance(mode, int)
+            and isinstance(mtime, str)
+            and isinstance(link, str)
+        ):
+            raise InvalidArgument(f"path stat {data!r}: want name, size, mode, mtime, linkTarget")
+        return cls(
+            name=name, size=size, mode=st_mode(mode), mtime_ns=_mtime_ns(mtime), link_target=link
+        )
 
     def to_json(self) -> dict[str, object]:
         """Docker's ``ContainerPathStat`` (Go ``os.FileMode``, RFC 3339 mtime)."""
@@ -117,6 +141,38 @@ def go_file_mode(mode: int) -> int:
     return bits | (mode & 0o777)
 
 
+def st_mode(go_mode: int) -> int:
+    """Go's ``os.FileMode`` as ``st_mode`` (the inverse of :func:`go_file_mode`)."""
+    kinds = [
+        (_GO_DIR, stat.S_IFDIR),
+        (_GO_SYMLINK, stat.S_IFLNK),
+        (_GO_DEVICE | _GO_CHAR, stat.S_IFCHR),
+        (_GO_DEVICE, stat.S_IFBLK),
+        (_GO_PIPE, stat.S_IFIFO),
+        (_GO_SOCKET, stat.S_IFSOCK),
+    ]
+    kind = next((k for bits, k in kinds if go_mode & bits == bits), stat.S_IFREG)
+    flags = [(_GO_SETUID, stat.S_ISUID), (_GO_SETGID, stat.S_ISGID), (_GO_STICKY, stat.S_ISVTX)]
+    extra = sum(unix for go, unix in flags if go_mode & go)
+    return kind | extra | (go_mode & 0o777)
+
+
+def _mtime_ns(text: str) -> int:
+    """Nanoseconds of an RFC 3339 time, its fraction kept exactly.
+
+    Raises:
+        InvalidArgument: not an RFC 3339 time.
+    """
+    match = _FRACTION.search(text)
+    nanos = int(match.group(1)[:9].ljust(9, "0")) if match else 0
+    whole = text[: match.start()] + text[match.end() :] if match else text
+    try:
+        seconds = round(rfc3339.parse(whole))
+    except ValueError as err:
+        raise InvalidArgument(f"path stat: bad mtime {text!r}") from err
+    return seconds * 1_000_000_000 + nanos
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Walked:
     """Where :func:`walk_in_root` ended.
@@ -149,64 +205,84 @@ def walk_in_root(root_fd: int, path: str, *, follow_final: bool) -> Walked:
         OSError: ENOTDIR when a component is not a directory; ELOOP after
             ``MAX_SYMLINK_HOPS`` symlinks.
     """
-    stack = [os.open(".", _ROOT_FLAGS, dir_fd=root_fd)]
-    names: list[str] = []
-    remaining = deque(_parts(path))
-    hops = 0
+    walk = _Walk(root_fd, path)
     try:
-        while remaining:
-            part = remaining.popleft()
+        while walk.remaining:
+            part = walk.remaining.popleft()
             if part == "..":
-                if names:
-                    names.pop()
-                    os.close(stack.pop())
+                walk.up()
                 continue
-            last = not remaining
+            last = not walk.remaining
             try:
-                fd = os.open(part, _PATH_FLAGS, dir_fd=stack[-1])
+                fd = os.open(part, _PATH_FLAGS, dir_fd=walk.stack[-1])
             except FileNotFoundError:
-                if last:
-                    return _walked(stack, names, part)
-                rest = posixpath.normpath("/" + "/".join([*names, part, *remaining]))
-                return Walked(parent=-1, name="", path="/" + rest.lstrip("/"), missing=True)
+                return walk.result(part) if last else walk.missing(part)
             mode = os.fstat(fd).st_mode
             if stat.S_ISLNK(mode) and (follow_final or not last):
-                hops += 1
-                if hops > MAX_SYMLINK_HOPS:
-                    os.close(fd)
-                    raise OSError(errno.ELOOP, f"{path}: {os.strerror(errno.ELOOP)}")
-                target = _read_link(fd)
-                if target.startswith("/"):
-                    while len(stack) > 1:
-                        os.close(stack.pop())
-                    names.clear()
-                remaining.extendleft(reversed(_parts(target)))
-                continue
-            if last:
+                walk.follow(fd)
+            elif last:
                 os.close(fd)
-                return _walked(stack, names, part)
-            if not stat.S_ISDIR(mode):
-                os.close(fd)
-                raise NotADirectoryError(errno.ENOTDIR, f"{path}: {os.strerror(errno.ENOTDIR)}")
-            stack.append(fd)
-            names.append(part)
-        return _walked(stack, names, ".")  # a directory itself: the root, or "…/.."
+                return walk.result(part)
+            else:
+                walk.enter(fd, mode, part)
+        return walk.result(".")  # a directory itself: the root, or "…/.."
     finally:
-        for fd in stack:
+        walk.close()
+
+
+class _Walk:
+    """The state of :func:`walk_in_root`: descriptors of the directories walked (the root
+    first) and their names, so ``..`` returns to the one it came from, never above."""
+
+    def __init__(self, root_fd: int, path: str) -> None:
+        self.stack = [os.open(".", _ROOT_FLAGS, dir_fd=root_fd)]
+        self.names: list[str] = []
+        self.remaining = deque(_parts(path))
+        self.hops = 0
+        self.path = path
+
+    def close(self) -> None:
+        for fd in self.stack:
             os.close(fd)
+        self.stack = []
 
+    def up(self) -> None:
+        if self.names:
+            self.names.pop()
+            os.close(self.stack.pop())
 
-def _read_link(fd: int) -> str:
-    try:
-        return os.readlink("", dir_fd=fd)
-    finally:
-        os.close(fd)
+    def follow(self, fd: int) -> None:
+        """Splice the target of the symlink ``fd`` (closed here) into the remaining path."""
+        self.hops += 1
+        if self.hops > MAX_SYMLINK_HOPS:
+            os.close(fd)
+            raise OSError(errno.ELOOP, f"{self.path}: {os.strerror(errno.ELOOP)}")
+        try:
+            target = os.readlink("", dir_fd=fd)
+        finally:
+            os.close(fd)
+        if target.startswith("/"):  # absolute targets restart at the root
+            while len(self.stack) > 1:
+                os.close(self.stack.pop())
+            self.names.clear()
+        self.remaining.extendleft(reversed(_parts(target)))
 
+    def enter(self, fd: int, mode: int, part: str) -> None:
+        if not stat.S_ISDIR(mode):
+            os.close(fd)
+            raise NotADirectoryError(errno.ENOTDIR, f"{self.path}: {os.strerror(errno.ENOTDIR)}")
+        self.stack.append(fd)
+        self.names.append(part)
 
-def _walked(stack: list[int], names: list[str], name: str) -> Walked:
-    """The result, with the top of ``stack`` (popped: the caller's cleanup keeps it open)."""
-    path = "/" + "/".join(names if name == "." else [*names, name])
-    return Walked(parent=stack.pop(), name=name, path=path)
+    def result(self, name: str) -> Walked:
+        """``name`` in the current directory (whose descriptor the result takes over)."""
+        path = "/" + "/".join(self.names if name == "." else [*self.names, name])
+        return Walked(parent=self.stack.pop(), name=name, path=path)
+
+    def missing(self, part: str) -> Walked:
+        """``part`` is missing before the end: the rest of the path, lexically."""
+        rest = posixpath.normpath("/" + "/".join([*self.names, part, *self.remaining]))
+        return Walked(parent=-1, name="", path="/" + rest.lstrip("/"), missing=True)
 
 
 def _split_source(path: str) -> tuple[str, str, bool, bool]:

@@ -28,7 +28,6 @@ import os
 import select
 import signal
 import socket
-import sys
 import time
 from typing import TYPE_CHECKING
 
@@ -41,6 +40,7 @@ if TYPE_CHECKING:
 
 READ_SIZE = 65536
 DRAIN_SECONDS = 2.0
+CLIENT_WAIT_SECONDS = 10.0
 
 
 class Client:
@@ -212,6 +212,16 @@ class Monitor:
     def _outputs_open(self) -> bool:
         return self.out >= 0 or self.err >= 0 or self.pty >= 0
 
+    def _may_finish(self) -> bool:
+        """The init exited and its output is drained (or DRAIN_SECONDS passed), and the client
+        that asked for the start has sent its header (or CLIENT_WAIT_SECONDS passed): a fast
+        command exits before the CLI talks, and its output and exit code wait for it."""
+        waited = time.monotonic() - self.exited_at
+        if self._outputs_open() and waited <= DRAIN_SECONDS:
+            return False
+        waiting = any(c.initial and not c.ready for c in self.clients.values())
+        return not waiting or waited > CLIENT_WAIT_SECONDS
+
     # children --------------------------------------------------------------------------------
 
     def _reap(self) -> None:
@@ -236,9 +246,7 @@ class Monitor:
         """Serve until the container exits for good."""
         self._reap()
         while True:
-            if self.exit_status is not None and (
-                not self._outputs_open() or time.monotonic() - self.exited_at > DRAIN_SECONDS
-            ):
+            if self.exit_status is not None and self._may_finish():
                 if not self._finish():
                     return
                 continue
@@ -325,4 +333,4 @@ def main(raw: str) -> None:
         for client in list(monitor.clients.values()):
             client.sock.close()
         os.execv(argv[0], argv)
-    sys.exit(0)
+    os._exit(0)  # nothing to tear down: interpreter shutdown would only delay the exit

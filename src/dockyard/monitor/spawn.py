@@ -28,6 +28,7 @@ from pathlib import Path
 from dockyard import errors
 from dockyard.snapshot.mount import Mount
 
+QUICK_EXIT = 0.05
 _BOOT = (
     "import sys;sys.path.insert(0,{src!r});from dockyard.monitor.loop import main;main(sys.argv[1])"
 )
@@ -158,7 +159,41 @@ def _monitor(req: SpawnRequest, ready_w: int) -> None:
         _report(ready_w, {"error": f"container {req.container_id}: {err}", "exit_code": 125})
         _leave(1)
     _report(ready_w, {"pid": cfg["pid"], "monitor": os.getpid()})
+    if _exits_soon(int(cfg["pid"])):  # type: ignore[call-overload]
+        _run_loop_here(cfg)
     _exec_loop(cfg)
+
+
+def _exits_soon(pid: int) -> bool:
+    """Whether the container's init exits within :data:`QUICK_EXIT` seconds: then the loop runs
+    in this process (its memory is freed in a moment) instead of paying for a fresh
+    interpreter first, which a short ``run --rm`` would wait for."""
+
+    try:
+        fd = os.pidfd_open(pid)
+    except OSError:
+        return True  # already gone
+    try:
+        return _poll_one(fd, QUICK_EXIT)
+    finally:
+        os.close(fd)
+
+
+def _poll_one(fd: int, timeout: float) -> bool:
+    import select
+
+    poller = select.poll()
+    poller.register(fd, select.POLLIN)
+    return bool(poller.poll(int(timeout * 1000)))
+
+
+def _run_loop_here(cfg: dict[str, object]) -> None:
+    from dockyard.monitor.loop import main
+
+    try:
+        main(json.dumps(cfg))
+    finally:
+        _leave(0)
 
 
 def _category(err: errors.DockyardError) -> str:

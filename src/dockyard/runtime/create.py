@@ -48,6 +48,8 @@ from dockyard.runtime.state import (
 )
 from dockyard.runtime.sync import SyncType
 
+SECCOMP_CACHE: Final = "@seccomp"  # compiled programs by profile digest; "@" is no container id
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Created:
@@ -157,12 +159,14 @@ def cgroup_resources(spec: Spec) -> Resources:
     return dataclasses.replace(resources, devices=resources.devices + ALLOWED_DEVICES + nodes)
 
 
-def _compile_seccomp(spec: Spec) -> tuple[bytes | None, int]:
+def _compile_seccomp(spec: Spec, cache: Path | None = None) -> tuple[bytes | None, int]:
     if spec.linux is None or spec.linux.seccomp is None:
         return None, 0
-    from dockyard.runtime.seccomp import compile_seccomp, load_flags
+    from dockyard.runtime.seccomp import cached_compile, compile_seccomp, load_flags
 
-    return compile_seccomp(spec.linux.seccomp), load_flags(spec.linux.seccomp)
+    seccomp = spec.linux.seccomp
+    program = compile_seccomp(seccomp) if cache is None else cached_compile(seccomp, cache)
+    return program, load_flags(seccomp)
 
 
 def root_owner(spec: Spec) -> tuple[int, int]:
@@ -298,7 +302,7 @@ def create(
             f"container {container_id}: process.terminal needs a console socket",
             hint="pass --console-socket, or set process.terminal to false",
         )
-    seccomp_bpf, seccomp_flags = _compile_seccomp(spec)
+    seccomp_bpf, seccomp_flags = _compile_seccomp(spec, store.root / SECCOMP_CACHE)
     preload(process, spec, seccomp=seccomp_bpf is not None)
     with contextlib.ExitStack() as undo:
         state_dir = store.reserve(container_id)
