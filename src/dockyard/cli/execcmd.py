@@ -32,11 +32,13 @@ def run_exec(app: AppContext, ref: str, command: tuple[str, ...], o: dict[str, A
         if container.config.runtime:
             return _external(app, container.config.runtime, container.id, command, o)
         store = StateStore(engine.store.runtime_root)
+        user, gids = _user(o["user"], container.state.pid)
         opts = ExecOptions(
             args=command,
             env=parse_env(o["env"], o["env_file"]),
             cwd=o["workdir"],
-            user=o["user"],
+            user=user,
+            additional_gids=gids,
             caps=_all_caps() if o["privileged"] else (),
             tty=o["tty"],
         )
@@ -53,6 +55,18 @@ def run_exec(app: AppContext, ref: str, command: tuple[str, ...], o: dict[str, A
     if result.error is not None and result.exit_code in (126, 127):
         click.echo(f"Error: {result.error.message}", err=True)
     return result.exit_code
+
+
+def _user(spec: str | None, pid: int) -> tuple[str | None, tuple[int, ...]]:
+    """``-u``: names resolved in the running container's own /etc/passwd and /etc/group."""
+    if not spec or all(part.isdigit() or not part for part in spec.split(":", 1)):
+        return spec, ()
+    from pathlib import Path
+
+    from dockyard.engine.users import resolve_in_root
+
+    found = resolve_in_root(spec, Path(f"/proc/{pid}/root"))
+    return f"{found.uid}:{found.gid}", found.additional_gids
 
 
 def _all_caps() -> tuple[str, ...]:

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from dockyard.engine.options import BindMount, HostFiles
 from dockyard.engine.specgen import generate
 from dockyard.errors import FailedPrecondition
-from dockyard.oci.runtime import Mount, RlimitType, Spec
+from dockyard.oci.runtime import Capability, Mount, RlimitType, Spec
 
 if TYPE_CHECKING:
     from dockyard.engine.store import Container
@@ -62,11 +62,35 @@ def init_binary() -> str:
     )
 
 
+def needs_rootfs(container: Container, image: ImageConfig) -> bool:
+    """Whether the user (``-u`` or the image's ``USER``) is a name, which only the container's
+    /etc/passwd can resolve: then the spec is built once the rootfs is mounted."""
+    user = (container.config.options.user or image.config.user).partition(":")
+    return not (user[0].isdigit() or not user[0]) or not (user[2].isdigit() or not user[2])
+
+
 def build_spec(
-    container: Container, image: ImageConfig, volumes: VolumeStore, *, cgroup_v2: bool
+    container: Container,
+    image: ImageConfig,
+    volumes: VolumeStore,
+    *,
+    cgroup_v2: bool,
+    rootfs: Path | None = None,
 ) -> Spec:
-    """The spec for the container's next run (pure but for host facts)."""
+    """The spec for the container's next run (pure but for host facts).
+
+    Args:
+        rootfs: the mounted rootfs, to resolve a user name (see :func:`needs_rootfs`).
+
+    Raises:
+        NotFound: the user or group name has no entry in the container's files.
+    """
     config = container.config
+    exec_user = None
+    if rootfs is not None and needs_rootfs(container, image):
+        from dockyard.engine.users import resolve_in_root
+
+        exec_user = resolve_in_root(config.options.user or image.config.user, rootfs)
     binds = tuple(
         BindMount(source=str(volumes.path(v.name)), destination=v.destination, readonly=v.readonly)
         for v in config.volumes
@@ -74,6 +98,13 @@ def build_spec(
     options = dataclasses.replace(
         config.options, terminal=config.tty, binds=config.options.binds + binds
     )
+    if exec_user is not None:
+        home = () if any(e.startswith("HOME=") for e in (*image.config.env, *options.env)) else (
+            f"HOME={exec_user.home}",
+        )  # fmt: skip
+        options = dataclasses.replace(
+            options, user=f"{exec_user.uid}:{exec_user.gid}", env=(*options.env, *home)
+        )
     d = container.dir
     spec = generate(
         image,
@@ -91,9 +122,42 @@ def build_spec(
         kernel=kernel_version(),
         rlimit_ceilings=rlimit_ceilings(),
     )
+    if exec_user is not None and exec_user.additional_gids:
+        assert spec.process is not None
+        user = dataclasses.replace(spec.process.user, additional_gids=exec_user.additional_gids)
+        spec = dataclasses.replace(spec, process=dataclasses.replace(spec.process, user=user))
+    if config.options.privileged:
+        spec = within_bounding(spec, bounding_set())
     if config.init:
         spec = with_init(spec, init_binary())
     return spec
+
+
+def bounding_set() -> int:
+    """Our capability bounding set (a mask): no process we start can have more."""
+    from dockyard.linux.caps import read_status_caps
+
+    return read_status_caps(Path("/proc/self/status").read_text()).bounding
+
+
+def within_bounding(spec: Spec, mask: int) -> Spec:
+    """``--privileged`` asks for every capability; keep those in ``mask`` (docker gives all
+    the capabilities of its environment: where ours lacks one, as in some sandboxes, asking
+    for it would make the runtime's capset fail)."""
+    process = spec.process
+    if process is None or process.capabilities is None:
+        return spec
+    caps = process.capabilities
+
+    def keep(values: tuple[Capability, ...]) -> tuple[Capability, ...]:
+        return tuple(c for c in values if mask >> c.number & 1)
+
+    kept = dataclasses.replace(
+        caps, bounding=keep(caps.bounding), effective=keep(caps.effective),
+        inheritable=keep(caps.inheritable), permitted=keep(caps.permitted),
+        ambient=keep(caps.ambient),
+    )  # fmt: skip
+    return dataclasses.replace(spec, process=dataclasses.replace(process, capabilities=kept))
 
 
 def with_init(spec: Spec, binary: str) -> Spec:

@@ -128,6 +128,7 @@ def plan_destination(source_is_dir: bool, dest: Destination) -> Plan:
 
 
 def asserts_dir(path: str) -> bool:
+    """Whether ``path`` says it is a directory (a trailing ``/`` or ``/.``)."""
     return path.endswith(("/", "/.")) or path == "."
 
 
@@ -140,9 +141,19 @@ def _member_parts(name: bytes) -> Components:
 
 
 class Extractor:
-    """Creates members in one directory (see the module docstring)."""
+    """Creates tar members in one directory (module docstring). A context manager.
 
-    def __init__(self, directory: int, owners: Owners, top: bytes | None, rename: str | None):
+    Args:
+        directory: a descriptor of the directory to extract into (not closed here).
+        owners: who owns what is created.
+        top: the archive's top member (``b"."`` for a directory's contents); members outside
+            it are refused. None: take the archive as it is (``docker cp -``).
+        rename: the name the top takes (the destination's), or None to keep it.
+    """
+
+    def __init__(
+        self, directory: int, owners: Owners, top: bytes | None, rename: str | None
+    ) -> None:
         self._tree = Resolver(Path(proc_fd_path(directory)))
         self._owners = owners
         self._privileged = owners is not Owners.CALLER and os.geteuid() == 0
@@ -157,12 +168,20 @@ class Extractor:
         self._tree.close()
 
     def run(self, stream: Iterable[Entry]) -> None:
-        """Extract every entry, then set directory modes and mtimes, deepest first."""
-        for member, data in stream:
-            try:
+        """Extract every entry, then set directory modes and mtimes, deepest first.
+
+        Raises:
+            InvalidArgument: a member names ``..``, lies outside ``top``, crosses a symlink,
+                or cannot be created; FailedPrecondition: a directory against a
+                non-directory; PermissionDenied, Unavailable: EACCES/EROFS, ENOSPC.
+        """
+        name = b"(archive)"
+        try:
+            for member, data in stream:
+                name = member.name
                 self._add(member, data)
-            except (OSError, ValueError, OverflowError) as err:
-                raise _in_context(err, member.name) from err
+        except (OSError, ValueError, OverflowError) as err:
+            raise _in_context(err, name) from err
         for parts in sorted(self._dirs, key=lambda p: (-len(p), p)):
             mode, mtime = self._dirs[parts]
             try:
@@ -292,6 +311,11 @@ def _in_context(err: OSError | ValueError | OverflowError, name: bytes) -> Docky
 
 
 def tar_entries(stream: BinaryIO) -> Iterator[Entry]:
+    """The members of an uncompressed tar stream, each with its data.
+
+    Raises:
+        DataCorrupted, InvalidArgument: from :class:`dockyard.archive.tarreader.TarReader`.
+    """
     reader = TarReader(stream)
     while (member := reader.next()) is not None:
         yield member, reader.data()

@@ -27,7 +27,8 @@ from dockyard.engine.copy_extract import (
     plan_destination,
     tar_entries,
 )
-from dockyard.engine.copy_out import Entry, copy_out, walk_in_root
+from dockyard.engine.copy_out import Entry, copy_out
+from dockyard.engine.copy_walk import walk_in_root
 from dockyard.errors import InvalidArgument, NotFound
 
 _DIR_FLAGS: Final = os.O_PATH | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC

@@ -1,13 +1,11 @@
 """The source side of ``docker cp``: find a path inside a root and read it as tar members.
 
 A container's tree is hostile (CVE-2018-15664: a symlink swapped in while ``docker cp``
-resolves a path led the daemon to read and write host files). So a source is located by
-:func:`walk_in_root`: one component at a time from a descriptor of the root, ``O_PATH |
-O_NOFOLLOW``, holding the descriptor of every directory on the way; a symlink's target is
-read and spliced into the remaining path (an absolute one restarts at the root; ``..`` never
-climbs above it). The result is a descriptor of the parent directory and a final name, which
-:func:`dockyard.archive.create.entry_members` reads without following anything. No path
-string is ever resolved twice.
+resolved a path led the daemon to read and write host files). So a source is located by
+:func:`dockyard.engine.copy_walk.walk_in_root`, which never leaves the root and ends at a
+descriptor of the parent directory and a final name; that entry is read by
+:func:`dockyard.archive.create.entry_members` from descriptors, without following anything.
+No path string is resolved twice.
 
 Docker's rules for the source (moby ``ResolvePath``/``StatPath``, the CLI's ``-L``):
 
@@ -29,7 +27,6 @@ import posixpath
 import re
 import stat
 import time
-from collections import deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,24 +35,18 @@ from typing import BinaryIO, Final
 from dockyard._util import rfc3339
 from dockyard.archive.create import entry_members
 from dockyard.archive.tarformat import END_OF_ARCHIVE, Member, MemberKind, encode_member, padded
+from dockyard.engine.copy_walk import Walked, walk_in_root
 from dockyard.errors import DockyardError, InvalidArgument, NotFound
 
-MAX_SYMLINK_HOPS: Final = 255
 CHUNK: Final = 1 << 20
-_PATH_FLAGS: Final = os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC
 _ROOT_FLAGS: Final = os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC
 
 # Go's os.FileMode bits, for the ``X-Docker-Container-Path-Stat`` JSON.
 _GO_DIR, _GO_SYMLINK, _GO_DEVICE, _GO_PIPE = 1 << 31, 1 << 27, 1 << 26, 1 << 25
-_GO_SOCKET, _GO_SETUID, _GO_SETGID, _GO_CHAR, _GO_STICKY = (
-    1 << 24,
-    1 << 23,
-    1 << 22,
-    1 << 21,
-    1 << 20,
-)
-
+_GO_SOCKET, _GO_SETUID, _GO_SETGID = 1 << 24, 1 << 23, 1 << 22
+_GO_CHAR, _GO_STICKY = 1 << 21, 1 << 20
 _FRACTION = re.compile(r"\.(\d+)")
+
 Entry = tuple[Member, Iterable[bytes | memoryview]]
 """A tar member with its data (read it before asking for the next entry)."""
 
@@ -171,118 +162,6 @@ def _mtime_ns(text: str) -> int:
     except ValueError as err:
         raise InvalidArgument(f"path stat: bad mtime {text!r}") from err
     return seconds * 1_000_000_000 + nanos
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Walked:
-    """Where :func:`walk_in_root` ended.
-
-    Attributes:
-        parent: an ``O_PATH`` descriptor of the directory holding ``name`` (the caller closes
-            it); ``-1`` when ``missing`` is set.
-        name: the final component, not followed; ``.`` when the path names ``parent`` itself.
-        path: the resolved path, absolute inside the root (``/usr/lib/x``).
-        missing: a component before the last does not exist (``path`` goes on lexically).
-    """
-
-    parent: int
-    name: str
-    path: str
-    missing: bool = False
-
-
-def _parts(path: str) -> list[str]:
-    return [part for part in path.split("/") if part not in ("", ".")]
-
-
-def walk_in_root(root_fd: int, path: str, *, follow_final: bool) -> Walked:
-    """Resolve ``path`` inside the directory ``root_fd``, following symlinks within it.
-
-    Args:
-        follow_final: also follow a symlink in the last component.
-
-    Raises:
-        OSError: ENOTDIR when a component is not a directory; ELOOP after
-            ``MAX_SYMLINK_HOPS`` symlinks.
-    """
-    walk = _Walk(root_fd, path)
-    try:
-        while walk.remaining:
-            part = walk.remaining.popleft()
-            if part == "..":
-                walk.up()
-                continue
-            last = not walk.remaining
-            try:
-                fd = os.open(part, _PATH_FLAGS, dir_fd=walk.stack[-1])
-            except FileNotFoundError:
-                return walk.result(part) if last else walk.missing(part)
-            mode = os.fstat(fd).st_mode
-            if stat.S_ISLNK(mode) and (follow_final or not last):
-                walk.follow(fd)
-            elif last:
-                os.close(fd)
-                return walk.result(part)
-            else:
-                walk.enter(fd, mode, part)
-        return walk.result(".")  # a directory itself: the root, or "…/.."
-    finally:
-        walk.close()
-
-
-class _Walk:
-    """The state of :func:`walk_in_root`: descriptors of the directories walked (the root
-    first) and their names, so ``..`` returns to the one it came from, never above."""
-
-    def __init__(self, root_fd: int, path: str) -> None:
-        self.stack = [os.open(".", _ROOT_FLAGS, dir_fd=root_fd)]
-        self.names: list[str] = []
-        self.remaining = deque(_parts(path))
-        self.hops = 0
-        self.path = path
-
-    def close(self) -> None:
-        for fd in self.stack:
-            os.close(fd)
-        self.stack = []
-
-    def up(self) -> None:
-        if self.names:
-            self.names.pop()
-            os.close(self.stack.pop())
-
-    def follow(self, fd: int) -> None:
-        """Splice the target of the symlink ``fd`` (closed here) into the remaining path."""
-        self.hops += 1
-        if self.hops > MAX_SYMLINK_HOPS:
-            os.close(fd)
-            raise OSError(errno.ELOOP, f"{self.path}: {os.strerror(errno.ELOOP)}")
-        try:
-            target = os.readlink("", dir_fd=fd)
-        finally:
-            os.close(fd)
-        if target.startswith("/"):  # absolute targets restart at the root
-            while len(self.stack) > 1:
-                os.close(self.stack.pop())
-            self.names.clear()
-        self.remaining.extendleft(reversed(_parts(target)))
-
-    def enter(self, fd: int, mode: int, part: str) -> None:
-        if not stat.S_ISDIR(mode):
-            os.close(fd)
-            raise NotADirectoryError(errno.ENOTDIR, f"{self.path}: {os.strerror(errno.ENOTDIR)}")
-        self.stack.append(fd)
-        self.names.append(part)
-
-    def result(self, name: str) -> Walked:
-        """``name`` in the current directory (whose descriptor the result takes over)."""
-        path = "/" + "/".join(self.names if name == "." else [*self.names, name])
-        return Walked(parent=self.stack.pop(), name=name, path=path)
-
-    def missing(self, part: str) -> Walked:
-        """``part`` is missing before the end: the rest of the path, lexically."""
-        rest = posixpath.normpath("/" + "/".join([*self.names, part, *self.remaining]))
-        return Walked(parent=-1, name="", path="/" + rest.lstrip("/"), missing=True)
 
 
 def _split_source(path: str) -> tuple[str, str, bool, bool]:

@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from dockyard.engine.bundle import build_spec, write_bundle
+from dockyard.engine.bundle import build_spec, needs_rootfs, write_bundle
 from dockyard.errors import AlreadyExists, Conflict, DockyardError, FailedPrecondition, NotFound
 from dockyard.monitor import state as run_state
 from dockyard.monitor.spawn import Spawned, SpawnRequest, spawn
@@ -58,9 +58,24 @@ def start(
         raise Conflict(f"container {container.id[:12]}: cannot start: it is {container.status}")
     config = container.config
     image = engine.images.config(engine.images.resolve(config.image_id))
-    spec = build_spec(container, image, engine.volumes, cgroup_v2=engine.cgroup_v2)
-    bundle = write_bundle(container, spec)
+    late = needs_rootfs(container, image)
+    if not late:  # decided here, where errors are cheapest to report
+        write_bundle(
+            container, build_spec(container, image, engine.volumes, cgroup_v2=engine.cgroup_v2)
+        )
+    bundle = container.dir / "bundle"
     rootfs = container.dir / "rootfs"
+    rootfs.mkdir(mode=0o755, exist_ok=True)
+
+    def prepare(root: Path) -> None:
+        """In the monitor, with the rootfs mounted: fill fresh volumes, resolve the user."""
+        engine.copy_up(container, root)
+        if late:
+            spec = build_spec(
+                container, image, engine.volumes, cgroup_v2=engine.cgroup_v2, rootfs=root
+            )
+            write_bundle(container, spec)
+
     mounts = tuple(engine.images.snapshots.mounts(config.snapshot))
     store = engine.store
     for d in (store.runtime_root, store.attach_dir):
@@ -87,7 +102,7 @@ def start(
         remove_argv=engine.remove_argv(config.id),
         client=client,
         client_removes=client_removes,
-        prepare=(lambda root: engine.copy_up(container, root)) if config.volumes else None,
+        prepare=prepare if (late or config.volumes) else None,
     )
     spawned = spawn(request)
     engine.images.db.set_container_running(config.id, True)

@@ -100,7 +100,8 @@ def _user(spec: str) -> User:
         return User(uid=0, gid=0)
     if not uid.isdigit() or (gid and not gid.isdigit()):
         raise Unsupported(
-            f'user "{spec}": names are not resolved yet, only a numeric uid[:gid]',
+            f'user "{spec}": a name needs the container\'s /etc/passwd (the engine resolves '
+            "it before generating the spec)",
             hint="use -u UID:GID",
         )
     return User(uid=int(uid), gid=int(gid or 0))
