@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from dockyard.engine.bundle import build_spec, needs_rootfs, write_bundle
+from dockyard.engine.options import NetworkMode
 from dockyard.errors import AlreadyExists, Conflict, DockyardError, FailedPrecondition, NotFound
 from dockyard.monitor import state as run_state
 from dockyard.monitor.spawn import Spawned, SpawnRequest, spawn
@@ -102,6 +103,7 @@ def start(
         remove_argv=engine.remove_argv(config.id),
         client=client,
         client_removes=client_removes,
+        own_network=config.options.network is not NetworkMode.HOST,
         prepare=prepare if (late or config.volumes) else None,
     )
     spawned = spawn(request)

@@ -92,6 +92,10 @@ def launch(req: SpawnRequest) -> dict[str, object]:
         from dockyard.runtime.console import receive_master
 
         pty = receive_master(stdio.ours_console)
+    if req.own_network:
+        from dockyard.linux.net import loopback_up
+
+        loopback_up(created.state.pid)
     cgroup = cgroup_of(created.state)
     dirs = cgroup.directories()
     oom_file = _oom_file(dirs)

@@ -72,6 +72,7 @@ class SpawnRequest:
     remove_argv: tuple[str, ...] = ()
     client: socket.socket | None = field(default=None, compare=False)
     client_removes: bool = False
+    own_network: bool = True
     prepare: Callable[[Path], None] | None = field(default=None, compare=False)
 
 
