@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import os
 import socket
@@ -9,10 +10,10 @@ import struct
 import time
 
 import pytest
+from tests.linux.forked import in_child
 
 from dockyard.linux.net import IFF_UP, SIOCGIFFLAGS, link_up, loopback_up
 from dockyard.linux.ns import CLONE_NEWNET, unshare
-from tests.linux.forked import in_child
 
 
 def _lo_up() -> bool:
@@ -55,5 +56,6 @@ def test_loopback_up_of_another_process_returns_to_ours() -> None:
 
 
 def test_unknown_interface_is_an_error() -> None:
-    with pytest.raises(OSError):
+    with pytest.raises(OSError) as caught:
         link_up("no-such-if0")
+    assert caught.value.errno == errno.ENODEV
