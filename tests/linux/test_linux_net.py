@@ -56,6 +56,6 @@ def test_loopback_up_of_another_process_returns_to_ours() -> None:
 
 
 def test_unknown_interface_is_an_error() -> None:
-    with pytest.raises(OSError) as caught:
+    with pytest.raises(OSError, match="No such device") as caught:
         link_up("no-such-if0")
     assert caught.value.errno == errno.ENODEV
