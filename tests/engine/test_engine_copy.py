@@ -25,6 +25,7 @@ from dockyard.engine.copy import (
     go_file_mode,
     plan_destination,
 )
+from dockyard.engine.copy_out import st_mode
 from dockyard.errors import (
     DockyardError,
     FailedPrecondition,
@@ -318,13 +319,27 @@ def test_path_stat_json_is_dockers() -> None:
     st = PathStat(
         name="app", size=4096, mode=stat.S_IFDIR | 0o755, mtime_ns=1_700_000_000_500_000_000
     )
-    assert json.loads(json.dumps(st.to_json())) == {
+    data = json.loads(json.dumps(st.to_json()))
+    assert data == {
         "name": "app",
         "size": 4096,
         "mode": (1 << 31) | 0o755,
         "mtime": "2023-11-14T22:13:20.5Z",
         "linkTarget": "",
     }
+    assert PathStat.from_json(data) == st
+
+
+def test_path_stat_json_round_trip_keeps_nanoseconds(ctr: Path) -> None:
+    with copy_out(ctr, "/lnk-dir") as source:
+        got = source.stat
+    assert PathStat.from_json(got.to_json()) == got
+
+
+@pytest.mark.parametrize("data", [{}, {"name": "x", "size": 1, "mode": 0, "mtime": "yesterday"}])
+def test_path_stat_from_bad_json(data: dict[str, object]) -> None:
+    with pytest.raises(InvalidArgument):
+        PathStat.from_json(data)
 
 
 @pytest.mark.parametrize(
@@ -335,10 +350,13 @@ def test_path_stat_json_is_dockers() -> None:
         (stat.S_IFCHR | 0o666, (1 << 26) | (1 << 21) | 0o666),
         (stat.S_IFREG | 0o4755, (1 << 23) | 0o755),
         (stat.S_IFDIR | 0o1777, (1 << 31) | (1 << 20) | 0o777),
+        (stat.S_IFBLK | 0o2660, (1 << 26) | (1 << 22) | 0o660),
+        (stat.S_IFIFO | 0o600, (1 << 25) | 0o600),
     ],
 )
 def test_go_file_mode(mode: int, go: int) -> None:
     assert go_file_mode(mode) == go
+    assert st_mode(go) == mode
 
 
 # --- host -> container ------------------------------------------------------------------------
@@ -435,6 +453,18 @@ def test_copy_in_keeps_setuid_and_modes(ctr: Path, src: Path) -> None:
     copy_in(ctr, "/etc", str(src / "tree"))
     assert stat.S_IMODE(os.stat(ctr / "etc/file").st_mode) == 0o4711
     assert stat.S_IMODE(os.stat(ctr / "etc/tree/sub").st_mode) == 0o750
+
+
+@pytest.mark.root
+def test_device_nodes_copied_to_the_host_open_to_their_owner_only(ctr: Path, host: Path) -> None:
+    (ctr / "dev").mkdir()
+    os.mknod(ctr / "dev/disk", stat.S_IFBLK | 0o666, os.makedev(8, 0))
+    os.chmod(ctr / "dev/disk", 0o666)
+    with copy_out(ctr, "/dev") as source:
+        copy_to_host(source, str(host / "dev"))
+    st = os.stat(host / "dev/disk")
+    assert stat.S_ISBLK(st.st_mode) and st.st_rdev == os.makedev(8, 0)
+    assert stat.S_IMODE(st.st_mode) == 0o600
 
 
 @pytest.mark.root
@@ -598,7 +628,7 @@ HOSTILE = {
     "dotdot-deep": [("a/../../escaped", "X", None)],
     "symlink-then-write": [("evil", None, "{target}"), ("evil/pwned", "X", None)],
     "relative-symlink-then-write": [("evil", None, "../../../../.."), ("evil/pwned", "X", None)],
-    "hardlink-up": [("hl", None, "=../hostsecret/secret.txt")],
+    "hardlink-up": [("hl", None, "=../../hostsecret/secret.txt")],
     "hardlink-absolute": [("hl", None, "={secret}")],
 }
 
