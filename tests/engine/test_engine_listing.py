@@ -21,7 +21,7 @@ from dockyard.engine.listing import (
     size_text,
     status_text,
 )
-from dockyard.engine.specgen import BindMount, NetworkMode, RunOptions
+from dockyard.engine.options import BindMount, NetworkMode, RunOptions
 from dockyard.engine.store import Container
 from dockyard.errors import InvalidArgument, NotFound, Unsupported
 from dockyard.monitor.state import RunState
@@ -99,9 +99,7 @@ STATUS_CASES = [
 ]
 
 
-@pytest.mark.parametrize(
-    ("status", "started", "finished", "code", "health", "want"), STATUS_CASES
-)
+@pytest.mark.parametrize(("status", "started", "finished", "code", "health", "want"), STATUS_CASES)
 def test_status_text(
     tmp_path: Path,
     status: str,
@@ -124,7 +122,7 @@ def test_status_text(
 def test_row_defaults(tmp_path: Path) -> None:
     c = make(tmp_path, "web", status="running", started=5, age=3600 * 3)
     r = row(c, image=IMAGE, now=NOW)
-    assert r.ID == c.id[:12]
+    assert c.id[:12] == r.ID
     assert r.Image == "busybox"
     assert r.Command == "\"sh -c 'echo hi'\""
     assert r.CreatedAt == "2027-01-15 05:00:00 +0000 UTC"
@@ -137,7 +135,7 @@ def test_row_no_trunc(tmp_path: Path) -> None:
     c = make(tmp_path, "web", options=RunOptions(cmd=("sleep", "1000000000000000000000")))
     assert row(c, image=IMAGE, now=NOW).Command == '"sleep 1000000000000…"'
     full = row(c, image=IMAGE, now=NOW, no_trunc=True)
-    assert full.ID == c.id
+    assert c.id == full.ID
     assert full.Command == '"sleep 1000000000000000000000"'
 
 
@@ -149,7 +147,7 @@ COMMAND_CASES = [
     (("/entry.sh",), ("serve",), RunOptions(cmd=("x",)), '"/entry.sh x"'),
     (("/entry.sh",), ("serve",), RunOptions(entrypoint=("top",)), '"top"'),
     (None, None, RunOptions(), '""'),
-    (None, ("sh",), RunOptions(cmd=("echo", 'say "hi"\\n')), "\"echo 'say \\\"hi\\\"\\\\n'\""),
+    (None, ("sh",), RunOptions(cmd=("echo", 'say "hi"\\n')), '"echo \'say \\"hi\\"\\\\n\'"'),
 ]
 
 
@@ -218,7 +216,8 @@ def test_image_text(image: str, trunc: bool, want: str) -> None:
 @pytest.mark.parametrize(
     ("size", "want"),
     [(None, "0B"), ((0, 0), "0B"), ((2, 21_500_000), "2B (virtual 21.5MB)"),
-     ((0, 4_261_000), "0B (virtual 4.26MB)"), ((123_456, 0), "123kB"), ((999_999, 1), "1e+03kB (virtual 1B)")],
+     ((0, 4_261_000), "0B (virtual 4.26MB)"), ((123_456, 0), "123kB"),
+     ((999_999, 1), "1e+03kB (virtual 1B)")],
 )  # fmt: skip
 def test_size_text(size: tuple[int, int] | None, want: str) -> None:
     assert size_text(size) == want
