@@ -160,7 +160,9 @@ class _DfRow:
 @pass_app
 def check_cmd(app: AppContext, repair: bool) -> None:
     """Verify every blob, reference, layer and snapshot (and repair with --repair)."""
-    findings = check(app.images, repair=repair)
+    from dockyard.engine.check import check_containers
+
+    findings = check_containers(app.containers, repair=repair) + check(app.images, repair=repair)
     for f in findings:
         state = " (repaired)" if f.repaired else ""
         click.echo(f"{f.kind}\t{f.subject}\t{f.detail}{state}")

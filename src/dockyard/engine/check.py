@@ -1,0 +1,127 @@
+"""``system check`` for containers: what an interrupted command can leave, found and repaired.
+
+A ``dockyard`` command killed at any instant leaves one of these, each of which this check
+names (and ``--repair`` finishes or undoes):
+
+- a database row without a container directory, or a directory without a row or without its
+  ``config.json`` (``create`` interrupted): removed with whatever else was made;
+- a container in ``removing`` (``rm`` interrupted): the removal is finished;
+- a writable snapshot ``container-<id>`` whose container is gone: removed;
+- a running state whose monitor is dead: marked exited (255), its runtime state removed;
+- runtime state, an attach socket or cgroup directories of a container that is not running.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from dockyard.engine.create import snapshot_key
+from dockyard.errors import DockyardError, NotFound
+from dockyard.image.check import Finding
+from dockyard.monitor import state as run_state
+
+if TYPE_CHECKING:
+    from dockyard.engine.containers import Containers
+
+CGROUP_ROOT = Path("/sys/fs/cgroup")
+
+
+def check_containers(engine: Containers, *, repair: bool = False) -> list[Finding]:
+    """Every container problem (see the module docstring), repaired with ``repair``."""
+    findings: list[Finding] = []
+    rows = {ref.id for ref in engine.images.db.list_containers()}
+    dirs = set(engine.store.ids())
+    for cid in sorted(rows | dirs):
+        findings += _check_one(engine, cid, cid in rows, repair)
+    known = rows | dirs
+    for info in engine.images.snapshots.walk():
+        name = info.name
+        if name.startswith("container-") and name.removeprefix("container-") not in known:
+            if repair:
+                engine.images.snapshots.remove(name)
+            findings.append(_found("snapshot", name, "writable layer of no container", repair))
+    findings += _leftovers(engine, known, repair)
+    return findings
+
+
+def _found(kind: str, subject: str, detail: str, repaired: bool) -> Finding:
+    return Finding(kind=kind, subject=subject, detail=detail, repaired=repaired)
+
+
+def _check_one(engine: Containers, cid: str, has_row: bool, repair: bool) -> list[Finding]:
+    subject = f"container {cid[:12]}"
+    try:
+        container = engine.store.load(cid) if has_row or (engine.store.dir / cid).is_dir() else None
+    except NotFound:
+        container = None
+    except DockyardError as err:
+        return [_found("container", subject, str(err), False)]
+    if container is None or not has_row:
+        if repair:
+            _discard(engine, cid)
+        what = "no record in the database" if not has_row else "no config (create interrupted)"
+        return [_found("container", subject, what, repair)]
+    if container.status == run_state.REMOVING:
+        if repair:
+            from dockyard.engine.remove import remove
+
+            remove(engine, container, force=True)
+        return [_found("container", subject, "removal interrupted", repair)]
+    before = container.status
+    engine.refresh(container)  # a dead monitor: recorded as exited, runtime state cleaned
+    if before != container.status:
+        return [_found("container", subject, "its monitor died; marked exited", True)]
+    return []
+
+
+def _discard(engine: Containers, cid: str) -> None:
+    """Undo a half-made container: snapshot, volume links, record, files."""
+    with contextlib.suppress(NotFound):
+        engine.images.snapshots.remove(snapshot_key(cid))
+    engine.volumes.release(cid, remove_anonymous=True)
+    engine.images.db.delete_container(cid)
+    shutil.rmtree(engine.store.dir / cid, ignore_errors=True)
+
+
+def _leftovers(engine: Containers, known: set[str], repair: bool) -> list[Finding]:
+    """Runtime state, sockets and cgroups of this root's containers that are not running
+    (cgroups, and the run root when two state roots share it, hold other roots' containers:
+    only the IDs of ``known`` containers count)."""
+    active = {c.id for c in engine.store.all() if c.status in run_state.ACTIVE}
+    found: list[Finding] = []
+    runtime = engine.store.runtime_root
+    for cid in _names(runtime):
+        if cid in known and cid not in active:
+            if repair:
+                engine._clean_runtime(cid)
+            found.append(
+                _found("runtime", cid[:12], "runtime state of a stopped container", repair)
+            )
+    for sock in _names(engine.store.attach_dir):
+        cid = sock.removesuffix(".sock")
+        if sock.endswith(".sock") and cid in known and cid not in active:
+            if repair:
+                with contextlib.suppress(FileNotFoundError):
+                    (engine.store.attach_dir / sock).unlink()
+            found.append(_found("socket", cid[:12], "attach socket of a stopped container", repair))
+    for hierarchy in _names(CGROUP_ROOT):
+        parent = CGROUP_ROOT / hierarchy / "dockyard"
+        for cid in _names(parent):
+            if cid in known and cid not in active:
+                if repair:
+                    with contextlib.suppress(OSError):
+                        os.rmdir(parent / cid)
+                found.append(_found("cgroup", f"{hierarchy}/dockyard/{cid[:12]}",
+                                    "cgroup of a stopped container", repair))  # fmt: skip
+    return found
+
+
+def _names(directory: Path) -> list[str]:
+    try:
+        return sorted(os.listdir(directory))
+    except (FileNotFoundError, NotADirectoryError):
+        return []
