@@ -14,7 +14,6 @@ import time
 from pathlib import Path
 
 import pytest
-
 from tests.conftest import DockyardRunner
 
 TRIALS = 50
