@@ -91,7 +91,7 @@ def ps_cmd(
     images, now = _Images(app), time.time()
     rows = []
     for container in chosen:
-        image = images.config(container.config.image_id)
+        image = None if container.config.command else images.config(container.config.image_id)
         sizes = _size(app, container, image) if size else None
         rows.append(listing.row(container, image=image, now=now, no_trunc=no_trunc, size=sizes))
     default = PS_DEFAULT + ("\t{{.Size}}" if size else "")

@@ -54,8 +54,9 @@ class AppContext:
             from dockyard.engine.containers import Containers
 
             self._containers = Containers(
-                self.images,
-                self.volumes,
+                lambda: self.images,
+                lambda: self.volumes,
+                root=self.settings.root,
                 runroot=self.settings.runroot,
                 cgroup_v2=detect() is CgroupVersion.V2,
                 remove_prefix=(

@@ -51,6 +51,8 @@ class ContainerConfig:
         options: the run options for :func:`dockyard.engine.specgen.generate`; its ``binds``
             are the user's bind mounts, volumes are kept in ``volumes``.
         runtime: ``""`` for dockyard's own runtime (in-process), else the OCI runtime command.
+        command: the effective argv (entrypoint + cmd) when it was created, docker's
+            ``Path`` + ``Args``: ``ps`` shows it without reading the image.
     """
 
     id: str
@@ -78,6 +80,7 @@ class ContainerConfig:
     dns: tuple[str, ...] = ()
     dns_search: tuple[str, ...] = ()
     dns_options: tuple[str, ...] = ()
+    command: tuple[str, ...] = ()
 
     @property
     def short_id(self) -> str:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -34,8 +35,8 @@ class Containers:
     """Containers of one state root.
 
     Args:
-        images: the image store (its root is the state root).
-        volumes: the volume store.
+        images, volumes: make the image and volume stores (of ``root``) when first needed.
+        root: the state root.
         runroot: the run-state root (tmpfs: ``/run/dockyard``).
         cgroup_v2: the host runs cgroup v2 (decides the spec's cgroup namespace).
         remove_prefix: the ``dockyard`` command line (with its global options) the monitor
@@ -44,18 +45,34 @@ class Containers:
 
     def __init__(
         self,
-        images: ImageStore,
-        volumes: VolumeStore,
+        images: Callable[[], ImageStore],
+        volumes: Callable[[], VolumeStore],
         *,
+        root: Path,
         runroot: Path,
         cgroup_v2: bool,
         remove_prefix: tuple[str, ...] = (),
     ) -> None:
-        self.images = images
-        self.volumes = volumes
-        self.store = ContainerStore(images.root, runroot)
+        self._images_factory = images
+        self._volumes_factory = volumes
+        self._images: ImageStore | None = None
+        self._volumes: VolumeStore | None = None
+        self.store = ContainerStore(root, runroot)
         self.cgroup_v2 = cgroup_v2
         self.remove_prefix = remove_prefix or (sys.executable, "-m", "dockyard")
+
+    @property
+    def images(self) -> ImageStore:
+        """The image store, opened on first use (``ps`` reads container files only)."""
+        if self._images is None:
+            self._images = self._images_factory()
+        return self._images
+
+    @property
+    def volumes(self) -> VolumeStore:
+        if self._volumes is None:
+            self._volumes = self._volumes_factory()
+        return self._volumes
 
     # lookup -----------------------------------------------------------------------------------
 

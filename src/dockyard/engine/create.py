@@ -148,7 +148,16 @@ def _config(
         dns=req.dns,
         dns_search=req.dns_search,
         dns_options=req.dns_options,
+        command=_command(req.options, image),
     )
+
+
+def _command(options: RunOptions, image: ImageConfig) -> tuple[str, ...]:
+    """Docker's merge of ``--entrypoint`` and the command with the image's: an explicit
+    entrypoint (even empty) drops the image's entrypoint and Cmd."""
+    if options.entrypoint is not None:
+        return (*options.entrypoint, *options.cmd)
+    return (*(image.config.entrypoint or ()), *(options.cmd or image.config.cmd or ()))
 
 
 def _log_opts(opts: Mapping[str, str], parse_size: object) -> tuple[int, int]:

@@ -333,7 +333,7 @@ def row(
     """
     config, trunc = container.config, not no_trunc
     created = rfc3339.parse(config.created) if config.created else 0.0
-    cmd = command_text(command(config, image))
+    cmd = command_text(config.command or command(config, image))
     health = health_status(container)
     return ContainerRow(
         ID=config.short_id if trunc else config.id,
