@@ -18,6 +18,10 @@ and a directory with ``trusted.overlay.opaque=y`` (or ``user.overlay.opaque``) i
 ``O_NOFOLLOW`` from directory descriptors, so a container swapping an entry for a symlink while
 its upperdir is read cannot get a host file into the layer.
 
+``write_members`` writes any such member stream; ``changed_members`` gives the members of a
+layer holding only listed entries of a tree, plus ``.wh.`` whiteouts for listed deletions
+(``docker commit``: the entries a diff of a container's tree lists).
+
 The blob is compressed by worker threads (ISA-L blocks or zstd jobs) while the tree is walked;
 their output does not depend on the number of workers. Digests are stable for a given
 dockyard version; a change of encoder or chunking here changes them (and so build caches).
@@ -29,7 +33,7 @@ import errno
 import hashlib
 import os
 import stat
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -38,7 +42,7 @@ from typing import BinaryIO, cast
 from dockyard.archive.compression import Compression, compressing_writer
 from dockyard.archive.paths import WHITEOUT_OPAQUE, WHITEOUT_PREFIX
 from dockyard.archive.tarformat import END_OF_ARCHIVE, Member, MemberKind, encode_member, padded
-from dockyard.errors import FailedPrecondition
+from dockyard.errors import FailedPrecondition, InvalidArgument
 from dockyard.oci.digest import Digest
 
 CHUNK = 1 << 20
@@ -97,16 +101,30 @@ def write_layer(
         FailedPrecondition: an entry changed type while it was read (a live container).
         OSError: ``source`` cannot be read.
     """
+    root = os.open(source, _DIR_FLAGS)
+    try:
+        return write_members(_Walker(form, epoch).members(root), out, compression=compression)
+    finally:
+        os.close(root)
+
+
+def write_members(
+    members: Iterable[tuple[Member, int | None]],
+    out: BinaryIO,
+    *,
+    compression: Compression = Compression.GZIP,
+) -> LayerResult:
+    """Write ``members`` (each regular file with an open descriptor of its data, as
+    :func:`tree_members` and :func:`changed_members` give them) to ``out`` as a layer blob.
+
+    Raises:
+        FailedPrecondition, OSError: from the member stream.
+    """
     blob = _Digesting(out)
     with compressing_writer(cast(BinaryIO, blob), compression, threads=_THREADS) as packed:
         tar = _TarSink(packed)
-        walker = _Walker(form, epoch)
-        root = os.open(source, _DIR_FLAGS)
-        try:
-            for member, file_fd in walker.members(root):
-                tar.add(member, file_fd)
-        finally:
-            os.close(root)
+        for member, file_fd in members:
+            tar.add(member, file_fd)
         tar.finish()
     return LayerResult(
         diff_id=Digest.from_hex(tar.hash.hexdigest()),
@@ -151,6 +169,87 @@ def entry_members(parent: int, name: bytes, tar_name: bytes) -> Iterator[tuple[M
         yield from walker.members(fd, tar_name + b"/")
     finally:
         os.close(fd)
+
+
+def changed_members(
+    root: int, changes: Iterable[tuple[bytes, bool]], *, epoch: int | None = None
+) -> Iterator[tuple[Member, int | None]]:
+    """The members of a layer holding only the listed entries of the tree under the open
+    directory ``root`` (not closed), as :func:`tree_members` gives them.
+
+    Args:
+        changes: ``(path, deleted)`` pairs, ``path`` relative (``b"etc/passwd"``). A kept
+            path gives its entry alone (a directory without its contents: list those too; a
+            symlink is archived, never followed); a deleted one gives the whiteout
+            ``etc/.wh.passwd`` (mtime: its directory's). Members come sorted by path
+            components, so each directory comes before its contents.
+        epoch: clamp every mtime to this many seconds since the epoch.
+
+    An entry gone from the tree meanwhile (a live container) is skipped.
+
+    Raises:
+        InvalidArgument: a path is absolute or has an empty, ``.`` or ``..`` component.
+        FailedPrecondition: an entry changed type while it was read.
+        OSError: the tree cannot be read.
+    """
+    walker = _Walker(SourceForm.PLAIN, epoch)
+    wanted = sorted((_components(path), deleted) for path, deleted in changes)
+    chain = _DirChain(root)
+    try:
+        for parts, deleted in wanted:
+            parent = chain.open(parts[:-1])
+            prefix, name = b"".join(p + b"/" for p in parts[:-1]), parts[-1]
+            if deleted:
+                yield walker._marker(prefix + WHITEOUT_PREFIX + name, os.fstat(parent)), None
+                continue
+            try:
+                st = os.stat(name, dir_fd=parent, follow_symlinks=False)
+            except FileNotFoundError:
+                continue
+            if stat.S_ISDIR(st.st_mode):
+                sub = _open(parent, name, _DIR_FLAGS)
+                try:
+                    yield from walker._directory(prefix + name + b"/", sub)
+                finally:
+                    os.close(sub)
+            elif not stat.S_ISSOCK(st.st_mode):
+                yield from walker._leaf(parent, prefix, _Child(name=name, st=st, tar_name=name))
+    finally:
+        chain.close()
+
+
+def _components(path: bytes) -> tuple[bytes, ...]:
+    parts = tuple(path.split(b"/"))
+    if any(p in (b"", b".", b"..") for p in parts):
+        raise InvalidArgument(f"layer entry {path!r}: not a clean relative path")
+    return parts
+
+
+class _DirChain:
+    """Open descriptors of the directories on one path below ``root``, reused while the
+    next path shares them (sorted paths open each directory once)."""
+
+    def __init__(self, root: int) -> None:
+        self._root = root
+        self._names: list[bytes] = []
+        self._fds: list[int] = []
+
+    def open(self, parts: tuple[bytes, ...]) -> int:
+        common = 0
+        while common < min(len(parts), len(self._names)) and parts[common] == self._names[common]:
+            common += 1
+        while len(self._fds) > common:
+            os.close(self._fds.pop())
+            self._names.pop()
+        for name in parts[common:]:
+            self._fds.append(_open(self._fds[-1] if self._fds else self._root, name, _DIR_FLAGS))
+            self._names.append(name)
+        return self._fds[-1] if self._fds else self._root
+
+    def close(self) -> None:
+        while self._fds:
+            os.close(self._fds.pop())
+        self._names.clear()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -28,7 +28,7 @@ CONTAINER = {
     "ps": f"{_Q}:ps_cmd", "inspect": f"{_Q}:inspect_cmd", "top": f"{_Q}:top_cmd",
     "stats": f"{_Q}:stats_cmd", "port": f"{_Q}:port_cmd", "cp": "dockyard.cli.fs_cmds:cp_cmd",
     "diff": "dockyard.cli.fs_cmds:diff_cmd", "export": "dockyard.cli.fs_cmds:export_cmd",
-    "commit": "dockyard.cli.fs_cmds:commit_cmd", "update": f"{_Q}:update_cmd",
+    "commit": "dockyard.cli.commit_cmd:commit_cmd", "update": f"{_Q}:update_cmd",
 }  # fmt: skip
 
 IMAGE = {
