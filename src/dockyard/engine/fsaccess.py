@@ -96,7 +96,7 @@ def _mount_volumes(engine: Containers, container: Container, rootfs: Path) -> No
         os.close(root_fd)
 
 
-STUBS = ("/etc/hosts", "/etc/hostname", "/etc/resolv.conf")
+STUBS = ("/etc/hosts", "/etc/hostname", "/etc/resolv.conf", "/proc", "/sys", "/dev")
 
 
 def container_changes(engine: Containers, container: Container) -> list[Change]:

@@ -236,7 +236,9 @@ def unpause(engine: Containers, container: Container) -> None:
         from dockyard.runtime import pause as runtime_pause
         from dockyard.runtime.state import StateStore
 
-        with contextlib.suppress(DockyardError):
+        # OSError: the container was killed while frozen and its monitor already removed
+        # its cgroup (``stop`` of a paused container): there is nothing left to thaw.
+        with contextlib.suppress(DockyardError, OSError):
             runtime_pause.resume(StateStore(engine.store.runtime_root), container.id)
         st.transition(run_state.RUNNING)
 
