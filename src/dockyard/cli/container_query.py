@@ -207,6 +207,9 @@ def top_cmd(app: AppContext, /, container: str, ps_args: tuple[str, ...]) -> Non
         found = app.containers.get(container)
         if found.status not in ("running", "paused"):
             raise InvalidArgument(f"container {found.id[:12]} is not running")
+        from dockyard.engine.lifecycle import require_own_runtime
+
+        require_own_runtime(found, "top")
         pids = container_pids(StateStore(app.containers.store.runtime_root), found.id)
     except DockyardError as err:
         click.echo(f"Error response from daemon: {err.message}", err=True)

@@ -80,7 +80,8 @@ def _external(
 ) -> int:
     from dockyard.engine.lifecycle import runtime_argv
 
-    argv = [*runtime_argv(runtime, app.containers.store.runtime_root), "exec"]
+    store = app.containers.store
+    argv = [*runtime_argv(runtime, store.runtime_root_for(runtime)), "exec"]
     argv += ["-t"] if o["tty"] else []
     argv += ["-d"] if o["detach"] else []
     argv += [f"--env={e}" for e in parse_env(o["env"], o["env_file"])]

@@ -116,7 +116,7 @@ class Containers:
                 locked.boot_id == run_state.boot_id()
                 and run_state.alive(int(locked.monitor_pid), int(locked.monitor_start))
             ):
-                self._clean_runtime(container.id)
+                self._clean_runtime(container.id, container.config.runtime)
                 locked.transition(run_state.EXITED)
                 locked.exit_code, locked.pid = STALE_EXIT_CODE, 0
                 locked.error = "the container's monitor died (or the host rebooted)"
@@ -124,8 +124,17 @@ class Containers:
         container.state = locked
         self.images.db.set_container_running(container.id, False)
 
-    def _clean_runtime(self, container_id: str) -> None:
+    def _clean_runtime(self, container_id: str, runtime: str = "") -> None:
         """Kill what is left of the container and delete its runtime state."""
+        if runtime:
+            import subprocess
+
+            from dockyard.engine.lifecycle import runtime_argv
+
+            argv = runtime_argv(runtime, self.store.runtime_root_for(runtime))
+            subprocess.run([*argv, "delete", "--force", container_id], capture_output=True,
+                           check=False)  # fmt: skip
+            return
         from dockyard.runtime.delete import delete
         from dockyard.runtime.state import StateStore
 

@@ -18,7 +18,14 @@ from typing import TYPE_CHECKING
 
 from dockyard.engine.bundle import build_spec, needs_rootfs, write_bundle
 from dockyard.engine.options import NetworkMode
-from dockyard.errors import AlreadyExists, Conflict, DockyardError, FailedPrecondition, NotFound
+from dockyard.errors import (
+    AlreadyExists,
+    Conflict,
+    DockyardError,
+    FailedPrecondition,
+    NotFound,
+    Unsupported,
+)
 from dockyard.monitor import state as run_state
 from dockyard.monitor.spawn import Spawned, SpawnRequest, spawn
 
@@ -79,7 +86,7 @@ def start(
 
     mounts = tuple(engine.images.snapshots.mounts(config.snapshot))
     store = engine.store
-    for d in (store.runtime_root, store.attach_dir):
+    for d in (store.runtime_root_for(config.runtime), store.attach_dir):
         d.mkdir(parents=True, exist_ok=True, mode=0o700)
     request = SpawnRequest(
         container_id=config.id,
@@ -88,7 +95,7 @@ def start(
         rootfs=rootfs,
         rootfs_mounts=mounts,
         runtime_root=store.runtime_root,
-        runtime_argv=runtime_argv(config.runtime, store.runtime_root),
+        runtime_argv=runtime_argv(config.runtime, store.runtime_root_for(config.runtime)),
         own_runtime=not config.runtime,
         attach_path=store.attach_path(config.id),
         console_path=store.runroot / "attach" / f"{config.id[:12]}.console",
@@ -136,7 +143,8 @@ def _signal(
     if container.config.runtime:
         import subprocess
 
-        argv = [*runtime_argv(container.config.runtime, engine.store.runtime_root), "kill"]
+        root = engine.store.runtime_root_for(container.config.runtime)
+        argv = [*runtime_argv(container.config.runtime, root), "kill"]
         argv += ["--all"] if all_processes else []
         subprocess.run([*argv, container.id, str(sig)], check=False, capture_output=True)
         return
@@ -211,6 +219,7 @@ def pause(engine: Containers, container: Container, *, resume: bool = False) -> 
     Raises:
         Conflict: not running (pause) or not paused (unpause).
     """
+    require_own_runtime(container, "pause")
     with run_state.Locked(str(container.dir)) as st:
         if resume and not run_state.can_unpause(st.status):
             raise Conflict(f"Container {container.id[:12]} is not paused")
@@ -301,3 +310,18 @@ def rename(engine: Containers, container: Container, new_name: str) -> None:
         container.config = config
     finally:
         os.close(fd)
+
+
+def require_own_runtime(container: Container, verb: str) -> None:
+    """``pause``, ``update``, ``top`` and ``stats`` read the runtime's state directly, which
+    only dockyard's own runtime keeps in a known form.
+
+    Raises:
+        Unsupported: the container runs under another runtime.
+    """
+    if container.config.runtime:
+        raise Unsupported(
+            f"container {container.id[:12]}: {verb} is not supported for containers of the "
+            f"runtime {container.config.runtime}",
+            hint="run the container without --runtime to use it",
+        )

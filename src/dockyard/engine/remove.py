@@ -55,7 +55,7 @@ def _dismantle(engine: Containers, container: Container, *, remove_anonymous: bo
     """Delete the runtime state, the snapshot, the volume links, the record and the files."""
     from dockyard.linux.mount import MNT_DETACH, umount
 
-    engine._clean_runtime(container.id)
+    engine._clean_runtime(container.id, container.config.runtime)
     # Mounted only inside a monitor's namespace; the monitor itself runs ``rm`` for --rm.
     with contextlib.suppress(OSError):
         umount(str(container.dir / "rootfs"), MNT_DETACH)

@@ -65,6 +65,11 @@ class ContainerStore:
         self.runtime_root = runroot / "runtime"
         self.attach_dir = runroot / "attach"
 
+    def runtime_root_for(self, runtime: str) -> Path:
+        """The state root of ``runtime`` (``""``: dockyard's own): runtimes keep incompatible
+        state, so each gets a root of its own."""
+        return self.runtime_root if not runtime else self.runroot / f"runtime-{Path(runtime).name}"
+
     def container_dir(self, container_id: str) -> Path:
         return self.dir / container_id
 

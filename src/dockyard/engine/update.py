@@ -56,6 +56,9 @@ def update(engine: Containers, container: Container, change: ResourceUpdate) -> 
         engine.store.write_config(config)
         container.config = config
         if run_state.load(str(container.dir)).status in (run_state.RUNNING, run_state.PAUSED):
+            from dockyard.engine.lifecycle import require_own_runtime
+
+            require_own_runtime(container, "update")
             _apply(engine, container)
     finally:
         import os

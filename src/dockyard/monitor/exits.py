@@ -62,7 +62,7 @@ def _restart(m: Monitor) -> bool:
             st.transition(state.EXITED)  # stopped (or removed) while we waited
             return False
         try:
-            pid, fds = relaunch.relaunch(m.cfg)
+            pid, fds = relaunch.relaunch(m.cfg, _loopback if m.cfg.get("own_network") else None)
         except OSError as err:
             st.error = f"restart failed: {err}"
             st.transition(state.EXITED)
@@ -138,3 +138,11 @@ def _rmdir_cgroup(directory: str) -> None:
             os.rmdir(parent)
         except OSError:
             pass  # other containers still use it
+
+
+def _loopback(pid: int) -> None:
+    """A restarted container's namespace gets its loopback up too (imports ctypes: restarts
+    are rare, the monitor stays small until one happens)."""
+    from dockyard.linux.net import loopback_up
+
+    loopback_up(pid)

@@ -71,17 +71,56 @@ def launch(req: SpawnRequest) -> dict[str, object]:
     Raises:
         DockyardError: the container could not be created or its command not run.
     """
-    from dockyard.runtime.child import read_child_error
-    from dockyard.runtime.create import create
-    from dockyard.runtime.start import start
-
     set_child_subreaper(True)
     private_rootfs(req)
     if req.prepare is not None:
         req.prepare(req.rootfs)
-    stdio = _Stdio(req)
     listener = protocol.bind_listener(str(req.attach_path))
     store = StateStore(req.runtime_root)
+    cfg: dict[str, object] = {
+        "id": req.container_id, "dir": str(req.container_dir),
+        "log": {"path": str(req.log_path), "max_size": req.log_max_size,
+                "max_file": req.log_max_file},
+        "runtime": list(req.runtime_argv), "own_runtime": req.own_runtime,
+        "runtime_state": str(store.dir(req.container_id)), "bundle": str(req.bundle),
+        "console_path": str(req.console_path), "restart": list(req.restart),
+        "health": req.health, "auto_remove": req.auto_remove,
+        "client_removes": req.client_removes, "remove_argv": list(req.remove_argv),
+        "tty": req.tty, "stdin": req.stdin, "oom_file": "", "cgroup_dirs": [],
+        "own_network": req.own_network,
+    }  # fmt: skip
+    if req.own_runtime:
+        pid, fds = _start_own(req, store, cfg)
+    else:
+        pid, fds = _start_other(req, cfg)
+    _record_running(req, pid)
+    out, err, stdin, pty = fds
+    cfg["pid"] = pid
+    cfg["oom_base"] = oom_kills(str(cfg["oom_file"]))
+    cfg["fds"] = {
+        "out": out, "err": err, "in": stdin, "pty": pty, "listen": listener.detach(),
+        "client": req.client.detach() if req.client is not None else -1,
+    }  # fmt: skip
+    return cfg
+
+
+def _before_start(req: SpawnRequest, pid: int) -> None:
+    """Between create and start: the container's own network namespace gets its loopback up."""
+    if req.own_network:
+        from dockyard.linux.net import loopback_up
+
+        loopback_up(pid)
+
+
+def _start_own(
+    req: SpawnRequest, store: StateStore, cfg: dict[str, object]
+) -> tuple[int, tuple[int, int, int, int]]:
+    """dockyard's runtime, in-process (already imported: the first start costs no imports)."""
+    from dockyard.runtime.child import read_child_error
+    from dockyard.runtime.create import create
+    from dockyard.runtime.start import start
+
+    stdio = _Stdio(req)
     stdio.install()
     try:
         created = create(store, req.container_id, req.bundle, console_sock=stdio.console)
@@ -92,13 +131,10 @@ def launch(req: SpawnRequest) -> dict[str, object]:
         from dockyard.runtime.console import receive_master
 
         pty = receive_master(stdio.ours_console)
-    if req.own_network:
-        from dockyard.linux.net import loopback_up
-
-        loopback_up(created.state.pid)
-    cgroup = cgroup_of(created.state)
-    dirs = cgroup.directories()
-    oom_file = _oom_file(dirs)
+    _before_start(req, created.state.pid)
+    dirs = cgroup_of(created.state).directories()
+    cfg["oom_file"] = _oom_file(dirs)
+    cfg["cgroup_dirs"] = [str(d) for d in dirs.values()]
     try:
         with contextlib.closing(_Fd(created.error_fd)):
             start(store, req.container_id)
@@ -109,23 +145,34 @@ def launch(req: SpawnRequest) -> dict[str, object]:
     if error is not None:
         _record_failure(req, store, error.message, error.exit_code)
         raise error
-    _record_running(req, created.state.pid)
-    return {
-        "id": req.container_id, "dir": str(req.container_dir), "pid": created.state.pid,
-        "fds": {"out": stdio.out, "err": stdio.err, "in": stdio.stdin, "pty": pty,
-                "listen": listener.detach(),
-                "client": req.client.detach() if req.client is not None else -1},
-        "log": {"path": str(req.log_path), "max_size": req.log_max_size,
-                "max_file": req.log_max_file},
-        "oom_file": oom_file, "oom_base": oom_kills(oom_file),
-        "cgroup_dirs": [str(d) for d in dirs.values()],
-        "runtime": list(req.runtime_argv), "own_runtime": req.own_runtime,
-        "runtime_state": str(store.dir(req.container_id)), "bundle": str(req.bundle),
-        "console_path": str(req.console_path), "restart": list(req.restart),
-        "health": req.health, "auto_remove": req.auto_remove,
-        "client_removes": req.client_removes, "remove_argv": list(req.remove_argv),
-        "tty": req.tty, "stdin": req.stdin,
-    }  # fmt: skip
+    return created.state.pid, (stdio.out, stdio.err, stdio.stdin, pty)
+
+
+def _start_other(
+    req: SpawnRequest, cfg: dict[str, object]
+) -> tuple[int, tuple[int, int, int, int]]:
+    """Another runc-compatible runtime (``--runtime runc``): its ``create`` and ``start``
+    commands, as for restarts. Its error message decides docker's exit code (127 when the
+    command does not exist, 126 when it cannot be executed)."""
+    from dockyard.monitor.relaunch import relaunch
+    from dockyard.runtime.child import ChildError, ChildErrorKind
+
+    try:
+        return relaunch(cfg, before_start=lambda pid: _before_start(req, pid))
+    except OSError as err:
+        message = str(err)
+        lowered = message.lower()
+        if "not found" in lowered or "no such file" in lowered:
+            kind = ChildErrorKind.NOTFOUND
+        elif "permission denied" in lowered:
+            kind = ChildErrorKind.EXEC
+        else:
+            kind = ChildErrorKind.SETUP
+        failure = ChildError.of(kind, f"container {req.container_id}: {message}")
+        _record_failure(
+            req, None, message, failure.exit_code if kind is not ChildErrorKind.SETUP else 125
+        )
+        raise failure from err
 
 
 def _oom_file(dirs: Mapping[str, object]) -> str:
@@ -156,13 +203,21 @@ def _record_running(req: SpawnRequest, pid: int) -> None:
             st.health = {"Status": "starting", "FailingStreak": 0, "Log": []}
 
 
-def _record_failure(req: SpawnRequest, store: StateStore, message: str, code: int = 125) -> None:
+def _record_failure(
+    req: SpawnRequest, store: StateStore | None, message: str, code: int = 125
+) -> None:
     """The command could not run: docker leaves the container ``created`` with the exit code
     and the error; the runtime's half-made container is deleted."""
-    from dockyard.runtime.delete import delete
+    from dockyard.monitor.exits import cleanup_runtime
 
-    with contextlib.suppress(DockyardError, OSError):
-        delete(store, req.container_id, force=True)
+    if store is None:
+        cleanup_runtime({"own_runtime": False, "runtime": list(req.runtime_argv),
+                         "id": req.container_id})  # fmt: skip
+    else:
+        from dockyard.runtime.delete import delete
+
+        with contextlib.suppress(DockyardError, OSError):
+            delete(store, req.container_id, force=True)
     with state.Locked(str(req.container_dir)) as st:
         st.exit_code, st.error, st.finished_at = code, message, state.now_rfc3339()
         st.pid = 0

@@ -10,9 +10,14 @@ from __future__ import annotations
 
 import os
 import socket
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 
 def _run(argv: list[str], stdio: tuple[int, int, int]) -> None:
+    """Run a runtime command (its errors go to a json log, runc's ``--log``)."""
     actions = [(os.POSIX_SPAWN_DUP2, fd, n) for n, fd in enumerate(stdio)]
     pid = os.posix_spawn(argv[0], argv, dict(os.environ), file_actions=actions)
     _, status = os.waitpid(pid, 0)
@@ -21,7 +26,32 @@ def _run(argv: list[str], stdio: tuple[int, int, int]) -> None:
         raise OSError(f"{' '.join(argv[:1] + argv[-2:])} exited {code}")
 
 
-def relaunch(cfg: dict[str, object]) -> tuple[int, tuple[int, int, int, int]]:
+def _logged(runtime: list[str], log: str) -> list[str]:
+    return [*runtime, "--log", log, "--log-format", "json"]
+
+
+def _last_error(log: str) -> str:
+    """The last error the runtime logged (runc's json log lines), or ``""``."""
+    import json
+
+    message = ""
+    try:
+        with open(log) as f:
+            for line in f:
+                try:
+                    entry = json.loads(line)
+                except ValueError:
+                    continue
+                if isinstance(entry, dict) and entry.get("level") in ("error", "fatal"):
+                    message = str(entry.get("msg", ""))
+    except OSError:
+        pass
+    return message
+
+
+def relaunch(
+    cfg: dict[str, object], before_start: Callable[[int], None] | None = None
+) -> tuple[int, tuple[int, int, int, int]]:
     """Create and start the container again with fresh stdio.
 
     Returns:
@@ -32,8 +62,27 @@ def relaunch(cfg: dict[str, object]) -> tuple[int, tuple[int, int, int, int]]:
         OSError: the runtime failed.
     """
     cid = str(cfg["id"])
-    runtime: list[str] = list(cfg["runtime"])  # type: ignore[call-overload]
+    log = os.path.join(str(cfg["dir"]), "runtime.log")
+    runtime: list[str] = _logged(list(cfg["runtime"]), log)  # type: ignore[call-overload]
     pid_file = os.path.join(str(cfg["dir"]), "init.pid")
+    try:
+        return _relaunch(cfg, cid, runtime, pid_file, before_start)
+    except OSError as err:
+        raise OSError(_last_error(log) or str(err)) from err
+    finally:
+        try:  # noqa: SIM105 - contextlib is an import the monitor does without
+            os.unlink(log)
+        except FileNotFoundError:
+            pass
+
+
+def _relaunch(
+    cfg: dict[str, object],
+    cid: str,
+    runtime: list[str],
+    pid_file: str,
+    before_start: Callable[[int], None] | None,
+) -> tuple[int, tuple[int, int, int, int]]:
     argv = [*runtime, "create", "--bundle", str(cfg["bundle"]), "--pid-file", pid_file]
     devnull = os.open(os.devnull, os.O_RDWR | os.O_CLOEXEC)
     ours: list[int] = []
@@ -48,10 +97,12 @@ def relaunch(cfg: dict[str, object]) -> tuple[int, tuple[int, int, int, int]]:
             ours = [out_w, err_w] + ([in_r] if in_w >= 0 else [])
             _run([*argv, cid], (in_r, out_w, err_w))
             fds = (out_r, err_r, in_w, -1)
-        _run([*runtime, "start", cid], (devnull, devnull, devnull))
         with open(pid_file) as f:
             pid = int(f.read().strip())
         os.unlink(pid_file)
+        if before_start is not None:
+            before_start(pid)
+        _run([*runtime, "start", cid], (devnull, devnull, devnull))
         return pid, fds
     finally:
         for fd in [*ours, devnull]:
