@@ -30,6 +30,10 @@ def finish(m: Monitor) -> bool:
     """Record the init's exit; True when the container was restarted (the loop goes on)."""
     assert m.exit_status is not None
     code = exit_code(m.exit_status)
+    if m.probe is not None:
+        from dockyard.monitor import probes
+
+        probes.cancel(m)
     m.log.flush(time.time())
     oom = oom_kills(str(m.cfg.get("oom_file") or "")) > int(m.cfg.get("oom_base") or 0)  # type: ignore[call-overload]
     cleanup_runtime(m.cfg)

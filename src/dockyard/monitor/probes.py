@@ -116,6 +116,22 @@ def done(m: Monitor, status: int) -> None:
         _finish(m, probe, config)
 
 
+def cancel(m: Monitor) -> None:
+    """The container exited: kill the probe in flight and reap it (docker cancels its
+    probes on exit), so none outlives the container or its monitor."""
+    probe: Probe | None = m.probe
+    if probe is None:
+        return
+    m.probe = None
+    _close(m, probe)
+    if probe.status is None:
+        try:
+            os.kill(probe.pid, signal.SIGKILL)
+            os.waitpid(probe.pid, 0)
+        except (ProcessLookupError, ChildProcessError):
+            pass  # already reaped by the loop
+
+
 def _close(m: Monitor, probe: Probe) -> None:
     if probe.fd >= 0:
         m.poll.unregister(probe.fd)
