@@ -13,9 +13,17 @@ import dockyard
 SRC = str(Path(dockyard.__file__).resolve().parent.parent)
 
 # json is refused too: it imports re and enum.
-HEAVY = {"dataclasses", "enum", "pathlib", "re", "typing", "json", "datetime", "collections"}
+HEAVY = {
+    "dataclasses", "enum", "pathlib", "re", "typing", "json", "datetime", "collections",
+    "socket", "signal", "selectors", "functools",
+}  # fmt: skip
 
-LIGHT_MODULES = ["dockyard.monitor.restart", "dockyard.monitor.health", "dockyard.monitor.logfile"]
+# Every module the long-lived monitor process loads (spawn and launch run in the CLI's fork).
+LIGHT_MODULES = [
+    "dockyard.monitor.restart", "dockyard.monitor.health", "dockyard.monitor.logfile",
+    "dockyard.monitor.loop", "dockyard.monitor.exits", "dockyard.monitor.probes",
+    "dockyard.monitor.state", "dockyard.monitor.protocol", "dockyard.monitor.minijson",
+]  # fmt: skip
 
 # -S: no site; a bare interpreter then holds none of HEAVY, so whatever is there after the
 # import came with it. The probe itself imports nothing.

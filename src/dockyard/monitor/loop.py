@@ -22,18 +22,17 @@ took over its removal.
 
 from __future__ import annotations
 
+import _signal  # type: ignore[import-not-found]  # not signal: its enums cost ~1 MB
+import _socket
 import errno
-import json
 import os
 import select
-import signal
-import socket
 import time
-from typing import TYPE_CHECKING
 
-from dockyard.monitor import protocol, state
+from dockyard.monitor import minijson, protocol, state
 from dockyard.monitor.logfile import LogWriter
 
+TYPE_CHECKING = False  # typing itself costs the monitor ~1 MB (it pulls in re)
 if TYPE_CHECKING:
     from dockyard.monitor.health import HealthConfig, HealthState
     from dockyard.monitor.probes import Probe
@@ -50,7 +49,7 @@ class Client:
         "buf", "frames", "initial", "pending", "ready", "sock", "want_err", "want_in", "want_out",
     )  # fmt: skip
 
-    def __init__(self, sock: socket.socket, *, initial: bool = False) -> None:
+    def __init__(self, sock: _socket.socket, *, initial: bool = False) -> None:
         self.sock = sock
         self.buf = b""
         self.frames = protocol.FrameReader()
@@ -71,17 +70,17 @@ class Monitor:
         self.pid = int(cfg["pid"])  # type: ignore[call-overload]
         fds: dict[str, int] = cfg["fds"]  # type: ignore[assignment]
         self.out, self.err, self.stdin, self.pty = fds["out"], fds["err"], fds["in"], fds["pty"]
-        self.listen = socket.socket(fileno=fds["listen"])
+        self.listen = _socket.socket(fileno=fds["listen"])
         self.listen.setblocking(False)
         log: dict[str, object] = cfg["log"]  # type: ignore[assignment]
         self.log = LogWriter(str(log["path"]), int(log["max_size"]), int(log["max_file"]))  # type: ignore[call-overload]
         self.clients: dict[int, Client] = {}
         self.poll = select.poll()
         self.sig_r, sig_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
-        signal.set_wakeup_fd(sig_w)
-        signal.signal(signal.SIGCHLD, lambda *_: None)
-        for sig in (signal.SIGHUP, signal.SIGINT, signal.SIGPIPE, signal.SIGTTOU):
-            signal.signal(sig, signal.SIG_IGN)
+        _signal.set_wakeup_fd(sig_w)
+        _signal.signal(_signal.SIGCHLD, lambda *_: None)
+        for sig in (_signal.SIGHUP, _signal.SIGINT, _signal.SIGPIPE, _signal.SIGTTOU):
+            _signal.signal(sig, _signal.SIG_IGN)
         self.client_removes = bool(cfg.get("client_removes"))
         self.exit_status: int | None = None
         self.exited_at = 0.0
@@ -97,11 +96,11 @@ class Monitor:
                 self.poll.register(fd, select.POLLIN)
         client_fd = fds.get("client", -1)
         if client_fd >= 0:
-            self._add_client(socket.socket(fileno=client_fd), initial=True)
+            self._add_client(_socket.socket(fileno=client_fd), initial=True)
 
     # clients ---------------------------------------------------------------------------------
 
-    def _add_client(self, sock: socket.socket, *, initial: bool = False) -> None:
+    def _add_client(self, sock: _socket.socket, *, initial: bool = False) -> None:
         sock.setblocking(False)
         self.clients[sock.fileno()] = Client(sock, initial=initial)
         self.poll.register(sock.fileno(), select.POLLIN)
@@ -266,10 +265,10 @@ class Monitor:
             self._reap()
         elif fd == self.listen.fileno():
             try:
-                sock, _ = self.listen.accept()
+                fd, _ = self.listen._accept()  # type: ignore[attr-defined]
             except BlockingIOError:
                 return
-            self._add_client(sock)
+            self._add_client(_socket.socket(fileno=fd))
         elif fd in self.clients:
             self._client_input(self.clients[fd])
         elif self.probe is not None and fd == self.probe.fd:
@@ -318,7 +317,8 @@ def _crash_report(directory: str) -> None:
 
 def main(raw: str) -> None:
     """The entry point after ``execve`` (see the module docstring)."""
-    cfg = json.loads(raw)
+    cfg = minijson.loads(raw)
+    assert isinstance(cfg, dict)
     try:
         monitor = Monitor(cfg)
         try:

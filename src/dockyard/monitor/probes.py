@@ -9,11 +9,10 @@ container's lock. Import-light like :mod:`.loop`.
 
 from __future__ import annotations
 
+import _signal  # type: ignore[import-not-found]  # not signal: its enums cost ~1 MB
 import os
 import select
-import signal
 import time
-from typing import TYPE_CHECKING
 
 from dockyard.monitor import state
 from dockyard.monitor.health import (
@@ -24,6 +23,7 @@ from dockyard.monitor.health import (
     timeout_output,
 )
 
+TYPE_CHECKING = False  # typing itself costs the monitor ~1 MB (it pulls in re)
 if TYPE_CHECKING:
     from dockyard.monitor.loop import Monitor
 
@@ -61,7 +61,7 @@ def tick(m: Monitor) -> None:
     if probe is not None:
         if now > probe.deadline and probe.status is None:
             try:  # noqa: SIM105 - contextlib is an import the monitor does without
-                os.kill(probe.pid, signal.SIGKILL)
+                os.kill(probe.pid, _signal.SIGKILL)
             except ProcessLookupError:
                 pass
             probe.status = TIMEOUT_EXIT_CODE
@@ -126,7 +126,7 @@ def cancel(m: Monitor) -> None:
     _close(m, probe)
     if probe.status is None:
         try:
-            os.kill(probe.pid, signal.SIGKILL)
+            os.kill(probe.pid, _signal.SIGKILL)
             os.waitpid(probe.pid, 0)
         except (ProcessLookupError, ChildProcessError):
             pass  # already reaped by the loop

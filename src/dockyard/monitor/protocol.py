@@ -31,16 +31,21 @@ socket through ``/proc/self/fd/<fd>/<name>``, where ``fd`` is an ``O_PATH`` desc
 socket's directory (the trick conmon and crun use).
 
 This module is imported by the monitor, whose memory is paid per running container: it uses
-only the stdlib modules os, socket, struct and json (no typing, dataclasses, enum or pathlib),
+only os, struct and :mod:`.minijson` (socket only in the functions the CLI calls; no typing,
+dataclasses, enum or pathlib),
 and its classes are plain classes with ``__slots__``.
 """
 
 from __future__ import annotations
 
-import json
 import os
-import socket
 import struct
+
+from dockyard.monitor import minijson
+
+TYPE_CHECKING = False  # typing and socket cost the monitor ~1 MB: only the CLI side needs them
+if TYPE_CHECKING:
+    import socket
 
 STDIN = 0
 STDOUT = 1
@@ -68,7 +73,7 @@ class ProtocolError(ValueError):
 def encode_header(stdin: bool, stdout: bool, stderr: bool) -> bytes:
     """The client's header line: which streams it attaches, as JSON and ``b"\\n"``."""
     fields = {"stdin": bool(stdin), "stdout": bool(stdout), "stderr": bool(stderr)}
-    return json.dumps(fields, separators=(",", ":")).encode() + b"\n"
+    return minijson.dumps(fields).encode() + b"\n"
 
 
 def parse_header(line: bytes) -> tuple[bool, bool, bool]:
@@ -81,7 +86,7 @@ def parse_header(line: bytes) -> tuple[bool, bool, bool]:
         ProtocolError: (a ValueError) the line is not a JSON object of booleans.
     """
     try:
-        value = json.loads(line)
+        value = minijson.loads(line)
     except (ValueError, UnicodeDecodeError) as err:
         raise ProtocolError(f"attach header: not JSON: {err}") from err
     if not isinstance(value, dict):
@@ -150,7 +155,7 @@ class FrameReader:
 def encode_exit(code: int, error: str | None = None, oom: bool = False) -> bytes:
     """An EXIT frame: the container's exit code, an error that ended it, whether OOM killed it."""
     body = {"code": int(code), "error": error, "oom": bool(oom)}
-    return encode(EXIT, json.dumps(body).encode())
+    return encode(EXIT, minijson.dumps(body).encode())
 
 
 def decode_exit(payload: bytes) -> tuple[int, str | None, bool]:
@@ -172,7 +177,7 @@ def decode_exit(payload: bytes) -> tuple[int, str | None, bool]:
 
 def encode_resize(rows: int, cols: int) -> bytes:
     """A RESIZE frame carrying the client's terminal size."""
-    return encode(RESIZE, json.dumps({"rows": int(rows), "cols": int(cols)}).encode())
+    return encode(RESIZE, minijson.dumps({"rows": int(rows), "cols": int(cols)}).encode())
 
 
 def decode_resize(payload: bytes) -> tuple[int, int]:
@@ -193,7 +198,7 @@ def decode_resize(payload: bytes) -> tuple[int, int]:
 
 def _json_object(payload: bytes, what: str) -> dict[str, object]:
     try:
-        value = json.loads(payload)
+        value = minijson.loads(payload)
     except (ValueError, UnicodeDecodeError) as err:
         raise ProtocolError(f"{what} frame: not JSON: {err}") from err
     if not isinstance(value, dict):
@@ -214,6 +219,8 @@ def bind_listener(path: str, backlog: int = 16) -> socket.socket:
     dir_fd, name = _open_parent(path)
     try:
         _remove_stale_socket(name, dir_fd)
+        import socket
+
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
             sock.bind(f"/proc/self/fd/{dir_fd}/{name}")
@@ -241,6 +248,8 @@ def connect(path: str, timeout: float | None = None) -> socket.socket:
     """
     dir_fd, name = _open_parent(path)
     try:
+        import socket
+
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
             sock.settimeout(timeout)

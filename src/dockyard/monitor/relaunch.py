@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import os
 import socket
-from typing import TYPE_CHECKING
 
+TYPE_CHECKING = False  # typing itself costs the monitor ~1 MB (it pulls in re)
 if TYPE_CHECKING:
     from collections.abc import Callable
 

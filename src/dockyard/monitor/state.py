@@ -17,11 +17,12 @@ plain classes with ``__slots__`` and string constants instead of dataclasses and
 from __future__ import annotations
 
 import fcntl
-import json
 import os
 import time
-from typing import TYPE_CHECKING
 
+from dockyard.monitor import minijson
+
+TYPE_CHECKING = False  # typing itself costs the monitor ~1 MB (it pulls in re)
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
@@ -142,7 +143,7 @@ def load(directory: str) -> RunState:
             raw = f.read()
     except FileNotFoundError:
         return RunState()
-    doc = json.loads(raw)
+    doc = minijson.loads(raw)
     if not isinstance(doc, dict):
         raise ValueError("state is not a JSON object")
     return RunState.from_json(doc)
@@ -152,7 +153,7 @@ def save(directory: str, state: RunState) -> None:
     """Replace ``<directory>/state.json`` atomically and durably."""
     path = os.path.join(directory, STATE_FILE)
     tmp = f"{path}.{os.getpid()}.tmp"
-    data = json.dumps(state.to_json(), separators=(",", ":")).encode()
+    data = minijson.dumps(state.to_json()).encode()
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
     try:
         os.write(fd, data)
