@@ -32,7 +32,7 @@ def test_reads_what_json_writes(value: object) -> None:
 def test_rejects_what_json_rejects(text: str) -> None:
     with pytest.raises(json.JSONDecodeError):
         json.loads(text)
-    with pytest.raises(ValueError, match="not JSON|extra data"):
+    with pytest.raises(ValueError, match=r"not JSON|extra data"):
         minijson.loads(text)
 
 
