@@ -50,7 +50,6 @@ class AppContext:
     @property
     def containers(self) -> Containers:
         if self._containers is None:
-            from dockyard.cgroups import CgroupVersion, detect
             from dockyard.engine.containers import Containers
 
             self._containers = Containers(
@@ -58,7 +57,6 @@ class AppContext:
                 lambda: self.volumes,
                 root=self.settings.root,
                 runroot=self.settings.runroot,
-                cgroup_v2=detect() is CgroupVersion.V2,
                 remove_prefix=(
                     sys.executable,
                     "-m",

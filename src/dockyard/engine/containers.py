@@ -38,7 +38,8 @@ class Containers:
         images, volumes: make the image and volume stores (of ``root``) when first needed.
         root: the state root.
         runroot: the run-state root (tmpfs: ``/run/dockyard``).
-        cgroup_v2: the host runs cgroup v2 (decides the spec's cgroup namespace).
+        cgroup_v2: the host runs cgroup v2 (decides the spec's cgroup namespace); None: find
+            out when first needed.
         remove_prefix: the ``dockyard`` command line (with its global options) the monitor
             runs to remove a ``--rm`` container nobody else removes.
     """
@@ -50,7 +51,7 @@ class Containers:
         *,
         root: Path,
         runroot: Path,
-        cgroup_v2: bool,
+        cgroup_v2: bool | None = None,
         remove_prefix: tuple[str, ...] = (),
     ) -> None:
         self._images_factory = images
@@ -58,8 +59,17 @@ class Containers:
         self._images: ImageStore | None = None
         self._volumes: VolumeStore | None = None
         self.store = ContainerStore(root, runroot)
-        self.cgroup_v2 = cgroup_v2
+        self._cgroup_v2 = cgroup_v2
         self.remove_prefix = remove_prefix or (sys.executable, "-m", "dockyard")
+
+    @property
+    def cgroup_v2(self) -> bool:
+        """The host runs cgroup v2 (looked at when a spec is first generated)."""
+        if self._cgroup_v2 is None:
+            from dockyard.cgroups import CgroupVersion, detect
+
+            self._cgroup_v2 = detect() is CgroupVersion.V2
+        return self._cgroup_v2
 
     @property
     def images(self) -> ImageStore:

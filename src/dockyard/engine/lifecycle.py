@@ -151,7 +151,9 @@ def _signal(
     from dockyard.runtime.kill import kill as runtime_kill
     from dockyard.runtime.state import StateStore
 
-    with contextlib.suppress(NotFound, FailedPrecondition):
+    # FileNotFoundError: the container exited meanwhile and its monitor removed its cgroup
+    # while ``kill --all`` froze, signalled or counted its processes: nothing left to signal.
+    with contextlib.suppress(NotFound, FailedPrecondition, FileNotFoundError):
         runtime_kill(
             StateStore(engine.store.runtime_root), container.id, sig, all_processes=all_processes
         )

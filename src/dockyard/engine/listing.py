@@ -16,15 +16,17 @@ import re
 import unicodedata
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from dockyard._util import rfc3339
 from dockyard._util.units import human_duration
-from dockyard.engine.inspect import command
 from dockyard.engine.store import Container
 from dockyard.errors import InvalidArgument, NotFound, Unsupported
 from dockyard.monitor import state as run_state
-from dockyard.oci.image import ImageConfig
 from dockyard.oci.reference import parse_reference
+
+if TYPE_CHECKING:
+    from dockyard.oci.image import ImageConfig
 
 FILTERS = (
     "ancestor", "before", "exited", "health", "id", "label", "name", "network", "since",
@@ -333,7 +335,7 @@ def row(
     """
     config, trunc = container.config, not no_trunc
     created = rfc3339.parse(config.created) if config.created else 0.0
-    cmd = command_text(config.command or command(config, image))
+    cmd = command_text(config.command or _command(container, image))
     health = health_status(container)
     return ContainerRow(
         ID=config.short_id if trunc else config.id,
@@ -353,6 +355,13 @@ def row(
         HealthStatus="" if health == "none" else health,
         label_map=dict(config.labels),
     )
+
+
+def _command(container: Container, image: ImageConfig | None) -> tuple[str, ...]:
+    """The command of a container created before dockyard recorded it (from its image)."""
+    from dockyard.engine.inspect import command
+
+    return command(container.config, image)
 
 
 def command_text(argv: Sequence[str]) -> str:

@@ -11,8 +11,6 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Final
 
-from dockyard.oci.runtime_resources import DeviceType
-
 DEFAULT_SHM_SIZE: Final = 64 * 1024 * 1024  # DefaultShmSize in moby daemon/config/config.go
 
 
@@ -55,7 +53,7 @@ class DeviceMapping:
     reads with ``os.stat`` (this module does no I/O)."""
 
     container_path: str
-    type: DeviceType
+    type: str  # the runtime spec's device type: "c", "b", "u" or "p"
     major: int
     minor: int
     file_mode: int = 0o666

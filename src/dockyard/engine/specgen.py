@@ -34,7 +34,7 @@ from dockyard.oci.runtime import (
     User,
 )
 from dockyard.oci.runtime_linux import Device, Linux, Namespace, NamespaceType
-from dockyard.oci.runtime_resources import Cpu, DeviceRule, Memory, Resources
+from dockyard.oci.runtime_resources import Cpu, DeviceRule, DeviceType, Memory, Resources
 
 OCI_VERSION = "1.2.0"
 CPU_PERIOD = 100_000  # moby converts --cpus to a quota over this period (NanoCPUs)
@@ -227,7 +227,7 @@ def _devices(options: RunOptions) -> tuple[tuple[Device, ...], tuple[DeviceRule,
     nodes = tuple(
         Device(
             path=m.container_path,
-            type=m.type,
+            type=DeviceType(m.type),
             major=m.major,
             minor=m.minor,
             file_mode=m.file_mode,
@@ -237,7 +237,9 @@ def _devices(options: RunOptions) -> tuple[tuple[Device, ...], tuple[DeviceRule,
         for m in options.devices
     )
     rules = tuple(
-        DeviceRule(allow=True, type=m.type, major=m.major, minor=m.minor, access=m.permissions)
+        DeviceRule(
+            allow=True, type=DeviceType(m.type), major=m.major, minor=m.minor, access=m.permissions
+        )
         for m in options.devices
     )
     base = d.PRIVILEGED_DEVICE_RULES if options.privileged else d.DEFAULT_DEVICE_RULES

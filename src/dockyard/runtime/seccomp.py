@@ -94,6 +94,7 @@ def cached_compile(seccomp: Seccomp, cache: Path) -> bytes | None:
     import hashlib
     import json
     import os
+
     text = json.dumps([os.uname().machine, seccomp.to_json()], sort_keys=True)
     path = cache / hashlib.sha256(text.encode()).hexdigest()
     try:
