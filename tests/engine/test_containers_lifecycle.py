@@ -1,0 +1,244 @@
+"""Containers end to end through the real CLI: docker's exit codes and streams, run -d and
+ps, stop/kill/restart/pause/rm/rename/wait/logs/inspect/exec/create/start/prune, name
+conflicts and a race for one name."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from tests.conftest import DockyardRunner
+from tests.engine.containers_harness import Box, boxed, frozen, wait_until
+
+pytestmark = [pytest.mark.root, pytest.mark.overlay]
+
+TERM_LOOP = "trap 'exit 7' TERM; trap 'echo got-usr1' USR1; echo up; while :; do sleep 0.1; done"
+DEAF_LOOP = "trap '' TERM; echo up; while :; do sleep 0.1; done"
+RFC3339 = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d+Z ")
+
+
+@pytest.fixture
+def box(dockyard: DockyardRunner, busybox_tar: Path) -> Iterator[Box]:
+    yield from boxed(dockyard, busybox_tar)
+
+
+def _up(box: Box, cid: str) -> None:
+    """Wait until the container's command has printed ``up`` (its traps are set)."""
+    wait_until(lambda: "up" in box.out("logs", cid), f"{cid[:12]} to start its loop")
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "message"),
+    [
+        (("busybox", "true"), 0, ""),
+        (("busybox", "sh", "-c", "exit 3"), 3, ""),
+        (("busybox", "no-such-command"), 127, "executable file not found"),
+        (("busybox", "/etc/passwd"), 126, "permission denied"),
+        (("no-such-image", "true"), 125, "Unable to find image 'no-such-image'"),
+        (("--no-such-flag", "busybox", "true"), 125, "No such option"),
+    ],
+    ids=["true", "exit-3", "missing-command", "not-executable", "missing-image", "bad-flag"],
+)
+def test_run_exit_codes_like_docker(
+    box: Box, args: tuple[str, ...], code: int, message: str
+) -> None:
+    proc = box("run", *args, check=False)
+    assert proc.returncode == code, proc.stderr
+    assert message in proc.stderr.decode()
+
+
+def test_run_streams_stdin_and_rm(box: Box) -> None:
+    proc = box("run", "busybox", "sh", "-c", "echo out; echo err >&2")
+    assert (proc.stdout, proc.stderr) == (b"out\n", b"err\n")
+    assert box("run", "-i", "busybox", "cat", input=b"x\ny\n").stdout == b"x\ny\n"
+    assert box("run", "busybox", "cat", input=b"x\n").stdout == b""  # no -i: no stdin
+    assert box("run", "--rm", "busybox", "sh", "-c", "echo gone").stdout == b"gone\n"
+    box("rm", *box.ids())
+    assert box("run", "--rm", "busybox", "sh", "-c", "exit 4", check=False).returncode == 4
+    assert box.ids() == []
+    assert list((box.root / "containers").iterdir()) == []
+    box.run_d("--rm", "busybox", "true")  # detached: its monitor removes it
+    wait_until(lambda: not list((box.root / "containers").iterdir()), "the removal")
+    assert box.ids() == []
+
+
+def test_run_detached_ps_and_filters(box: Box) -> None:
+    web = box.run_d("--name", "web", "--label", "tier=front", "busybox", "sleep", "30")
+    done = box.run_d("--name", "done", "busybox", "true")
+    box.wait_status(done, "exited")
+    running = box.out("ps").splitlines()
+    assert len(running) == 2 and running[0].startswith("CONTAINER ID")
+    assert running[1].startswith(web[:12]) and " Up " in running[1] and running[1].endswith("web")
+    assert box.out("ps", "-q") == web[:12]
+    assert set(box.out("ps", "-aq").split()) == {web[:12], done[:12]}
+    assert box.out("ps", "-a", "--filter", "status=exited", "-q") == done[:12]
+    assert box.out("ps", "-a", "--filter", "name=web", "--format", "{{.Names}}") == "web"
+    assert box.out("ps", "-a", "--filter", "label=tier=front", "-q") == web[:12]
+    assert box.out("ps", "-a", "--filter", "label=tier=back", "-q") == ""
+    assert box.out("ps", "-a", "--format", "{{.Names}}").split() == ["done", "web"]
+    assert "Exited (0)" in box.out("ps", "-a", "--filter", "name=done", "--format", "{{.Status}}")
+
+
+def test_stop_sends_term_then_kill(box: Box) -> None:
+    polite = box.run_d("busybox", "sh", "-c", TERM_LOOP)
+    deaf = box.run_d("busybox", "sh", "-c", DEAF_LOOP)
+    _up(box, polite)
+    _up(box, deaf)
+    started = time.monotonic()
+    assert box.out("stop", polite) == polite
+    assert box.inspect(polite, "{{.State.Status}} {{.State.ExitCode}}") == "exited 7"
+    assert time.monotonic() - started < 5  # SIGTERM ended it, not the 10 s SIGKILL
+    started = time.monotonic()
+    box("stop", "-t", "1", deaf)
+    assert 1 <= time.monotonic() - started < 8
+    assert box.inspect(deaf, "{{.State.Status}} {{.State.ExitCode}}") == "exited 137"
+    assert box.out("stop", deaf) == deaf  # stopping a stopped container succeeds
+
+
+def test_kill_signal_restart_and_pause(box: Box) -> None:
+    cid = box.run_d("--name", "sig", "busybox", "sh", "-c", TERM_LOOP)
+    _up(box, cid)
+    box("kill", "-s", "USR1", "sig")
+    wait_until(lambda: "got-usr1" in box.out("logs", "sig"), "the USR1 trap to run")
+    assert box.status("sig") == "running"
+    first_pid, first_start = box.inspect("sig", "{{.State.Pid}} {{.State.StartedAt}}").split()
+    box("restart", "-t", "5", "sig")
+    pid, start = box.inspect("sig", "{{.State.Pid}} {{.State.StartedAt}}").split()
+    assert box.status("sig") == "running" and pid != first_pid and start > first_start
+    box("pause", "sig")
+    assert box.inspect("sig", "{{.State.Status}} {{.State.Paused}} {{.State.Running}}") == (
+        "paused true true"
+    )
+    assert "(Paused)" in box.out("ps", "--format", "{{.Status}}")
+    assert frozen(cid)
+    assert box("pause", "sig", check=False).returncode == 1  # already paused
+    box("unpause", "sig")
+    assert box.inspect("sig", "{{.State.Status}} {{.State.Paused}}") == "running false"
+    assert not frozen(cid)
+    box("pause", "sig")
+    box("stop", "-t", "1", "sig")  # a paused container can be stopped
+    assert box.status("sig") == "exited"
+    assert box("kill", "sig", check=False).returncode == 1  # not running
+
+
+def test_rm_rename_wait(box: Box) -> None:
+    cid = box.run_d("--name", "first", "busybox", "sh", "-c", TERM_LOOP)
+    proc = box("rm", cid, check=False)
+    assert proc.returncode == 1
+    assert f"You cannot remove a running container {cid}" in proc.stderr.decode()
+    box("rename", "first", "second")
+    assert box.inspect(cid, "{{.Name}}") == "/second"
+    assert box("inspect", "first", check=False).returncode == 1
+    box("rm", "-f", "second")
+    assert box.ids() == []
+    box.run_d("--name", "waited", "busybox", "sh", "-c", "sleep 0.3; exit 6")
+    assert box.out("wait", "waited") == "6"
+    assert box.out("wait", "waited") == "6"  # again, once stopped
+
+
+def test_logs(box: Box) -> None:
+    both = box.run_d("busybox", "sh", "-c", "echo one; echo two >&2; echo three")
+    # Lines of one stream keep their order; across the two pipes order is not kept (docker's
+    # isn't either), so --tail and -t are checked on a second, stdout-only, container.
+    lines = box.run_d("busybox", "sh", "-c", "echo one; echo two; echo three")
+    assert box.out("wait", both, lines) == "0\n0"
+    proc = box("logs", both)
+    assert (proc.stdout, proc.stderr) == (b"one\nthree\n", b"two\n")
+    assert box("logs", "--tail", "1", lines).stdout == b"three\n"
+    assert box("logs", "--tail", "2", lines).stdout == b"two\nthree\n"
+    stamped = box("logs", "-t", lines).stdout.decode().splitlines()
+    assert [RFC3339.sub("", line) for line in stamped] == ["one", "two", "three"]
+    assert all(RFC3339.match(line) for line in stamped)
+    slow = box.run_d("busybox", "sh", "-c", "for i in 1 2 3; do echo n$i; sleep 0.3; done")
+    follow = box.popen("logs", "-f", slow, stdout=subprocess.PIPE)
+    try:
+        out, _ = follow.communicate(timeout=10)  # ends when the container exits
+    finally:
+        follow.kill()
+    assert out == b"n1\nn2\nn3\n"
+
+
+def test_inspect_state(box: Box) -> None:
+    cid = box.run_d("--name", "insp", "busybox", "sh", "-c", TERM_LOOP)
+    fields = "{{.State.Status}} {{.State.Running}} {{.State.Pid}} {{.State.ExitCode}}"
+    status, running, pid, code = box.inspect("insp", fields).split()
+    assert (status, running, code) == ("running", "true", "0")
+    assert Path(f"/proc/{pid}").is_dir()
+    box("kill", "-s", "TERM", "insp")
+    box.wait_status("insp", "exited")
+    assert box.inspect("insp", "{{.State.ExitCode}}") == "7"
+    assert box.inspect(cid, "{{.State.Running}} {{.State.Pid}} {{.State.OOMKilled}}") == (
+        "false 0 false"
+    )
+    started, finished = box.inspect(cid, "{{.State.StartedAt}} {{.State.FinishedAt}}").split()
+    assert started < finished and not finished.startswith("0001")
+
+
+def test_exec(box: Box) -> None:
+    cid = box.run_d("--name", "ex", "busybox", "sleep", "30")
+    assert box("exec", "ex", "sh", "-c", "exit 5", check=False).returncode == 5
+    assert box.out("exec", "-e", "FOO=bar", "ex", "sh", "-c", "echo $FOO") == "bar"
+    assert box.out("exec", "-w", "/tmp", "ex", "pwd") == "/tmp"
+    assert box.out("exec", "-u", "1000", "ex", "id", "-u") == "1000"
+    assert box.out("exec", "ex", "hostname") == cid[:12]
+    assert box("exec", "ex", "no-such-command", check=False).returncode == 127
+    assert box("exec", "-i", "ex", "cat", input=b"piped\n").stdout == b"piped\n"
+    box("kill", "ex")
+    box.wait_status("ex", "exited")
+    proc = box("exec", "ex", "true", check=False)
+    assert proc.returncode != 0
+    assert "is not running" in proc.stderr.decode()
+
+
+def test_create_then_start_attach(box: Box) -> None:
+    cid = box.out("create", "--name", "later", "busybox", "sh", "-c", "echo o; echo e >&2; exit 2")
+    assert box.status(cid) == "created"
+    assert "Created" in box.out("ps", "-a", "--format", "{{.Status}}")
+    proc = box("start", "-a", "later", check=False)
+    assert (proc.returncode, proc.stdout, proc.stderr) == (2, b"o\n", b"e\n")
+    assert box.inspect(cid, "{{.State.Status}} {{.State.ExitCode}}") == "exited 2"
+    proc = box("start", "-a", "later", check=False)  # again: a second run, same output
+    assert (proc.returncode, proc.stdout) == (2, b"o\n")
+
+
+def test_container_prune(box: Box) -> None:
+    keep = box.run_d("busybox", "sleep", "30")
+    gone = [box.out("create", "busybox", "true"), box.run_d("busybox", "true")]
+    box.wait_status(gone[1], "exited")
+    out = box.out("container", "prune", "-f")
+    assert set(out.split()) >= set(gone) and keep not in out
+    assert box.ids() == [keep]
+
+
+def test_name_conflict(box: Box) -> None:
+    cid = box.run_d("--name", "taken", "busybox", "sleep", "30")
+    proc = box("run", "-d", "--name", "taken", "busybox", "true", check=False)
+    assert proc.returncode == 125
+    assert f'Conflict. The container name "/taken" is already in use by container "{cid}"' in (
+        proc.stderr.decode()
+    )
+    assert box("create", "--name", "taken", "busybox", check=False).returncode == 125
+    assert box.ids() == [cid]
+
+
+def test_name_race_has_one_winner(box: Box) -> None:
+    argv = ("run", "-d", "--name", "same", "busybox", "sleep", "30")
+    pipes = {"stdout": subprocess.PIPE, "stderr": subprocess.PIPE}
+    racers = [box.popen(*argv, **pipes) for _ in range(8)]
+    results = [(p.wait(timeout=60), *p.communicate()) for p in racers]
+    winners = [out.decode().strip() for code, out, _ in results if code == 0]
+    losers = [err.decode() for code, _, err in results if code != 0]
+    assert len(winners) == 1, results
+    assert len(losers) == 7 and all(
+        'Conflict. The container name "/same" is already in use' in err for err in losers
+    ), losers
+    assert all(code in (0, 125) for code, _, _ in results)
+    assert box.ids() == winners
+    assert box.status("same") == "running"
+    box("rm", "-f", "same")
+    assert box.leftovers(winners) == []
+    assert list((box.root / "containers").iterdir()) == []
