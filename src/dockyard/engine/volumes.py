@@ -42,6 +42,7 @@ from pathlib import Path
 from dockyard._util.atomic import fsync_dir
 from dockyard.engine.volume_copy import copy_up, data_size
 from dockyard.errors import Conflict, InvalidArgument, NotFound, Unsupported
+from dockyard.image.remove import labels_match
 from dockyard.metadata import Database, VolumeRecord
 from dockyard.snapshot.tree import remove_tree
 
@@ -359,17 +360,6 @@ class VolumeStore:
             yield
         finally:
             os.close(fd)
-
-
-def labels_match(labels: Mapping[str, str], wanted: Sequence[str]) -> bool:
-    """Whether ``labels`` satisfy every ``KEY``, ``KEY=VALUE``, ``!KEY`` or ``!KEY=VALUE``."""
-    for item in wanted:
-        negate = item.startswith("!")
-        key, sep, value = item.removeprefix("!").partition("=")
-        found = key in labels and (not sep or labels[key] == value)
-        if found == negate:
-            return False
-    return True
 
 
 def _match_any(patterns: Sequence[str], value: str) -> bool:
