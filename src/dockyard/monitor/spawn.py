@@ -145,6 +145,12 @@ def _report(ready_w: int, doc: dict[str, object]) -> None:
 
 
 def _monitor(req: SpawnRequest, ready_w: int) -> None:
+    # The CLI's stdio must not stay open in the monitor: `id=$(dockyard run -d …)` would wait
+    # for the monitor to exit before it saw the end of the output.
+    devnull = os.open(os.devnull, os.O_RDWR)
+    for n in (0, 1, 2):
+        os.dup2(devnull, n)
+    os.close(devnull)
     try:
         from dockyard.monitor.launch import launch
 
@@ -169,7 +175,6 @@ def _exits_soon(pid: int) -> bool:
     """Whether the container's init exits within :data:`QUICK_EXIT` seconds: then the loop runs
     in this process (its memory is freed in a moment) instead of paying for a fresh
     interpreter first, which a short ``run --rm`` would wait for."""
-
     try:
         fd = os.pidfd_open(pid)
     except OSError:
