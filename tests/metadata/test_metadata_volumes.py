@@ -65,7 +65,7 @@ def test_v1_database_is_migrated_keeping_its_rows(tmp_path: Path) -> None:
     assert db.image_blobs("sha256:aaaa") == ["sha256:m"]
     assert db.resolve_ref("docker.io/library/x:1") == "sha256:aaaa"
     assert [c.name for c in db.containers_using("sha256:aaaa")] == ["web"]
-    assert _version(path) == SCHEMA_VERSION == 2
+    assert _version(path) == SCHEMA_VERSION == 3
     assert db.put_volume(_volume("data"))
     db.attach_volumes(C1, [("data", "/data")])  # the v1 container can use the new tables
     assert db.volume_users("data") == [C1]
@@ -161,3 +161,17 @@ def test_container_rows(db: Database) -> None:
     db.set_container_running(C2, True)
     assert [(c.id, c.running) for c in db.list_containers()] == [(C1, False), (C2, True)]
     assert db.count_containers() == (2, 1)
+
+
+def test_build_cache_rows_go_with_their_image(tmp_path: Path) -> None:
+    db = Database(tmp_path / "metadata.db")
+    image = ImageRecord(
+        id="sha256:bbbb", manifest_digest="sha256:m2", manifest_media_type="x", created=0.0,
+        added=0.0, size=1,
+    )  # fmt: skip
+    db.put_image(image, ["sha256:m2"])
+    db.put_build_cache("sha256:key", image.id)
+    assert db.cached_build("sha256:key") == image.id
+    assert db.build_cache_images() == {image.id}
+    db.delete_image(image.id)
+    assert db.cached_build("sha256:key") is None

@@ -1,6 +1,6 @@
 """The metadata database (SQLite, WAL): the only owner of the engine's SQL.
 
-On disk: ``<state root>/metadata.db`` (+ ``-wal``/``-shm``). Schema version 2, kept in
+On disk: ``<state root>/metadata.db`` (+ ``-wal``/``-shm``). Schema version 3, kept in
 ``PRAGMA user_version``::
 
     images(id PK = config digest, manifest_digest, manifest_media_type, created, added, size,
@@ -16,6 +16,8 @@ On disk: ``<state root>/metadata.db`` (+ ``-wal``/``-shm``). Schema version 2, k
                       destination; PK (container_id, destination))             (v2)
                                                 which container mounts which volume where; a
                                                 volume with rows here cannot be deleted
+    build_cache(key PK, image_id -> images ON DELETE CASCADE, created)          (v3)
+                                                a build step's cache key -> the image it made
 
 Foreign keys are enforced (``PRAGMA foreign_keys=ON`` on every connection). Every write runs
 in ``transaction()`` (``BEGIN IMMEDIATE``), so concurrent CLIs serialise on the database lock
@@ -42,7 +44,7 @@ from dockyard.errors import (
 )
 from dockyard.metadata.records import ContainerRef, ImageRecord, LayerRecord, VolumeRecord
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 _SCHEMA_V1 = """
 CREATE TABLE images (
@@ -88,8 +90,16 @@ CREATE TABLE container_volumes (
 CREATE INDEX container_volumes_volume ON container_volumes(volume);
 """
 
+_V2_TO_V3 = """
+CREATE TABLE build_cache (
+    key TEXT PRIMARY KEY, image_id TEXT NOT NULL REFERENCES images(id) ON DELETE CASCADE,
+    created REAL NOT NULL
+);
+CREATE INDEX build_cache_image ON build_cache(image_id);
+"""
+
 # Append-only: _MIGRATIONS[n] upgrades version n to n+1 and never changes once released.
-_MIGRATIONS: dict[int, str] = {0: _SCHEMA_V1, 1: _V1_TO_V2}
+_MIGRATIONS: dict[int, str] = {0: _SCHEMA_V1, 1: _V1_TO_V2, 2: _V2_TO_V3}
 
 
 class Database:
@@ -286,6 +296,23 @@ class Database:
         """The ID of the container named ``name``."""
         rows = self._query("SELECT id FROM containers WHERE name=?", (name,))
         return str(rows[0][0]) if rows else None
+
+    # build cache --------------------------------------------------------------------------------
+
+    def cached_build(self, key: str) -> str | None:
+        """The image a build step with cache ``key`` made, if it is still here."""
+        rows = self._query("SELECT image_id FROM build_cache WHERE key=?", (key,))
+        return str(rows[0][0]) if rows else None
+
+    def put_build_cache(self, key: str, image_id: str) -> None:
+        with self.transaction() as c:
+            c.execute(
+                "INSERT OR REPLACE INTO build_cache VALUES (?,?,?)", (key, image_id, time.time())
+            )
+
+    def build_cache_images(self) -> set[str]:
+        """The images build steps made (intermediate images: ``images`` hides them)."""
+        return {r[0] for r in self._query("SELECT DISTINCT image_id FROM build_cache")}
 
     # volumes ------------------------------------------------------------------------------------
 
