@@ -58,6 +58,7 @@ TOP = {
     "rmi": f"{_I}:rmi_cmd", "import": f"{_I}:import_cmd", "save": f"{_I}:save_cmd",
     "load": f"{_I}:load_cmd", "inspect": f"{_Q}:any_inspect_cmd",
     "version": f"{_S}:version_cmd", "info": f"{_S}:info_cmd",
+    "build": "dockyard.cli.build_cmd:build_cmd",
 }  # fmt: skip
 
 GROUPS = {

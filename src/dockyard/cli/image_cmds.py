@@ -62,7 +62,11 @@ def images_cmd(
 ) -> None:
     """List images."""
     rows = list_images(
-        app.images, repository=repository, filters=parse_filters(filters), no_trunc=no_trunc
+        app.images,
+        repository=repository,
+        filters=parse_filters(filters),
+        no_trunc=no_trunc,
+        all_images=all_,
     )
     if quiet:
         seen: list[str] = []

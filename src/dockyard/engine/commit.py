@@ -110,6 +110,51 @@ def commit(
         return _record(store, op, config, layers, names, docker=docker)
 
 
+def child_image(
+    engine: Containers,
+    parent: ImageRecord | None,
+    defaults: ImageDefaults,
+    *,
+    container: Container | None,
+    created_by: str,
+    comment: str = "",
+    names: Sequence[str] = (),
+) -> ImageRecord:
+    """A new image on ``parent`` (None: ``scratch``) with ``defaults`` as its config and, when
+    ``container`` is given, its changes as one more layer (none when it changed nothing): a
+    build step's result.
+
+    Raises:
+        FailedPrecondition: an entry changed type while it was read.
+    """
+    store = engine.images
+    layers: tuple[Descriptor, ...] = ()
+    if parent is None:
+        parent_config, docker = _scratch_config(), False
+    else:
+        parent_config, manifest = store.config(parent), store.manifest(parent)
+        layers, docker = manifest.layers, manifest.media_type == mediatype.DOCKER_MANIFEST
+    with store.operation() as op:
+        layer = _write_layer(engine, container, op, docker=docker) if container else None
+        config = _child_config(
+            parent_config, defaults, diff_id=layer[1] if layer else None,
+            created_by=created_by, author="", comment=comment, container_id="",
+        )  # fmt: skip
+        layers = layers + ((layer[0],) if layer else ())
+        return _record(store, op, config, layers, list(names), docker=docker)
+
+
+def _scratch_config() -> ImageConfig:
+    """The config ``FROM scratch`` starts from: this machine's platform, no layers."""
+    from dockyard.oci.platform import host_platform
+
+    native = host_platform()
+    return ImageConfig(
+        architecture=native.architecture, os=native.os, variant=native.variant,
+        rootfs=RootFS(diff_ids=()),
+    )  # fmt: skip
+
+
 def committed_name(reference: str) -> str:
     """``reference`` as the full name to tag (``repo`` -> ``docker.io/library/repo:latest``).
 
@@ -167,7 +212,8 @@ def _child_config(
         os_version=parent.os_version, os_features=parent.os_features, created=now,
         author=author or None, config=defaults,
         rootfs=RootFS(diff_ids=parent.rootfs.diff_ids + ((diff_id,) if diff_id else ())),
-        history=(*parent.history, entry), extra={"container": container_id},
+        history=(*parent.history, entry),
+        extra={"container": container_id} if container_id else {},
     )  # fmt: skip
 
 

@@ -13,6 +13,7 @@ import signal
 import socket
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -324,3 +325,29 @@ def require_own_runtime(container: Container, verb: str) -> None:
             f"runtime {container.config.runtime}",
             hint="run the container without --runtime to use it",
         )
+
+
+def run_to_exit(
+    engine: Containers, container: Container, output: Callable[[bool, bytes], None]
+) -> int:
+    """Start ``container`` attached, hand its output to ``output(is_stderr, data)`` and return
+    its exit code once it exits (a build step's ``RUN``).
+
+    Raises:
+        ChildError: its command cannot run (126/127), as :func:`start`.
+    """
+    from dockyard.monitor import protocol
+
+    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+    with ours:
+        start(engine, container, client=theirs)
+        ours.sendall(protocol.encode_header(False, True, True))
+        frames = protocol.FrameReader()
+        while data := ours.recv(65536):
+            for kind, payload in frames.feed(data):
+                if kind in (protocol.STDOUT, protocol.STDERR):
+                    output(kind == protocol.STDERR, payload)
+                elif kind == protocol.EXIT:
+                    return protocol.decode_exit(payload)[0]
+    engine.reload(container)
+    return wait(engine, container)

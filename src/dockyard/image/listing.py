@@ -56,13 +56,21 @@ def list_images(
     repository: str | None = None,
     filters: dict[str, list[str]] | None = None,
     no_trunc: bool = False,
+    all_images: bool = False,
 ) -> list[ImageRow]:
-    """Rows newest first: one per tag, or one ``<none>`` row for an untagged image."""
+    """Rows newest first: one per tag, or one ``<none>`` row for an untagged image.
+
+    Untagged images that build steps made (intermediate images) are left out unless
+    ``all_images`` (``images -a``), as docker's classic builder does.
+    """
     filters = filters or {}
     checks = _Checks(store, filters)
+    intermediate = set() if all_images else store.db.build_cache_images()
     rows: list[ImageRow] = []
     for image in sorted(store.db.list_images(), key=lambda i: (-i.created, i.id)):
         names = store.tags(image)
+        if not names and image.id in intermediate:
+            continue
         if not checks.image_ok(image, tagged=bool(names)):
             continue
         tags = [parse_reference(t) for t in names]

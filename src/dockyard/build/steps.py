@@ -1,0 +1,338 @@
+"""The steps that change files: ``RUN`` in a container, ``COPY``/``ADD`` into one.
+
+Both work on a container created from the step's parent image and turn its changes into the
+step's image (:func:`dockyard.engine.commit.child_image`); the container is removed whatever
+happens. ``COPY`` writes in a forked child that mounts the rootfs in a mount namespace of its
+own, so no mount can outlive the step; paths inside the container are resolved inside its
+root (:mod:`dockyard.engine.copy_in`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import os
+import posixpath
+import tarfile
+from collections.abc import Iterator, Mapping
+from typing import TYPE_CHECKING
+
+from dockyard.build.dockerfile import instructions as ins
+from dockyard.errors import DockyardError, InvalidArgument, NotFound, Unsupported
+
+if TYPE_CHECKING:
+    from dockyard.build.builder import Progress
+    from dockyard.build.context import BuildContext
+    from dockyard.build.dockerfile.stages import Step
+    from dockyard.engine.containers import Containers
+    from dockyard.engine.store import Container
+    from dockyard.metadata import ImageRecord
+    from dockyard.oci.containerconfig import ContainerConfig as ImageDefaults
+
+DEFAULT_SHELL = ("/bin/sh", "-c")
+
+
+@contextlib.contextmanager
+def _container(
+    engine: Containers, image: ImageRecord, config: ImageDefaults, **run: object
+) -> Iterator[Container]:
+    """A container of ``image`` for one step, removed (with its anonymous volumes) after."""
+    from dockyard.engine.create import CreateRequest, create
+    from dockyard.engine.options import RunOptions
+    from dockyard.engine.remove import remove
+
+    options = RunOptions(
+        entrypoint=(),
+        workdir=config.working_dir,
+        user=config.user,
+        **run,  # type: ignore[arg-type]
+    )
+    made = create(engine.store, engine.images, engine.volumes,
+                  CreateRequest(image=image.id, options=options))  # fmt: skip
+    container = engine.get(made.id)
+    try:
+        yield container
+    finally:
+        with contextlib.suppress(DockyardError):
+            remove(engine, engine.get(made.id), force=True, volumes=True)
+
+
+def run(
+    engine: Containers,
+    parent: ImageRecord | None,
+    config: ImageDefaults,
+    step: Step,
+    progress: Progress,
+    network: str,
+) -> ImageRecord:
+    """``RUN``: the command in a container of the parent; its changes make the new image.
+
+    Raises:
+        BuildError: the command exited non-zero (or could not run).
+        Unsupported: ``--mount``, heredocs, a RUN on ``scratch``.
+    """
+    from dockyard.build.builder import BuildError
+    from dockyard.engine.commit import child_image
+    from dockyard.engine.lifecycle import run_to_exit
+    from dockyard.engine.options import NetworkMode
+
+    instr = step.instruction
+    assert isinstance(instr, ins.Run)
+    where = f"{instr.node.keyword} at line {instr.node.position.line}"
+    if parent is None:
+        raise Unsupported(f"{where}: a RUN needs a base image with a shell (FROM scratch has none)")
+    if instr.mounts or instr.heredocs:
+        raise Unsupported(
+            f"{where}: RUN --mount and RUN heredocs are not supported by dockyard's builder yet",
+            hint="copy what the command needs with COPY, or write the script into a file",
+        )
+    command = instr.command
+    argv = (
+        (*(config.shell or DEFAULT_SHELL), *command.argv) if command.prepend_shell else command.argv
+    )
+    env = tuple(f"{k}={v}" for k, v in step.build_env)  # the image's own Env comes with it
+    mode = {"none": NetworkMode.NONE, "host": NetworkMode.HOST}.get(
+        str(instr.network), NetworkMode.HOST if network == "host" else NetworkMode.BRIDGE
+    )
+    with _container(engine, parent, config, cmd=argv, env=env, network=mode) as container:
+        try:
+            code = run_to_exit(engine, container, lambda _err, data: progress.output(data))
+        except DockyardError as err:
+            raise BuildError(f"{where}: {err.message}", hint=err.hint) from err
+        if code != 0:
+            raise BuildError(
+                f"{where}: the command {json.dumps(list(argv))} returned a non-zero code: {code}",
+                hint="the command's output is above",
+            )
+        engine.reload(container)
+        return child_image(engine, parent, config, container=container,
+                           created_by=f"RUN {' '.join(argv)}")  # fmt: skip
+
+
+def from_image(
+    engine: Containers, name: str, results: Mapping[int, ImageRecord | None]
+) -> ImageRecord | None:
+    """What ``COPY --from=NAME`` copies from: a built stage (by index or name) or an image."""
+    if name.isdigit() and int(name) in results:
+        return results[int(name)]
+    try:
+        return engine.images.resolve(name)
+    except NotFound:
+        raise NotFound(f"COPY --from={name}: no such stage or local image") from None
+
+
+def copy(
+    engine: Containers,
+    parent: ImageRecord | None,
+    config: ImageDefaults,
+    instr: ins.Copy | ins.Add,
+    results: Mapping[int, ImageRecord | None],
+    context: BuildContext,
+) -> ImageRecord:
+    """``COPY``/``ADD`` of local files (or another stage's) into a container of the parent.
+
+    Raises:
+        InvalidArgument, NotFound: a bad source or destination.
+        Unsupported: URLs, archives to unpack, ``--parents``, ``--exclude``, ``--link``.
+    """
+    from dockyard.engine.commit import child_image
+
+    _check_supported(instr)
+    if parent is None:
+        raise Unsupported(f"line {instr.node.position.line}: COPY onto FROM scratch needs a base "
+                          "image in dockyard's builder for now")  # fmt: skip
+    dest = _destination(instr, config)
+    source_image = (
+        from_image(engine, instr.from_, results)
+        if isinstance(instr, ins.Copy) and instr.from_
+        else None
+    )
+    with _container(engine, parent, config, cmd=()) as target:
+        if source_image is not None:
+            with _container(engine, source_image, config, cmd=()) as source:
+                _in_child(lambda: _copy_between(engine, instr, source, target, dest))
+        else:
+            archive = _context_archive(instr, context, dest)
+            _in_child(lambda: _extract(engine, target, instr, archive, dest))
+        engine.reload(target)
+        created_by = f"{instr.node.keyword} {' '.join(instr.sources)} {dest}"
+        return child_image(engine, parent, config, container=target, created_by=created_by)
+
+
+def _check_supported(instr: ins.Copy | ins.Add) -> None:
+    where = f"{instr.node.keyword} at line {instr.node.position.line}"
+    for source in instr.sources:
+        if "://" in source:
+            raise Unsupported(f"{where}: ADD from a URL is not supported yet", hint="download it "
+                              "in a RUN step, or into the context first")  # fmt: skip
+        if isinstance(instr, ins.Add) and source.endswith((".tar", ".tar.gz", ".tgz", ".tar.xz")):
+            raise Unsupported(f"{where}: ADD of a local archive (auto-extraction) is not "
+                              "supported yet", hint="use COPY and a RUN tar -x")  # fmt: skip
+    if isinstance(instr, ins.Copy) and (instr.parents or instr.link):
+        raise Unsupported(f"{where}: --parents and --link are not supported yet")
+    if instr.exclude:
+        raise Unsupported(f"{where}: --exclude is not supported yet")
+
+
+def _destination(instr: ins.Copy | ins.Add, config: ImageDefaults) -> str:
+    """The destination, absolute (a relative one is under WORKDIR); a trailing ``/`` kept."""
+    dest = instr.dest
+    if not dest.startswith("/"):
+        dest = posixpath.join(config.working_dir or "/", dest)
+    if len(instr.sources) + len(instr.contents) > 1 and not dest.endswith("/"):
+        raise InvalidArgument(
+            f"line {instr.node.position.line}: when using {instr.node.keyword} with more than one "
+            f"source file, the destination must be a directory and end with a /",
+            hint=f"write {instr.dest}/",
+        )
+    return dest
+
+
+def _owner(instr: ins.Copy | ins.Add) -> tuple[str, int | None]:
+    mode = int(instr.chmod, 8) if instr.chmod else None
+    return instr.chown, mode
+
+
+def _context_archive(instr: ins.Copy | ins.Add, context: BuildContext, dest: str) -> bytes:
+    """The selected context files as a tar whose names are relative to the destination
+    directory (a single file to a file destination is named after the destination)."""
+    buf = io.BytesIO()
+    _, mode = _owner(instr)
+    into_dir = dest.endswith("/") or len(instr.sources) + len(instr.contents) > 1
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        for source in instr.sources:
+            for path in context.resolve(source, what=instr.node.keyword):
+                full = context.root / path if path else context.root
+                if full.is_dir() and not full.is_symlink():
+                    for entry in context.entries(path):
+                        if entry.path == path:
+                            continue
+                        rel = entry.path[len(path) + 1 :] if path else entry.path
+                        _add(tar, context.root / entry.path, rel, mode)
+                else:
+                    name = posixpath.basename(path) if into_dir else posixpath.basename(dest)
+                    _add(tar, full, name, mode)
+        for content in instr.contents:
+            data = content.data.encode()
+            info = tarfile.TarInfo(
+                posixpath.basename(content.path) if into_dir else posixpath.basename(dest)
+            )
+            info.size, info.mode = len(data), mode if mode is not None else 0o644
+            tar.addfile(info, io.BytesIO(data))
+    return buf.getvalue()
+
+
+def _add(tar: tarfile.TarFile, path: os.PathLike[str], name: str, mode: int | None) -> None:
+    info = tar.gettarinfo(os.fspath(path), arcname=name)
+    info.uid = info.gid = 0
+    info.uname = info.gname = ""
+    if mode is not None and not info.issym():
+        info.mode = mode
+    if info.isfile():
+        with open(path, "rb") as f:
+            tar.addfile(info, f)
+    else:
+        tar.addfile(info)
+
+
+def _extract(
+    engine: Containers, target: Container, instr: ins.Copy | ins.Add, archive: bytes, dest: str
+) -> None:
+    """In the child: mount the target's rootfs, extract, apply ``--chown``."""
+    from dockyard.engine.copy import copy_in
+    from dockyard.engine.fsaccess import container_root
+    from dockyard.linux.fs import mkdir_all_in_root
+
+    into = (
+        dest
+        if dest.endswith("/") or len(instr.sources) + len(instr.contents) > 1
+        else posixpath.dirname(dest)
+    )
+    with container_root(engine, target, with_volumes=False) as root:
+        root_fd = os.open(root, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+        try:
+            os.close(mkdir_all_in_root(root_fd, into or "/"))
+        finally:
+            os.close(root_fd)
+        copy_in(
+            root, into.rstrip("/") + "/" if into != "/" else "/", io.BytesIO(archive), archive=True
+        )
+        if instr.chown:
+            _chown(root, instr.chown, archive, into)
+
+
+def _chown(root: os.PathLike[str], spec: str, archive: bytes, into: str) -> None:
+    """``--chown``: the copied entries get the user and group (names from the image)."""
+    from pathlib import Path
+
+    from dockyard.engine.users import resolve_in_root
+    from dockyard.linux.fs import secure_join
+
+    owner = (
+        resolve_in_root(spec if ":" in spec else f"{spec}:{spec}", Path(root))
+        if not spec.replace(":", "").isdigit()
+        else None
+    )
+    uid, _, gid = spec.partition(":")
+    ids = (owner.uid, owner.gid) if owner else (int(uid), int(gid or uid))
+    root_fd = os.open(root, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+            for name in tar.getnames():
+                fd = secure_join(root_fd, posixpath.join(into, name))
+                try:
+                    os.chown(f"/proc/self/fd/{fd}", *ids, follow_symlinks=False)
+                finally:
+                    os.close(fd)
+    finally:
+        os.close(root_fd)
+
+
+def _copy_between(
+    engine: Containers, instr: ins.Copy | ins.Add, source: Container, target: Container, dest: str
+) -> None:
+    """In the child: ``COPY --from``: the sources out of one rootfs into the other's."""
+    from dockyard.engine.copy import copy_in, copy_out
+    from dockyard.engine.fsaccess import container_root
+
+    with (
+        container_root(engine, source, with_volumes=False) as src_root,
+        container_root(engine, target, with_volumes=False) as dst_root,
+    ):
+        for pattern in instr.sources:
+            buf = io.BytesIO()
+            with copy_out(
+                src_root, pattern if not pattern.endswith("/") else pattern + "."
+            ) as found:
+                found.write_tar(buf)
+            buf.seek(0)
+            copy_in(dst_root, dest, buf, archive=True)
+
+
+def _in_child(work: object) -> None:
+    """Run ``work`` in a forked child (its own mount namespace dies with it); re-raise its
+    error here."""
+    import pickle
+
+    read_fd, write_fd = os.pipe2(os.O_CLOEXEC)
+    pid = os.fork()
+    if pid == 0:
+        os.close(read_fd)
+        code = 0
+        try:
+            work()  # type: ignore[operator]
+        except BaseException as err:
+            code = 1
+            with contextlib.suppress(Exception):
+                payload = err if isinstance(err, DockyardError) else InvalidArgument(str(err))
+                os.write(write_fd, pickle.dumps(payload))
+        os._exit(code)
+    os.close(write_fd)
+    with os.fdopen(read_fd, "rb") as f:
+        data = f.read()
+    _, status = os.waitpid(pid, 0)
+    if os.waitstatus_to_exitcode(status) != 0:
+        if data:
+            raise pickle.loads(data)
+        raise InvalidArgument("the copy failed in its helper process")

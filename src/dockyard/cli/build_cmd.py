@@ -1,0 +1,131 @@
+"""``build``: a Dockerfile and a context directory into a tagged image."""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+import click
+
+from dockyard.cli.context import AppContext
+from dockyard.errors import DockyardError, InvalidArgument
+
+pass_app = click.make_pass_decorator(AppContext)
+
+
+class PlainProgress:
+    """``--progress plain``: one line per step, the RUN output as it comes (on stderr)."""
+
+    def __init__(self, quiet: bool) -> None:
+        self.quiet = quiet
+        self.started = time.monotonic()
+
+    def step(self, label: str, text: str, *, cached: bool) -> None:
+        if not self.quiet:
+            click.echo(f"{label} {text}" + ("  CACHED" if cached else ""), err=True)
+
+    def output(self, data: bytes) -> None:
+        if not self.quiet:
+            sys.stderr.buffer.write(data)
+            sys.stderr.buffer.flush()
+
+
+def _pairs(values: tuple[str, ...], flag: str) -> dict[str, str]:
+    import os
+
+    out = {}
+    for item in values:
+        key, sep, value = item.partition("=")
+        if not key:
+            raise InvalidArgument(f"invalid argument {item!r} for {flag}")
+        out[key] = value if sep else os.environ.get(key, "")
+    return out
+
+
+@click.command("build")
+@click.option("-t", "--tag", "tags", multiple=True, help="Name and optionally a tag (name:tag).")
+@click.option(
+    "-f", "--file", "dockerfile", help="Name of the Dockerfile (default: PATH/Dockerfile)."
+)
+@click.option("--build-arg", "build_args", multiple=True, help="Set build-time variables.")
+@click.option("--target", help="Set the target build stage to build.")
+@click.option("--no-cache", is_flag=True, help="Do not use cache when building the image.")
+@click.option("--label", "labels", multiple=True, help="Set metadata for an image.")
+@click.option(
+    "-q", "--quiet", is_flag=True, help="Suppress the build output and print image ID on success."
+)
+@click.option(
+    "--network",
+    type=click.Choice(["default", "host", "none"]),
+    default="default",
+    help="Networking mode for the RUN instructions (default: the host's for now).",
+)
+@click.option("--progress", type=click.Choice(["auto", "plain", "tty"]), default="auto",
+              help="Type of progress output.")  # fmt: skip
+@click.option("--iidfile", help="Write the image ID to the file.")
+@click.option(
+    "--check", is_flag=True, help="Check the Dockerfile (parse, plan, lint) without building."
+)
+@click.argument("path")
+@pass_app
+def build_cmd(
+    app: AppContext, /, tags: tuple[str, ...], dockerfile: str | None,
+    build_args: tuple[str, ...], target: str | None, no_cache: bool, labels: tuple[str, ...],
+    quiet: bool, network: str, progress: str, iidfile: str | None, check: bool, path: str,
+) -> None:  # fmt: skip
+    """Build an image from a Dockerfile."""
+    from dockyard.build import builder
+    from dockyard.build.context import BuildContext, StatCache
+    from dockyard.build.dockerfile.parser import parse
+    from dockyard.build.dockerfile.stages import plan
+    from dockyard.oci.reference import parse_reference
+
+    try:
+        context_dir = Path(path)
+        if not context_dir.is_dir():
+            raise InvalidArgument(f"unable to prepare context: path {path!r} not found",
+                                  hint="give the build context directory, e.g. `.`")  # fmt: skip
+        file = Path(dockerfile) if dockerfile else context_dir / "Dockerfile"
+        if dockerfile == "-":
+            text, name = sys.stdin.read(), "Dockerfile"
+        else:
+            if not file.is_file():
+                raise InvalidArgument(f"failed to read dockerfile: open {file}: no such file")
+            text, name = file.read_text(), file.name
+        names = [str(parse_reference(t).with_default_tag()) for t in tags]
+        parsed = parse(text, filename=name)
+        engine = app.containers
+        build_plan = plan(
+            parsed.nodes, build_args=_pairs(build_args, "--build-arg"), target=target,
+            escape=parsed.directives.escape, resolve_image=builder.resolve_base(engine),  # type: ignore[arg-type]
+        )  # fmt: skip
+        for warning in (*parsed.warnings, *build_plan.warnings):
+            click.echo(warning.render(name), err=True)
+        if check:
+            click.echo(f"{name}: {len(build_plan.stages)} stage(s) to build, no errors", err=True)
+            return
+        context = BuildContext(
+            context_dir, builder.read_dockerignore(context_dir, name),  # type: ignore[arg-type]
+            stat_cache=StatCache(app.settings.root / "build" / "stat-cache.json"),
+        )  # fmt: skip
+        image = builder.build(
+            engine, build_plan, context, PlainProgress(quiet),
+            builder.BuildOptions(no_cache=no_cache, labels=_pairs(labels, "--label"),
+                                 network="host" if network == "default" else network),
+        )  # fmt: skip
+        for ref in names:
+            app.images.db.set_ref(ref, image.id)
+    except DockyardError as err:
+        click.echo(f"Error: {err.message}", err=True)
+        if err.hint:
+            click.echo(f"Hint: {err.hint}", err=True)
+        raise click.exceptions.Exit(1) from err
+    if iidfile:
+        Path(iidfile).write_text(image.id)
+    if quiet:
+        click.echo(image.id)
+        return
+    click.echo(f"Successfully built {image.id[7:19]}")
+    for ref in tags:
+        click.echo(f"Successfully tagged {ref}")
