@@ -162,7 +162,7 @@ def _step(
     if isinstance(instr, ins.Arg):
         progress.step(label, text, cached=True)
         return
-    extra = _content_key(engine, instr, results, context)
+    extra = _content_key(engine, step, results, context)
     key = _cache_key(state.image, text, step, extra)
     cached = None if options.no_cache else engine.images.db.cached_build(key)
     if cached is not None and engine.images.db.get_image(cached) is not None:
@@ -176,7 +176,7 @@ def _step(
     if isinstance(instr, ins.Run):
         image = steps.run(engine, state.image, state.config, step, progress, options.network)
     elif isinstance(instr, ins.Copy | ins.Add):
-        image = steps.copy(engine, state.image, state.config, instr, results, context)
+        image = steps.copy(engine, state.image, state.config, step, results, context)
     else:
         config = apply_metadata(state.config, instr)
         image = _commit(engine, state.image, config, text)
@@ -195,26 +195,23 @@ def _commit(
 
 def _content_key(
     engine: Containers,
-    instr: ins.Instruction,
+    step: Step,
     results: Mapping[int, ImageRecord | None],
     context: BuildContext,
 ) -> str:
     """What a COPY/ADD's result depends on besides its text: the selected files' content
     (from the context) or the source stage's image."""
+    instr = step.instruction
     if not isinstance(instr, ins.Copy | ins.Add):
         return ""
     if isinstance(instr, ins.Copy) and instr.from_:
-        return f"from:{instr.from_}:{_from_image_id(engine, instr.from_, results)}"
+        from dockyard.build import steps
+
+        image = steps.from_image(engine, step, results)
+        return f"from:{image.id if image is not None else 'scratch'}"
     sources = [p for s in instr.sources for p in context.resolve(s, what=instr.node.keyword)]
     contents = [hashlib.sha256(c.data.encode()).hexdigest() for c in instr.contents]
     return context.digest(sources) + ":" + ",".join(contents)
-
-
-def _from_image_id(engine: Containers, name: str, results: Mapping[int, ImageRecord | None]) -> str:
-    from dockyard.build import steps
-
-    image = steps.from_image(engine, name, results)
-    return image.id if image is not None else "scratch"
 
 
 def _cache_key(parent: ImageRecord | None, text: str, step: Step, extra: str) -> str:

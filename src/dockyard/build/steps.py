@@ -111,22 +111,24 @@ def run(
 
 
 def from_image(
-    engine: Containers, name: str, results: Mapping[int, ImageRecord | None]
+    engine: Containers, step: Step, results: Mapping[int, ImageRecord | None]
 ) -> ImageRecord | None:
-    """What ``COPY --from=NAME`` copies from: a built stage (by index or name) or an image."""
-    if name.isdigit() and int(name) in results:
-        return results[int(name)]
+    """What ``COPY --from`` copies from: a built stage (the planner resolved its name or
+    index) or a local image."""
+    source = step.sources[0]
+    if source.stage is not None:
+        return results[source.stage]
     try:
-        return engine.images.resolve(name)
+        return engine.images.resolve(source.image or source.name)
     except NotFound:
-        raise NotFound(f"COPY --from={name}: no such stage or local image") from None
+        raise NotFound(f"COPY --from={source.name}: no such stage or local image") from None
 
 
 def copy(
     engine: Containers,
     parent: ImageRecord | None,
     config: ImageDefaults,
-    instr: ins.Copy | ins.Add,
+    step: Step,
     results: Mapping[int, ImageRecord | None],
     context: BuildContext,
 ) -> ImageRecord:
@@ -138,16 +140,15 @@ def copy(
     """
     from dockyard.engine.commit import child_image
 
+    instr = step.instruction
+    assert isinstance(instr, ins.Copy | ins.Add)
     _check_supported(instr)
     if parent is None:
         raise Unsupported(f"line {instr.node.position.line}: COPY onto FROM scratch needs a base "
                           "image in dockyard's builder for now")  # fmt: skip
     dest = _destination(instr, config)
-    source_image = (
-        from_image(engine, instr.from_, results)
-        if isinstance(instr, ins.Copy) and instr.from_
-        else None
-    )
+    from_stage = isinstance(instr, ins.Copy) and bool(instr.from_)
+    source_image = from_image(engine, step, results) if from_stage else None
     with _container(engine, parent, config, cmd=()) as target:
         if source_image is not None:
             with _container(engine, source_image, config, cmd=()) as source:
@@ -242,7 +243,6 @@ def _extract(
     """In the child: mount the target's rootfs, extract, apply ``--chown``."""
     from dockyard.engine.copy import copy_in
     from dockyard.engine.fsaccess import container_root
-    from dockyard.linux.fs import mkdir_all_in_root
 
     into = (
         dest
@@ -250,11 +250,7 @@ def _extract(
         else posixpath.dirname(dest)
     )
     with container_root(engine, target, with_volumes=False) as root:
-        root_fd = os.open(root, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
-        try:
-            os.close(mkdir_all_in_root(root_fd, into or "/"))
-        finally:
-            os.close(root_fd)
+        os.close(_mkdir_in(root, into or "/"))
         copy_in(
             root, into.rstrip("/") + "/" if into != "/" else "/", io.BytesIO(archive), archive=True
         )
@@ -292,22 +288,44 @@ def _chown(root: os.PathLike[str], spec: str, archive: bytes, into: str) -> None
 def _copy_between(
     engine: Containers, instr: ins.Copy | ins.Add, source: Container, target: Container, dest: str
 ) -> None:
-    """In the child: ``COPY --from``: the sources out of one rootfs into the other's."""
+    """In the child: ``COPY --from``: the sources out of one rootfs into the other's, with
+    COPY's rules (a directory's contents into ``dest``; a file to ``dest`` or into ``dest/``)."""
     from dockyard.engine.copy import copy_in, copy_out
     from dockyard.engine.fsaccess import container_root
 
+    into_dir = dest.endswith("/") or len(instr.sources) > 1
     with (
         container_root(engine, source, with_volumes=False) as src_root,
         container_root(engine, target, with_volumes=False) as dst_root,
     ):
         for pattern in instr.sources:
-            buf = io.BytesIO()
-            with copy_out(
-                src_root, pattern if not pattern.endswith("/") else pattern + "."
-            ) as found:
-                found.write_tar(buf)
-            buf.seek(0)
-            copy_in(dst_root, dest, buf, archive=True)
+            src = pattern.rstrip("/") or "/"
+            with copy_out(src_root, src) as found:
+                is_dir = found.stat.is_dir
+            directory = dest if is_dir or into_dir else posixpath.dirname(dest) or "/"
+            dir_fd = _mkdir_in(dst_root, directory)
+            try:
+                buf = io.BytesIO()
+                with copy_out(src_root, src.rstrip("/") + "/." if is_dir else src) as found:
+                    found.write_tar(buf)
+                buf.seek(0)
+                copy_in(dst_root, directory.rstrip("/") + "/", buf, archive=True)
+                name = posixpath.basename(src)
+                if not is_dir and not into_dir and name != posixpath.basename(dest):
+                    os.rename(name, posixpath.basename(dest), src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
+            finally:
+                os.close(dir_fd)
+
+
+def _mkdir_in(root: os.PathLike[str], path: str) -> int:
+    """``mkdir -p`` of ``path`` inside ``root`` (resolved there); an fd of the directory."""
+    from dockyard.linux.fs import mkdir_all_in_root
+
+    root_fd = os.open(root, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        return mkdir_all_in_root(root_fd, path)
+    finally:
+        os.close(root_fd)
 
 
 def _in_child(work: object) -> None:

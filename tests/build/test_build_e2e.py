@@ -1,0 +1,123 @@
+"""``dockyard build`` end to end: images that run, the cache, multi-stage, failures."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from tests.conftest import DockyardRunner
+
+pytestmark = [pytest.mark.root, pytest.mark.overlay]
+
+DOCKERFILE = """\
+FROM busybox
+ENV APP_HOME=/app
+WORKDIR /app
+ARG GREETING=hello
+RUN mkdir gen && for i in 1 2 3; do echo "gen $i" > gen/g$i; done && echo "$GREETING from RUN"
+COPY files/ /app/files/
+RUN echo "$GREETING" > /app/greeting
+CMD ["/bin/sh", "-c", "ls /app/files | wc -l; cat /app/greeting; echo $APP_HOME"]
+"""
+
+
+@pytest.fixture
+def box(dockyard: DockyardRunner, busybox_tar: Path) -> DockyardRunner:
+    dockyard("import", str(busybox_tar), "busybox")
+    yield dockyard
+    ids = dockyard.out("ps", "-aq").split()
+    if ids:
+        dockyard("rm", "-f", *ids)
+
+
+@pytest.fixture
+def ctx(tmp_path: Path) -> Path:
+    root = tmp_path / "ctx"
+    (root / "files").mkdir(parents=True)
+    for i in range(5):
+        (root / "files" / f"f{i}.txt").write_text(f"file {i}\n")
+    (root / "files" / "secret.key").write_text("do not copy\n")
+    (root / ".dockerignore").write_text("files/*.key\n")
+    (root / "Dockerfile").write_text(DOCKERFILE)
+    return root
+
+
+def _steps(output: str) -> list[tuple[str, bool]]:
+    """(instruction, cached) per reported step."""
+    lines = [ln for ln in output.splitlines() if ln.startswith("[")]
+    return [
+        (ln.split("] ", 1)[1].removesuffix("  CACHED"), ln.endswith("  CACHED")) for ln in lines
+    ]
+
+
+def test_build_runs_and_caches(box: DockyardRunner, ctx: Path) -> None:
+    first = box("build", "-t", "app:1", "--build-arg", "GREETING=hi", str(ctx))
+    assert b"hi from RUN" in first.stderr
+    assert box.out("run", "--rm", "app:1").split() == ["5", "hi", "/app"]  # secret.key ignored
+    again = box("build", "-t", "app:1", "--build-arg", "GREETING=hi", str(ctx))
+    steps = _steps(again.stderr.decode())
+    assert all(cached for text, cached in steps if not text.startswith("FROM")), steps
+    (ctx / "files" / "f3.txt").write_text("changed\n")
+    changed = dict(
+        _steps(box("build", "-t", "app:2", "--build-arg", "GREETING=hi", str(ctx)).stderr.decode())
+    )
+    assert changed["COPY files/ /app/files/"] is False
+    assert changed['RUN echo "$GREETING" > /app/greeting'] is False
+    assert changed["ENV APP_HOME=/app"] is True
+    other_arg = dict(_steps(box("build", "-t", "app:3", str(ctx)).stderr.decode()))
+    assert other_arg["ENV APP_HOME=/app"] is True
+    assert [v for k, v in other_arg.items() if k.startswith("RUN mkdir")] == [False]
+    assert box.out("run", "--rm", "app:3").split()[1] == "hello"
+    assert "<none>" not in box.out("images")
+    assert "<none>" in box.out("images", "-a")
+
+
+def test_multi_stage_copy_from(box: DockyardRunner, tmp_path: Path) -> None:
+    (tmp_path / "Dockerfile").write_text(
+        "FROM busybox AS builder\n"
+        "RUN mkdir /out && echo built > /out/artifact\n"
+        "FROM busybox\n"
+        "COPY --from=builder /out/artifact /opt/artifact\n"
+        'CMD ["cat", "/opt/artifact"]\n'
+        "FROM builder AS broken\n"
+        "RUN exit 1\n"
+    )
+    unknown = box("build", "-t", "multi", "--target", "nope", str(tmp_path), check=False)
+    assert unknown.returncode == 1
+    assert "builder" in unknown.stderr.decode()  # the hint lists the stages
+    failed = box("build", "-t", "multi", str(tmp_path), check=False)  # the last stage fails
+    assert failed.returncode == 1
+    assert "RUN at line 7" in failed.stderr.decode()
+    (tmp_path / "Dockerfile").write_text(
+        (tmp_path / "Dockerfile")
+        .read_text()
+        .replace("FROM busybox\nCOPY", "FROM busybox AS final\nCOPY")
+    )
+    box("build", "-t", "multi", "--target", "final", str(tmp_path))
+    assert box.out("run", "--rm", "multi") == "built\n"
+
+
+def test_failing_run_names_the_step_and_leaves_nothing(box: DockyardRunner, tmp_path: Path) -> None:
+    (tmp_path / "Dockerfile").write_text("FROM busybox\nRUN echo before-failing; exit 3\n")
+    failed = box("build", "-t", "bad", str(tmp_path), check=False)
+    assert failed.returncode == 1
+    err = failed.stderr.decode()
+    assert "before-failing" in err
+    assert "RUN at line 2" in err and "returned a non-zero code: 3" in err
+    assert box.out("ps", "-aq") == ""
+    assert box("system", "check").returncode == 0
+
+
+def test_check_reports_diagnostics_without_building(box: DockyardRunner, tmp_path: Path) -> None:
+    (tmp_path / "Dockerfile").write_text("FROM busybox  # the base\nRUN true\n")
+    checked = box("build", "--check", str(tmp_path), check=False)
+    assert checked.returncode == 1
+    assert "Dockerfile:1:" in checked.stderr.decode()
+    assert "comments must stand on their own line" in checked.stderr.decode()
+
+
+def test_excluded_copy_source_names_the_pattern(box: DockyardRunner, ctx: Path) -> None:
+    (ctx / "Dockerfile").write_text("FROM busybox\nCOPY files/secret.key /k\n")
+    failed = box("build", str(ctx), check=False)
+    assert failed.returncode == 1
+    assert "excluded by .dockerignore (pattern 'files/*.key')" in failed.stderr.decode()
