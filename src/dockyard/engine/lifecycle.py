@@ -282,7 +282,6 @@ def monitor_alive(container: Container) -> bool:
     return run_state.alive(int(st.monitor_pid), int(st.monitor_start))
 
 
-
 def rename(engine: Containers, container: Container, new_name: str) -> None:
     """Docker's ``rename``: the database's UNIQUE name decides races.
 
