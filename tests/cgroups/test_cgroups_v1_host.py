@@ -137,3 +137,9 @@ def test_cpuset_copied_into_new_dirs(cg: V1Manager) -> None:
     finally:
         nested.destroy()
         cg.destroy()
+
+
+def test_kill_all_of_a_removed_cgroup_is_a_no_op(cg: V1Manager) -> None:
+    cg.destroy()
+    cg.kill_all(9)  # raced with the monitor removing the cgroup: nothing left to kill
+    assert not cg.exists()

@@ -240,6 +240,8 @@ class V1Manager:
         if "freezer" not in self._dirs:
             signal_pids(self.pids(), sig)
             return
+        if not (self._dirs["freezer"] / "freezer.state").exists():
+            return  # the cgroup is gone (its last process exited and it was removed)
         self.freeze()  # no process can fork past the signal while frozen
         try:
             signal_pids(self.pids(), sig)
