@@ -121,3 +121,10 @@ def test_excluded_copy_source_names_the_pattern(box: DockyardRunner, ctx: Path) 
     failed = box("build", str(ctx), check=False)
     assert failed.returncode == 1
     assert "excluded by .dockerignore (pattern 'files/*.key')" in failed.stderr.decode()
+
+
+def test_image_prune_keeps_the_build_cache(box: DockyardRunner, ctx: Path) -> None:
+    box("build", "-t", "app", str(ctx))
+    box("image", "prune", "-f")
+    again = _steps(box("build", "-t", "app", str(ctx)).stderr.decode())
+    assert all(cached for text, cached in again if not text.startswith("FROM")), again

@@ -155,10 +155,12 @@ def prune_images(
     store: ImageStore, *, all_images: bool = False, labels: Sequence[str] = (),
     until: float | None = None,
 ) -> Removal:  # fmt: skip
-    """``image prune``: untagged images (``-a``: every image) that no container uses."""
+    """``image prune``: untagged images (``-a``: every image) that no container uses. A build
+    step's image (the build cache) is not dangling: only ``-a`` removes it."""
     result = Removal()
+    cache = set() if all_images else store.db.build_cache_images()
     for image in store.db.list_images():
-        if store.db.containers_using(image.id):
+        if store.db.containers_using(image.id) or image.id in cache:
             continue
         if store.tags(image) and not all_images:
             continue
