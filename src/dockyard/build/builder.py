@@ -6,7 +6,9 @@ becomes the layer; ``COPY``/``ADD`` write into a created container's rootfs; the
 instructions change the config only (an ``empty_layer`` history entry). A step's cache key is
 its parent image, its text, the build args it uses and, for ``COPY``/``ADD``, the content
 digest of exactly the files it selects (:mod:`.context`); a hit reuses the image the same step
-made before, so an unchanged rebuild runs nothing.
+made before, so an unchanged rebuild runs nothing. With ``SOURCE_DATE_EPOCH`` (``epoch``) the
+images are stamped with that time and layer mtimes clamped to it (the epoch is part of the
+key); ``--cache-explain`` says why each step missed (:mod:`.explain`).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from dockyard.build.dockerfile import instructions as ins
@@ -24,9 +27,8 @@ from dockyard.errors import DockyardError, FailedPrecondition, NotFound, Unsuppo
 from dockyard.oci.containerconfig import ContainerConfig as ImageDefaults
 
 if TYPE_CHECKING:
-    from pathlib import Path
-
     from dockyard.build.context import BuildContext
+    from dockyard.build.explain import Explainer
     from dockyard.engine.containers import Containers
     from dockyard.metadata import ImageRecord
     from dockyard.oci.platform import Platform
@@ -41,6 +43,9 @@ class Progress(Protocol):
 
     def output(self, data: bytes) -> None: ...
 
+    def note(self, text: str) -> None:
+        """A line about the step just reported (``--cache-explain``)."""
+
 
 class BuildError(FailedPrecondition):
     """A step failed; the message names the step and its Dockerfile line."""
@@ -53,6 +58,10 @@ class BuildOptions:
     no_cache: bool = False
     labels: Mapping[str, str] = field(default_factory=dict)
     network: str = "host"
+    state_dir: Path | None = None  # <state root>/build (None: the engine's)
+    epoch: int | None = None  # SOURCE_DATE_EPOCH
+    cache_explain: bool = False
+    dockerfile: str = "Dockerfile"  # as given (``--cache-explain`` tells builds apart by it)
 
 
 @dataclass(slots=True)
@@ -101,96 +110,161 @@ def build(
         NotFound: a base image is not here.
         Unsupported: a feature the builder does not have yet (named).
     """
-    results: dict[int, ImageRecord | None] = {}
     total = sum(len(s.steps) + 1 for s in plan.stages)
-    counter = [0]
+    run = _Build(engine=engine, context=context, progress=progress, options=options, total=total)
+    if options.cache_explain:
+        from dockyard.build.explain import Explainer
+
+        identity = f"{context.root}\0{options.dockerfile}"
+        run.explainer = Explainer(_state_dir(engine, options) / "explain", identity)
     for stage in plan.stages:
-        results[stage.index] = _build_stage(
-            engine, stage, results, context, progress, options, (counter, total)
-        )
-    image = results[plan.target.index]
+        run.results[stage.index] = _build_stage(run, stage)
+    image = run.results[plan.target.index]
     if image is None:
         raise Unsupported("a build that makes an empty scratch image has nothing to tag")
     if options.labels:
         config = engine.images.config(image).config
         merged = dataclasses.replace(config, labels={**config.labels, **options.labels})
-        image = _commit(engine, image, merged, "LABEL (build --label)")
+        image = _commit(engine, image, merged, "LABEL (build --label)", options.epoch)
     context.cache.save()
     return image
 
 
-def _build_stage(
-    engine: Containers,
-    stage: Stage,
-    results: Mapping[int, ImageRecord | None],
-    context: BuildContext,
-    progress: Progress,
-    options: BuildOptions,
-    count: tuple[list[int], int],
-) -> ImageRecord | None:
-    counter, total = count
-    counter[0] += 1
-    label = f"[{stage.name or stage.index} {counter[0]}/{total}]"
-    progress.step(label, stage.from_.node.source.strip(), cached=False)
+def _state_dir(engine: Containers, options: BuildOptions) -> Path:
+    return options.state_dir or engine.store.root / "build"
+
+
+@dataclass(slots=True, kw_only=True)
+class _Build:
+    """One build's collaborators and progress (the step counter, the stages built)."""
+
+    engine: Containers
+    context: BuildContext
+    progress: Progress
+    options: BuildOptions
+    total: int
+    counter: int = 0
+    results: dict[int, ImageRecord | None] = field(default_factory=dict)
+    explainer: Explainer | None = None
+
+    def label(self, stage: Stage) -> str:
+        self.counter += 1
+        return f"[{stage.name or stage.index} {self.counter}/{self.total}]"
+
+
+def _build_stage(run: _Build, stage: Stage) -> ImageRecord | None:
+    run.progress.step(run.label(stage), stage.from_.node.source.strip(), cached=False)
     if stage.base.stage is not None:
-        image = results[stage.base.stage]
+        image = run.results[stage.base.stage]
     elif stage.base.image.lower() == "scratch":
         image = None
     else:
-        image = _local_image(engine, stage.base.image)
-    config = engine.images.config(image).config if image is not None else ImageDefaults()
+        image = _local_image(run.engine, stage.base.image)
+    config = run.engine.images.config(image).config if image is not None else ImageDefaults()
     state = _State(image=image, config=config)
-    for step in stage.steps:
-        counter[0] += 1
-        _step(engine, state, step, results, context, progress, options,
-              f"[{stage.name or stage.index} {counter[0]}/{total}]")  # fmt: skip
+    for index, step in enumerate(stage.steps):
+        _step(run, state, step, (stage.index, index), run.label(stage))
     return state.image
 
 
-def _step(
-    engine: Containers,
-    state: _State,
-    step: Step,
-    results: Mapping[int, ImageRecord | None],
-    context: BuildContext,
-    progress: Progress,
-    options: BuildOptions,
-    label: str,
-) -> None:
+def _step(run: _Build, state: _State, step: Step, position: tuple[int, int], label: str) -> None:
+    engine, options, progress = run.engine, run.options, run.progress
     instr = step.instruction
     text = instr.node.source.strip()
     if isinstance(instr, ins.Arg):
         progress.step(label, text, cached=True)
         return
-    extra = _content_key(engine, step, results, context)
-    key = _cache_key(state.image, text, step, extra)
+    extra = _content_key(engine, step, run.results, run.context)
+    key = _cache_key(state.image, text, step, extra, options.epoch)
     cached = None if options.no_cache else engine.images.db.cached_build(key)
-    if cached is not None and engine.images.db.get_image(cached) is not None:
-        progress.step(label, text, cached=True)
+    hit = cached is not None and engine.images.db.get_image(cached) is not None
+    progress.step(label, text, cached=hit)
+    if run.explainer is not None:
+        _explain(run, run.explainer, state, step, position, hit=hit)
+    if cached is not None and hit:
         state.image = engine.images.resolve(cached)
         state.config = engine.images.config(state.image).config
         return
-    progress.step(label, text, cached=False)
     from dockyard.build import steps
 
     if isinstance(instr, ins.Run):
-        image = steps.run(engine, state.image, state.config, step, progress, options.network)
+        image = steps.run(engine, state.image, state.config, step, progress, options, run.context)
     elif isinstance(instr, ins.Copy | ins.Add):
-        image = steps.copy(engine, state.image, state.config, step, results, context)
+        image = steps.copy(
+            engine, state.image, state.config, step, run.results, run.context, options
+        )
     else:
         config = apply_metadata(state.config, instr)
-        image = _commit(engine, state.image, config, text)
+        image = _commit(engine, state.image, config, text, options.epoch)
     engine.images.db.put_build_cache(key, image.id)
     state.image = image
     state.config = engine.images.config(image).config
 
 
+def _explain(
+    run: _Build,
+    explainer: Explainer,
+    state: _State,
+    step: Step,
+    position: tuple[int, int],
+    *,
+    hit: bool,
+) -> None:
+    """Print HIT, or MISS and why; remember this step's inputs for the next build."""
+    from dockyard.build.explain import StepInputs, reason
+
+    instr = step.instruction
+    files: dict[str, str] = {}
+    source = ""
+    if isinstance(instr, ins.Copy) and instr.from_:
+        from dockyard.build import steps
+
+        image = steps.from_image(run.engine, step, run.results)
+        source = image.id if image is not None else "scratch"
+    else:
+        files = _selected_files(instr, run.context)
+    inputs = StepInputs(
+        parent=state.image.id if state.image is not None else "scratch",
+        text=instr.node.source.strip(),
+        args=dict((*step.used_args, *step.build_env)),
+        files=files,
+        source=source,
+    )
+    old = explainer.previous(*position)
+    if hit:
+        run.progress.note("  HIT")
+    else:
+        run.progress.note("  MISS: " + reason(old, inputs, first=position[1] == 0))
+    explainer.record(*position, inputs)
+
+
+def _selected_files(instr: ins.Instruction, context: BuildContext) -> dict[str, str]:
+    """Per-file inputs of a COPY/ADD from the context or a RUN's context bind mounts."""
+    if isinstance(instr, ins.Copy | ins.Add):
+        sources = list(instr.sources)
+        files = {f"<<{c.path}": hashlib.sha256(c.data.encode()).hexdigest() for c in instr.contents}
+    elif isinstance(instr, ins.Run):
+        sources = [m.source or "." for m in instr.mounts if m.type is ins.MountType.BIND]
+        files = {}
+    else:
+        return {}
+    for source in sources:
+        for path in context.resolve(source, what=instr.node.keyword):
+            for entry in context.entries(path):
+                files[entry.path] = f"{entry.kind}:{entry.mode:o}:{entry.digest}"
+    return files
+
+
 def _commit(
-    engine: Containers, parent: ImageRecord | None, config: ImageDefaults, created_by: str
+    engine: Containers,
+    parent: ImageRecord | None,
+    config: ImageDefaults,
+    created_by: str,
+    epoch: int | None = None,
 ) -> ImageRecord:
     from dockyard.engine.commit import child_image
 
-    return child_image(engine, parent, config, container=None, created_by=created_by)
+    return child_image(engine, parent, config, container=None, created_by=created_by, epoch=epoch)
 
 
 def _content_key(
@@ -202,11 +276,16 @@ def _content_key(
     """What a COPY/ADD's result depends on besides its text: the selected files' content
     (from the context) or the source stage's image."""
     instr = step.instruction
+    if isinstance(instr, ins.Run):
+        from dockyard.build.runsetup import mounts_key
+
+        return mounts_key(instr, context)
     if not isinstance(instr, ins.Copy | ins.Add):
         return ""
-    if isinstance(instr, ins.Copy) and instr.from_:
-        from dockyard.build import steps
+    from dockyard.build import steps
 
+    steps.check_supported(instr)
+    if isinstance(instr, ins.Copy) and instr.from_:
         image = steps.from_image(engine, step, results)
         return f"from:{image.id if image is not None else 'scratch'}"
     sources = [p for s in instr.sources for p in context.resolve(s, what=instr.node.keyword)]
@@ -214,14 +293,18 @@ def _content_key(
     return context.digest(sources) + ":" + ",".join(contents)
 
 
-def _cache_key(parent: ImageRecord | None, text: str, step: Step, extra: str) -> str:
-    doc = [
+def _cache_key(
+    parent: ImageRecord | None, text: str, step: Step, extra: str, epoch: int | None
+) -> str:
+    doc: list[object] = [
         parent.id if parent is not None else "scratch",
         text,
         list(step.used_args),
         list(step.build_env),
         extra,
     ]
+    if epoch is not None:
+        doc.append(epoch)
     return "sha256:" + hashlib.sha256(json.dumps(doc).encode()).hexdigest()
 
 

@@ -4,7 +4,8 @@ Both work on a container created from the step's parent image and turn its chang
 step's image (:func:`dockyard.engine.commit.child_image`); the container is removed whatever
 happens. ``COPY`` writes in a forked child that mounts the rootfs in a mount namespace of its
 own, so no mount can outlive the step; paths inside the container are resolved inside its
-root (:mod:`dockyard.engine.copy_in`).
+root (:mod:`dockyard.engine.copy_in`). ``RUN`` heredocs and mounts: :mod:`.runsetup`; ``ADD``
+of a local archive: :mod:`.addtar`.
 """
 
 from __future__ import annotations
@@ -22,7 +23,9 @@ from dockyard.build.dockerfile import instructions as ins
 from dockyard.errors import DockyardError, InvalidArgument, NotFound, Unsupported
 
 if TYPE_CHECKING:
-    from dockyard.build.builder import Progress
+    from pathlib import Path
+
+    from dockyard.build.builder import BuildOptions, Progress
     from dockyard.build.context import BuildContext
     from dockyard.build.dockerfile.stages import Step
     from dockyard.engine.containers import Containers
@@ -34,7 +37,7 @@ DEFAULT_SHELL = ("/bin/sh", "-c")
 
 
 @contextlib.contextmanager
-def _container(
+def container_of(
     engine: Containers, image: ImageRecord, config: ImageDefaults, **run: object
 ) -> Iterator[Container]:
     """A container of ``image`` for one step, removed (with its anonymous volumes) after."""
@@ -64,38 +67,56 @@ def run(
     config: ImageDefaults,
     step: Step,
     progress: Progress,
-    network: str,
+    options: BuildOptions,
+    context: BuildContext,
 ) -> ImageRecord:
     """``RUN``: the command in a container of the parent; its changes make the new image.
+    Heredocs and ``--mount`` as :mod:`dockyard.build.runsetup` describes.
 
     Raises:
         BuildError: the command exited non-zero (or could not run).
-        Unsupported: ``--mount``, heredocs, a RUN on ``scratch``.
+        Unsupported: a mount type dockyard lacks, a RUN on ``scratch``.
     """
-    from dockyard.build.builder import BuildError
-    from dockyard.engine.commit import child_image
-    from dockyard.engine.lifecycle import run_to_exit
-    from dockyard.engine.options import NetworkMode
+    from dockyard.build import runsetup
+    from dockyard.engine.options import BindMount, NetworkMode
 
     instr = step.instruction
     assert isinstance(instr, ins.Run)
     where = f"{instr.node.keyword} at line {instr.node.position.line}"
     if parent is None:
         raise Unsupported(f"{where}: a RUN needs a base image with a shell (FROM scratch has none)")
-    if instr.mounts or instr.heredocs:
-        raise Unsupported(
-            f"{where}: RUN --mount and RUN heredocs are not supported by dockyard's builder yet",
-            hint="copy what the command needs with COPY, or write the script into a file",
-        )
-    command = instr.command
-    argv = (
-        (*(config.shell or DEFAULT_SHELL), *command.argv) if command.prepend_shell else command.argv
+    argv, script = runsetup.heredoc_argv(instr, tuple(config.shell or DEFAULT_SHELL))
+    build_dir = options.state_dir or engine.store.root / "build"
+    binds, tmpfs = runsetup.mounts(
+        instr, workdir=config.working_dir, context=context, build_dir=build_dir
     )
     env = tuple(f"{k}={v}" for k, v in step.build_env)  # the image's own Env comes with it
     mode = {"none": NetworkMode.NONE, "host": NetworkMode.HOST}.get(
-        str(instr.network), NetworkMode.HOST if network == "host" else NetworkMode.BRIDGE
+        str(instr.network), NetworkMode.HOST if options.network == "host" else NetworkMode.BRIDGE
     )
-    with _container(engine, parent, config, cmd=argv, env=env, network=mode) as container:
+    with contextlib.ExitStack() as stack:
+        if script is not None:
+            pipes = stack.enter_context(runsetup.script_dir(build_dir, *script))
+            binds += (BindMount(source=pipes, destination=runsetup.PIPES_DIR, readonly=True),)
+        return _run_in(engine, parent, config, where, argv, progress, options,
+                       cmd=argv, env=env, network=mode, binds=binds, tmpfs=tmpfs)  # fmt: skip
+
+
+def _run_in(
+    engine: Containers,
+    parent: ImageRecord,
+    config: ImageDefaults,
+    where: str,
+    argv: tuple[str, ...],
+    progress: Progress,
+    options: BuildOptions,
+    **run_options: object,
+) -> ImageRecord:
+    from dockyard.build.builder import BuildError
+    from dockyard.engine.commit import child_image
+    from dockyard.engine.lifecycle import run_to_exit
+
+    with container_of(engine, parent, config, **run_options) as container:
         try:
             code = run_to_exit(engine, container, lambda _err, data: progress.output(data))
         except DockyardError as err:
@@ -107,7 +128,7 @@ def run(
             )
         engine.reload(container)
         return child_image(engine, parent, config, container=container,
-                           created_by=f"RUN {' '.join(argv)}")  # fmt: skip
+                           created_by=f"RUN {' '.join(argv)}", epoch=options.epoch)  # fmt: skip
 
 
 def from_image(
@@ -131,45 +152,57 @@ def copy(
     step: Step,
     results: Mapping[int, ImageRecord | None],
     context: BuildContext,
+    options: BuildOptions,
 ) -> ImageRecord:
-    """``COPY``/``ADD`` of local files (or another stage's) into a container of the parent.
+    """``COPY``/``ADD`` of local files (or another stage's) into a container of the parent;
+    ``ADD`` unpacks local tar archives (:mod:`dockyard.build.addtar`).
 
     Raises:
         InvalidArgument, NotFound: a bad source or destination.
-        Unsupported: URLs, archives to unpack, ``--parents``, ``--exclude``, ``--link``.
+        Unsupported: URLs, ``--parents``, ``--exclude``, ``--link``.
     """
     from dockyard.engine.commit import child_image
 
     instr = step.instruction
     assert isinstance(instr, ins.Copy | ins.Add)
-    _check_supported(instr)
+    check_supported(instr)
     if parent is None:
         raise Unsupported(f"line {instr.node.position.line}: COPY onto FROM scratch needs a base "
                           "image in dockyard's builder for now")  # fmt: skip
     dest = _destination(instr, config)
     from_stage = isinstance(instr, ins.Copy) and bool(instr.from_)
     source_image = from_image(engine, step, results) if from_stage else None
-    with _container(engine, parent, config, cmd=()) as target:
+    with container_of(engine, parent, config, cmd=()) as target:
         if source_image is not None:
-            with _container(engine, source_image, config, cmd=()) as source:
-                _in_child(lambda: _copy_between(engine, instr, source, target, dest))
+            with container_of(engine, source_image, config, cmd=()) as source:
+                in_child(lambda: _copy_between(engine, instr, source, target, dest))
         else:
-            archive = _context_archive(instr, context, dest)
-            _in_child(lambda: _extract(engine, target, instr, archive, dest))
+            archives = _archives(instr, context)
+            archive = _context_archive(instr, context, dest, skip=set(archives))
+            unpack = [context.root / p for p in archives]
+            in_child(lambda: _extract(engine, target, instr, archive, dest, unpack))
         engine.reload(target)
         created_by = f"{instr.node.keyword} {' '.join(instr.sources)} {dest}"
-        return child_image(engine, parent, config, container=target, created_by=created_by)
+        return child_image(engine, parent, config, container=target, created_by=created_by,
+                           epoch=options.epoch)  # fmt: skip
 
 
-def _check_supported(instr: ins.Copy | ins.Add) -> None:
+def _archives(instr: ins.Copy | ins.Add, context: BuildContext) -> list[str]:
+    """The context paths an ``ADD`` unpacks (tar archives, by content)."""
+    from dockyard.build.addtar import is_archive
+
+    if not isinstance(instr, ins.Add):
+        return []
+    found = [p for s in instr.sources for p in context.resolve(s, what=instr.node.keyword)]
+    return [p for p in found if p and is_archive(context.root / p)]
+
+
+def check_supported(instr: ins.Copy | ins.Add) -> None:
     where = f"{instr.node.keyword} at line {instr.node.position.line}"
     for source in instr.sources:
         if "://" in source:
             raise Unsupported(f"{where}: ADD from a URL is not supported yet", hint="download it "
                               "in a RUN step, or into the context first")  # fmt: skip
-        if isinstance(instr, ins.Add) and source.endswith((".tar", ".tar.gz", ".tgz", ".tar.xz")):
-            raise Unsupported(f"{where}: ADD of a local archive (auto-extraction) is not "
-                              "supported yet", hint="use COPY and a RUN tar -x")  # fmt: skip
     if isinstance(instr, ins.Copy) and (instr.parents or instr.link):
         raise Unsupported(f"{where}: --parents and --link are not supported yet")
     if instr.exclude:
@@ -195,15 +228,20 @@ def _owner(instr: ins.Copy | ins.Add) -> tuple[str, int | None]:
     return instr.chown, mode
 
 
-def _context_archive(instr: ins.Copy | ins.Add, context: BuildContext, dest: str) -> bytes:
+def _context_archive(
+    instr: ins.Copy | ins.Add, context: BuildContext, dest: str, *, skip: set[str]
+) -> bytes | None:
     """The selected context files as a tar whose names are relative to the destination
-    directory (a single file to a file destination is named after the destination)."""
+    directory (a single file to a file destination is named after the destination); the
+    paths in ``skip`` (archives ADD unpacks) left out. None when there is nothing in it."""
     buf = io.BytesIO()
     _, mode = _owner(instr)
     into_dir = dest.endswith("/") or len(instr.sources) + len(instr.contents) > 1
     with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
         for source in instr.sources:
             for path in context.resolve(source, what=instr.node.keyword):
+                if path in skip:
+                    continue
                 full = context.root / path if path else context.root
                 if full.is_dir() and not full.is_symlink():
                     for entry in context.entries(path):
@@ -221,7 +259,8 @@ def _context_archive(instr: ins.Copy | ins.Add, context: BuildContext, dest: str
             )
             info.size, info.mode = len(data), mode if mode is not None else 0o644
             tar.addfile(info, io.BytesIO(data))
-    return buf.getvalue()
+        empty = not tar.getmembers()
+    return None if empty else buf.getvalue()
 
 
 def _add(tar: tarfile.TarFile, path: os.PathLike[str], name: str, mode: int | None) -> None:
@@ -238,9 +277,15 @@ def _add(tar: tarfile.TarFile, path: os.PathLike[str], name: str, mode: int | No
 
 
 def _extract(
-    engine: Containers, target: Container, instr: ins.Copy | ins.Add, archive: bytes, dest: str
+    engine: Containers,
+    target: Container,
+    instr: ins.Copy | ins.Add,
+    archive: bytes | None,
+    dest: str,
+    unpack: list[Path],
 ) -> None:
-    """In the child: mount the target's rootfs, extract, apply ``--chown``."""
+    """In the child: mount the target's rootfs, extract, apply ``--chown``; unpack the
+    ``unpack`` archives into ``dest`` as a directory."""
     from dockyard.engine.copy import copy_in
     from dockyard.engine.fsaccess import container_root
 
@@ -250,12 +295,25 @@ def _extract(
         else posixpath.dirname(dest)
     )
     with container_root(engine, target, with_volumes=False) as root:
-        os.close(_mkdir_in(root, into or "/"))
-        copy_in(
-            root, into.rstrip("/") + "/" if into != "/" else "/", io.BytesIO(archive), archive=True
-        )
-        if instr.chown:
-            _chown(root, instr.chown, archive, into)
+        if archive is not None:
+            os.close(_mkdir_in(root, into or "/"))
+            copy_in(root, into.rstrip("/") + "/" if into != "/" else "/", io.BytesIO(archive),
+                    archive=True)  # fmt: skip
+            if instr.chown:
+                _chown(root, instr.chown, archive, into)
+        for path in unpack:
+            _unpack(root, path, dest)
+
+
+def _unpack(root: Path, archive: Path, dest: str) -> None:
+    """An archive's members into ``dest`` (a directory, made if missing) inside ``root``."""
+    from dockyard.build.addtar import open_archive
+    from dockyard.engine.copy import copy_in
+
+    os.close(_mkdir_in(root, dest))
+    with open_archive(archive) as stream:
+        assert stream is not None
+        copy_in(root, dest.rstrip("/") + "/" if dest != "/" else "/", stream, archive=True)
 
 
 def _chown(root: os.PathLike[str], spec: str, archive: bytes, into: str) -> None:
@@ -328,7 +386,7 @@ def _mkdir_in(root: os.PathLike[str], path: str) -> int:
         os.close(root_fd)
 
 
-def _in_child(work: object) -> None:
+def in_child(work: object) -> None:
     """Run ``work`` in a forked child (its own mount namespace dies with it); re-raise its
     error here."""
     import pickle

@@ -30,6 +30,10 @@ class PlainProgress:
             sys.stderr.buffer.write(data)
             sys.stderr.buffer.flush()
 
+    def note(self, text: str) -> None:
+        if not self.quiet:
+            click.echo(text, err=True)
+
 
 def _pairs(values: tuple[str, ...], flag: str) -> dict[str, str]:
     import os
@@ -67,18 +71,24 @@ def _pairs(values: tuple[str, ...], flag: str) -> dict[str, str]:
 @click.option(
     "--check", is_flag=True, help="Check the Dockerfile (parse, plan, lint) without building."
 )
+@click.option("--cache-explain", is_flag=True,
+              help="Print for each step whether the cache was hit and, if not, why.")  # fmt: skip
+@click.option("-o", "--output", "outputs", multiple=True,
+              help="Export the filesystem: type=local,dest=DIR or type=tar,dest=FILE.")  # fmt: skip
 @click.argument("path")
 @pass_app
 def build_cmd(
     app: AppContext, /, tags: tuple[str, ...], dockerfile: str | None,
     build_args: tuple[str, ...], target: str | None, no_cache: bool, labels: tuple[str, ...],
-    quiet: bool, network: str, progress: str, iidfile: str | None, check: bool, path: str,
+    quiet: bool, network: str, progress: str, iidfile: str | None, check: bool,
+    cache_explain: bool, outputs: tuple[str, ...], path: str,
 ) -> None:  # fmt: skip
     """Build an image from a Dockerfile."""
     from dockyard.build import builder
     from dockyard.build.context import BuildContext, StatCache
     from dockyard.build.dockerfile.parser import parse
     from dockyard.build.dockerfile.stages import plan
+    from dockyard.build.output import export, parse_output, source_date_epoch
     from dockyard.oci.reference import parse_reference
 
     try:
@@ -94,10 +104,12 @@ def build_cmd(
                 raise InvalidArgument(f"failed to read dockerfile: open {file}: no such file")
             text, name = file.read_text(), file.name
         names = [str(parse_reference(t).with_default_tag()) for t in tags]
+        exports = [parse_output(o) for o in outputs]
         parsed = parse(text, filename=name)
         engine = app.containers
+        args = _pairs(build_args, "--build-arg")
         build_plan = plan(
-            parsed.nodes, build_args=_pairs(build_args, "--build-arg"), target=target,
+            parsed.nodes, build_args=args, target=target,
             escape=parsed.directives.escape, resolve_image=builder.resolve_base(engine),  # type: ignore[arg-type]
         )  # fmt: skip
         for warning in (*parsed.warnings, *build_plan.warnings):
@@ -109,11 +121,15 @@ def build_cmd(
             context_dir, builder.read_dockerignore(context_dir, name),  # type: ignore[arg-type]
             stat_cache=StatCache(app.settings.root / "build" / "stat-cache.json"),
         )  # fmt: skip
-        image = builder.build(
-            engine, build_plan, context, PlainProgress(quiet),
-            builder.BuildOptions(no_cache=no_cache, labels=_pairs(labels, "--label"),
-                                 network="host" if network == "default" else network),
+        options = builder.BuildOptions(
+            no_cache=no_cache, labels=_pairs(labels, "--label"),
+            network="host" if network == "default" else network,
+            state_dir=app.settings.root / "build", epoch=source_date_epoch(args),
+            cache_explain=cache_explain, dockerfile=str(dockerfile or ""),
         )  # fmt: skip
+        image = builder.build(engine, build_plan, context, PlainProgress(quiet), options)
+        for out in exports:
+            export(engine, image, out)
         for ref in names:
             app.images.db.set_ref(ref, image.id)
     except DockyardError as err:

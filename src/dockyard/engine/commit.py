@@ -119,10 +119,13 @@ def child_image(
     created_by: str,
     comment: str = "",
     names: Sequence[str] = (),
+    epoch: int | None = None,
 ) -> ImageRecord:
     """A new image on ``parent`` (None: ``scratch``) with ``defaults`` as its config and, when
     ``container`` is given, its changes as one more layer (none when it changed nothing): a
-    build step's result.
+    build step's result. With ``epoch`` (``SOURCE_DATE_EPOCH``) the image and history entry
+    are created at that time and the layer's mtimes are clamped to it, so the same inputs
+    give the same image.
 
     Raises:
         FailedPrecondition: an entry changed type while it was read.
@@ -135,10 +138,12 @@ def child_image(
         parent_config, manifest = store.config(parent), store.manifest(parent)
         layers, docker = manifest.layers, manifest.media_type == mediatype.DOCKER_MANIFEST
     with store.operation() as op:
-        layer = _write_layer(engine, container, op, docker=docker) if container else None
+        layer = (
+            _write_layer(engine, container, op, docker=docker, epoch=epoch) if container else None
+        )
         config = _child_config(
             parent_config, defaults, diff_id=layer[1] if layer else None,
-            created_by=created_by, author="", comment=comment, container_id="",
+            created_by=created_by, author="", comment=comment, container_id="", created=epoch,
         )  # fmt: skip
         layers = layers + ((layer[0],) if layer else ())
         return _record(store, op, config, layers, list(names), docker=docker)
@@ -199,10 +204,11 @@ def _child_config(
     author: str,
     comment: str,
     container_id: str,
+    created: float | None = None,
 ) -> ImageConfig:
     """moby's ``NewChildImage``: the parent's platform, layers (plus ``diff_id``; None: an
-    empty layer) and history (plus one entry), created now."""
-    now = rfc3339.format_nano(time.time())
+    empty layer) and history (plus one entry), created now (or at ``created``)."""
+    now = rfc3339.format_nano(time.time() if created is None else created)
     entry = History(
         created=now, created_by=created_by, author=author or None, comment=comment or None,
         empty_layer=diff_id is None,
@@ -238,7 +244,12 @@ def _paused(engine: Containers, container: Container, pause: bool) -> Iterator[N
 
 
 def _write_layer(
-    engine: Containers, container: Container, op: Operation, *, docker: bool
+    engine: Containers,
+    container: Container,
+    op: Operation,
+    *,
+    docker: bool,
+    epoch: int | None = None,
 ) -> tuple[Descriptor, Digest] | None:
     """The container's changes as a gzip layer blob (leased by ``op``); None when none."""
     from dockyard.engine.fsaccess import container_changes
@@ -253,7 +264,7 @@ def _write_layer(
     fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
         with store.content.writer() as writer:
-            result = write_members(changed_members(fd, pairs), cast(BinaryIO, writer))
+            result = write_members(changed_members(fd, pairs, epoch=epoch), cast(BinaryIO, writer))
             digest, size = writer.commit()
     finally:
         os.close(fd)

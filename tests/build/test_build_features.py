@@ -1,0 +1,291 @@
+"""``dockyard build`` features end to end (busybox only): RUN and COPY heredocs, ADD of local
+archives, --cache-explain, RUN --mount, SOURCE_DATE_EPOCH, --output."""
+
+from __future__ import annotations
+
+import bz2
+import gzip
+import io
+import json
+import lzma
+import tarfile
+from pathlib import Path
+
+import pytest
+from tests.conftest import DockyardRunner
+
+pytestmark = [pytest.mark.root, pytest.mark.overlay]
+
+
+@pytest.fixture
+def box(dockyard: DockyardRunner, busybox_tar: Path) -> DockyardRunner:
+    dockyard("import", str(busybox_tar), "busybox")
+    yield dockyard
+    ids = dockyard.out("ps", "-aq").split()
+    if ids:
+        dockyard("rm", "-f", *ids)
+
+
+def _build(box: DockyardRunner, ctx: Path, dockerfile: str, *args: str) -> str:
+    (ctx / "Dockerfile").write_text(dockerfile)
+    return box("build", "-t", "feat", *args, str(ctx)).stderr.decode()
+
+
+HEREDOCS = """\
+FROM busybox
+ARG WHO=world
+RUN <<EOF
+set -e
+mkdir -p /out
+echo "simple $WHO" > /out/simple
+EOF
+RUN <<EOF
+#!/bin/sh
+echo "shebang $0" > /out/shebang
+EOF
+RUN cat <<-A > /out/two && cat <<"B" >> /out/two
+\tfirst
+\tA
+second $WHO
+B
+COPY <<EOF /out/copied
+copied $WHO
+EOF
+COPY <<one <<two /out/dir/
+1
+one
+2
+two
+"""
+
+
+def test_run_and_copy_heredocs(box: DockyardRunner, tmp_path: Path) -> None:
+    _build(box, tmp_path, HEREDOCS, "--build-arg", "WHO=you")
+    out = box.out(
+        "run", "--rm", "feat", "sh", "-c",
+        "cat /out/simple /out/shebang /out/two /out/copied /out/dir/one /out/dir/two",
+    )  # fmt: skip
+    assert out.splitlines() == [
+        "simple you",
+        "shebang /dev/pipes/EOF",  # a #! body runs as a program
+        "first",  # <<- stripped the tab
+        "second $WHO",  # a quoted heredoc name: the shell does not expand
+        "copied you",  # COPY heredocs are expanded with the build args
+        "1",
+        "2",
+    ]
+    created = box.out("create", "feat").strip()
+    with tarfile.open(fileobj=io.BytesIO(box("export", created).stdout)) as tar:
+        names = tar.getnames()
+    box("rm", created)
+    assert "out/two" in names
+    assert not [n for n in names if "pipes" in n]  # the script's mount left nothing behind
+
+
+def _tar(members: dict[str, bytes], *, uid: int = 0) -> bytes:
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        for name, data in members.items():
+            info = tarfile.TarInfo(name)
+            info.size, info.mode, info.uid, info.gid = len(data), 0o640, uid, uid
+            tar.addfile(info, io.BytesIO(data))
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("name", "compress"),
+    [
+        ("plain.tar", lambda b: b),
+        ("g.tar.gz", gzip.compress),
+        ("b.tar.bz2", bz2.compress),
+        ("x.tar.xz", lzma.compress),
+        ("renamed.bin", gzip.compress),  # detected by content, not by name
+    ],
+)
+def test_add_unpacks_local_archives(
+    box: DockyardRunner, tmp_path: Path, name: str, compress: object
+) -> None:
+    data = _tar({"top.txt": b"top\n", "sub/inner.txt": b"inner\n"}, uid=1234)
+    (tmp_path / name).write_bytes(compress(data))  # type: ignore[operator]
+    (tmp_path / "notes.tar.gz").write_bytes(b"not really an archive\n")
+    _build(box, tmp_path, f"FROM busybox\nADD {name} /opt/app\nADD notes.tar.gz /n/\n")
+    out = box.out(
+        "run", "--rm", "feat", "sh", "-c",
+        "cd /opt/app; cat top.txt sub/inner.txt /n/notes.tar.gz; stat -c '%u %a' top.txt",
+    )  # fmt: skip
+    assert out.splitlines() == ["top", "inner", "not really an archive", "1234 640"]
+
+
+def _evil_tar(kind: str) -> bytes:
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        if kind == "dotdot":
+            info = tarfile.TarInfo("../../../../escaped-dotdot")
+        else:
+            link = tarfile.TarInfo("lnk")
+            link.type, link.linkname = tarfile.SYMTYPE, "/tmp"
+            tar.addfile(link)
+            info = tarfile.TarInfo("lnk/escaped-symlink")
+        info.size = 2
+        tar.addfile(info, io.BytesIO(b"x\n"))
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("kind", "message", "outside"),
+    [
+        ("dotdot", "path escapes the root", "/escaped-dotdot"),
+        ("symlink", "path crosses a symlink at lnk", "/tmp/escaped-symlink"),
+    ],
+)
+def test_add_archive_cannot_escape_the_rootfs(
+    box: DockyardRunner, tmp_path: Path, kind: str, message: str, outside: str
+) -> None:
+    (tmp_path / "evil.tar").write_bytes(_evil_tar(kind))
+    (tmp_path / "Dockerfile").write_text("FROM busybox\nADD evil.tar /x/\n")
+    result = box("build", str(tmp_path), check=False)
+    assert result.returncode == 1
+    assert message in result.stderr.decode()
+    assert not Path(outside).exists()
+    assert box.out("ps", "-aq") == ""
+
+
+def test_add_url_is_unsupported(box: DockyardRunner, tmp_path: Path) -> None:
+    (tmp_path / "Dockerfile").write_text("FROM busybox\nADD https://example.com/a.tar /x/\n")
+    result = box("build", str(tmp_path), check=False)
+    assert result.returncode == 1
+    assert "ADD from a URL is not supported" in result.stderr.decode()
+
+
+EXPLAIN = """\
+FROM busybox
+ARG V=1
+RUN echo "v=$V" > /v
+COPY files/ /files/
+RUN cat /files/a.txt
+"""
+
+
+def _explained(output: str) -> dict[str, str]:
+    """Instruction -> the --cache-explain line after it (HIT or MISS: reason)."""
+    lines = output.splitlines()
+    found = {}
+    for line, nxt in zip(lines, [*lines[1:], ""], strict=True):
+        if line.startswith("[") and nxt.startswith("  "):
+            found[line.split("] ", 1)[1].removesuffix("  CACHED")] = nxt.strip()
+    return found
+
+
+def test_cache_explain_names_what_changed(box: DockyardRunner, tmp_path: Path) -> None:
+    (tmp_path / "files").mkdir()
+    (tmp_path / "files" / "a.txt").write_text("a\n")
+    (tmp_path / "files" / "b.txt").write_text("b\n")
+    first = _explained(_build(box, tmp_path, EXPLAIN, "--cache-explain"))
+    assert set(first.values()) == {"MISS: no earlier build of this step is known"}
+    assert len(first) == 3
+    again = _explained(_build(box, tmp_path, EXPLAIN, "--cache-explain"))
+    assert set(again.values()) == {"HIT"}
+    (tmp_path / "files" / "b.txt").write_text("changed\n")
+    changed = _explained(_build(box, tmp_path, EXPLAIN, "--cache-explain"))
+    assert changed == {
+        'RUN echo "v=$V" > /v': "HIT",
+        "COPY files/ /files/": "MISS: file files/b.txt changed",
+        "RUN cat /files/a.txt": "MISS: the previous step was rebuilt (its result changed)",
+    }
+    (tmp_path / "files" / "c.txt").write_text("new\n")
+    arg = _explained(_build(box, tmp_path, EXPLAIN, "--cache-explain", "--build-arg", "V=2"))
+    assert arg['RUN echo "v=$V" > /v'] == "MISS: build arg V changed: '1' -> '2'"
+    assert arg["COPY files/ /files/"] == "MISS: file files/c.txt was added"
+    text = _explained(
+        _build(box, tmp_path, EXPLAIN.replace("cat /files/a.txt", "cat /files/c.txt"),
+               "--cache-explain", "--build-arg", "V=2")
+    )  # fmt: skip
+    assert (
+        text["RUN cat /files/c.txt"] == "MISS: the instruction changed (was: RUN cat /files/a.txt)"
+    )
+    plain = box("build", "-t", "feat", "--build-arg", "V=2", str(tmp_path)).stderr.decode()
+    assert "HIT" not in plain and "MISS" not in plain  # only with --cache-explain
+
+
+MOUNTS = """\
+FROM busybox
+RUN --mount=type=cache,target=/cache echo run >> /cache/log && wc -l < /cache/log > /count
+RUN --mount=type=tmpfs,target=/scratch grep -q ' /scratch tmpfs ' /proc/mounts && touch /scratch/x
+RUN --mount=type=bind,source=data,target=/data cat /data/hello > /bound && ! touch /data/x
+"""
+
+
+def test_run_mounts(box: DockyardRunner, tmp_path: Path) -> None:
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "hello").write_text("hello from the context\n")
+    _build(box, tmp_path, MOUNTS, "--no-cache")
+    _build(box, tmp_path, MOUNTS, "--no-cache")
+    out = box.out(
+        "run", "--rm", "feat", "sh", "-c",
+        "cat /count /bound; ls -A /cache /scratch /data 2>/dev/null | wc -w",
+    )  # fmt: skip
+    assert out.split() == ["2", "hello", "from", "the", "context", "0"]  # the cache persisted
+    (tmp_path / "data" / "hello").write_text("changed\n")
+    steps = _build(box, tmp_path, MOUNTS)
+    assert (
+        "--mount=type=bind,source=data,target=/data cat /data/hello > /bound && ! touch "
+        "/data/x\n" in steps
+    )  # not CACHED: the bound context files changed
+    assert box.out("run", "--rm", "feat", "cat", "/bound") == "changed\n"
+
+
+@pytest.mark.parametrize("spec", ["type=secret,id=x", "type=bind,from=other,target=/o"])
+def test_unsupported_mounts_are_named(box: DockyardRunner, tmp_path: Path, spec: str) -> None:
+    (tmp_path / "Dockerfile").write_text(
+        f"FROM busybox AS other\nFROM busybox\nRUN --mount={spec} true\n"
+    )
+    result = box("build", str(tmp_path), check=False)
+    assert result.returncode == 1
+    assert "not supported" in result.stderr.decode()
+    assert box.out("ps", "-aq") == ""
+
+
+EPOCH = """\
+FROM busybox
+RUN mkdir /made && echo made > /made/file && touch /made/now
+COPY input.txt /in/
+ENV X=1
+"""
+
+
+def test_source_date_epoch_makes_builds_reproducible(box: DockyardRunner, tmp_path: Path) -> None:
+    (tmp_path / "input.txt").write_text("input\n")
+    (tmp_path / "Dockerfile").write_text(EPOCH)
+    args = ("build", "-q", "--no-cache", "--build-arg", "SOURCE_DATE_EPOCH=1700000000")
+    first = box.out(*args, str(tmp_path)).strip()
+    (tmp_path / "input.txt").touch()  # a new mtime: clamped away
+    second = box.out(*args, str(tmp_path)).strip()
+    assert first == second
+    doc = json.loads(box.out("image", "inspect", first))[0]
+    assert doc["Created"].startswith("2023-11-14T22:13:20")
+    history = box.out("history", "-H", "false", "--format", "{{.CreatedAt}}", first).split()
+    assert history[:3] == ["2023-11-14T22:13:20Z"] * 3  # the build's steps (busybox's: older)
+    unpinned = box.out("build", "-q", "--no-cache", str(tmp_path)).strip()
+    assert unpinned != first
+    stat = box.out("run", "--rm", first, "stat", "-c", "%Y", "/made/now", "/in/input.txt")
+    assert stat.split() == ["1700000000", "1700000000"]
+
+
+def test_output_local_and_tar(box: DockyardRunner, tmp_path: Path) -> None:
+    ctx = tmp_path / "ctx"
+    ctx.mkdir()
+    dockerfile = "FROM busybox AS build\nRUN echo artifact > /artifact\n"
+    local, tar_file = tmp_path / "out", tmp_path / "out.tar"
+    _build(box, ctx, dockerfile, "--output", f"type=local,dest={local}",
+           "--output", f"type=tar,dest={tar_file}")  # fmt: skip
+    assert (local / "artifact").read_text() == "artifact\n"
+    assert (local / "bin" / "busybox").is_file()
+    with tarfile.open(tar_file) as tar:
+        names = tar.getnames()
+        member = tar.extractfile("artifact")
+        assert member is not None and member.read() == b"artifact\n"
+    assert "bin/busybox" in names
+    assert not list(tmp_path.glob(".*.tar*"))
+    assert box.out("ps", "-aq") == ""
+    bad = box("build", "--output", "type=registry,dest=x", str(ctx), check=False)
+    assert bad.returncode == 1 and "exporter is not supported" in bad.stderr.decode()
