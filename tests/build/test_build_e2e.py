@@ -128,3 +128,28 @@ def test_image_prune_keeps_the_build_cache(box: DockyardRunner, ctx: Path) -> No
     box("image", "prune", "-f")
     again = _steps(box("build", "-t", "app", str(ctx)).stderr.decode())
     assert all(cached for text, cached in again if not text.startswith("FROM")), again
+
+
+def test_context_from_stdin(box: DockyardRunner, ctx: Path) -> None:
+    import subprocess
+
+    tar = subprocess.run(["tar", "-C", str(ctx), "-c", "."], capture_output=True, check=True)
+    box("build", "-t", "stdin-ctx", "-", input=tar.stdout)
+    assert box.out("run", "--rm", "stdin-ctx").split()[0] == "5"
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (("--progress", "tty"), "live view is not there yet"),
+        (("--platform", "linux/s390x"), "only this machine's platform"),
+        (("--pull",), "pulling images is not implemented yet"),
+        (("--secret", "id=x,src=/etc/hostname"), "build secrets are not supported yet"),
+    ],
+)
+def test_unsupported_flags_are_refused(
+    box: DockyardRunner, ctx: Path, flags: tuple[str, ...], message: str
+) -> None:
+    refused = box("build", *flags, str(ctx), check=False)
+    assert refused.returncode == 1
+    assert message in refused.stderr.decode()

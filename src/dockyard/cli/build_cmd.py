@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import click
 
 from dockyard.cli.context import AppContext
-from dockyard.errors import DockyardError, InvalidArgument
+from dockyard.errors import DockyardError, InvalidArgument, Unsupported
 
 pass_app = click.make_pass_decorator(AppContext)
 
@@ -33,6 +35,59 @@ class PlainProgress:
     def note(self, text: str) -> None:
         if not self.quiet:
             click.echo(text, err=True)
+
+
+def _refuse_unsupported(
+    progress: str, platform: str | None, pull: bool, secrets: tuple[str, ...]
+) -> None:
+    """Flags docker has that dockyard cannot honour yet: a clear error, never ignored."""
+    from dockyard.oci.platform import host_platform
+
+    if progress == "tty":
+        raise Unsupported("--progress tty: the live view is not there yet", hint="use plain")
+    if platform and platform.removeprefix("linux/") != str(host_platform()).removeprefix("linux/"):
+        raise Unsupported(f"--platform {platform}: only this machine's platform "
+                          f"({host_platform()}) can be built")  # fmt: skip
+    if pull:
+        raise Unsupported("--pull: pulling images is not implemented yet",
+                          hint="load or import the base image")  # fmt: skip
+    if secrets:
+        raise Unsupported("--secret: build secrets are not supported yet")
+
+
+@contextlib.contextmanager
+def _context_dir(path: str, dockerfile: str | None) -> Iterator[Path]:
+    """The context directory; ``-`` reads a tar of it from stdin (into a temporary directory,
+    extracted with the same safe extraction as ``cp``)."""
+    if path != "-":
+        context_dir = Path(path)
+        if not context_dir.is_dir():
+            raise InvalidArgument(f"unable to prepare context: path {path!r} not found",
+                                  hint="give the build context directory, e.g. `.`")  # fmt: skip
+        yield context_dir
+        return
+    if dockerfile == "-":
+        raise InvalidArgument("the context and the Dockerfile cannot both come from stdin")
+    import tempfile
+
+    from dockyard.engine.copy import copy_in
+
+    with tempfile.TemporaryDirectory(prefix="dockyard-context-") as tmp:
+        copy_in(Path(tmp), "/", sys.stdin.buffer, archive=True)
+        yield Path(tmp)
+
+
+def _read_dockerfile(dockerfile: str | None, context_dir: Path) -> tuple[str, str]:
+    """(text, name) of the Dockerfile: ``-f -`` is stdin; ``-f`` may be outside the context."""
+    if dockerfile == "-":
+        return sys.stdin.read(), "Dockerfile"
+    file = Path(dockerfile) if dockerfile else context_dir / "Dockerfile"
+    if not file.is_file():
+        raise InvalidArgument(
+            f"failed to read dockerfile: open {file}: no such file",
+            hint="give it with -f, or put a Dockerfile in the context",
+        )
+    return file.read_text(), file.name
 
 
 def _pairs(values: tuple[str, ...], flag: str) -> dict[str, str]:
@@ -66,7 +121,10 @@ def _pairs(values: tuple[str, ...], flag: str) -> dict[str, str]:
     help="Networking mode for the RUN instructions (default: the host's for now).",
 )
 @click.option("--progress", type=click.Choice(["auto", "plain", "tty"]), default="auto",
-              help="Type of progress output.")  # fmt: skip
+              help="Type of progress output (plain; tty is not there yet).")  # fmt: skip
+@click.option("--platform", help="Target platform (this machine's only).")
+@click.option("--pull", is_flag=True, help="Always pull base images (needs registry support).")
+@click.option("--secret", "secrets", multiple=True, help="Secrets (not supported yet).")
 @click.option("--iidfile", help="Write the image ID to the file.")
 @click.option(
     "--check", is_flag=True, help="Check the Dockerfile (parse, plan, lint) without building."
@@ -80,8 +138,9 @@ def _pairs(values: tuple[str, ...], flag: str) -> dict[str, str]:
 def build_cmd(
     app: AppContext, /, tags: tuple[str, ...], dockerfile: str | None,
     build_args: tuple[str, ...], target: str | None, no_cache: bool, labels: tuple[str, ...],
-    quiet: bool, network: str, progress: str, iidfile: str | None, check: bool,
-    cache_explain: bool, outputs: tuple[str, ...], path: str,
+    quiet: bool, network: str, progress: str, platform: str | None, pull: bool,
+    secrets: tuple[str, ...], iidfile: str | None, check: bool, cache_explain: bool,
+    outputs: tuple[str, ...], path: str,
 ) -> None:  # fmt: skip
     """Build an image from a Dockerfile."""
     from dockyard.build import builder
@@ -91,18 +150,11 @@ def build_cmd(
     from dockyard.build.output import export, parse_output, source_date_epoch
     from dockyard.oci.reference import parse_reference
 
+    stack = contextlib.ExitStack()
     try:
-        context_dir = Path(path)
-        if not context_dir.is_dir():
-            raise InvalidArgument(f"unable to prepare context: path {path!r} not found",
-                                  hint="give the build context directory, e.g. `.`")  # fmt: skip
-        file = Path(dockerfile) if dockerfile else context_dir / "Dockerfile"
-        if dockerfile == "-":
-            text, name = sys.stdin.read(), "Dockerfile"
-        else:
-            if not file.is_file():
-                raise InvalidArgument(f"failed to read dockerfile: open {file}: no such file")
-            text, name = file.read_text(), file.name
+        _refuse_unsupported(progress, platform, pull, secrets)
+        context_dir = stack.enter_context(_context_dir(path, dockerfile))
+        text, name = _read_dockerfile(dockerfile, context_dir)
         names = [str(parse_reference(t).with_default_tag()) for t in tags]
         exports = [parse_output(o) for o in outputs]
         parsed = parse(text, filename=name)
@@ -137,6 +189,8 @@ def build_cmd(
         if err.hint:
             click.echo(f"Hint: {err.hint}", err=True)
         raise click.exceptions.Exit(1) from err
+    finally:
+        stack.close()
     if iidfile:
         Path(iidfile).write_text(image.id)
     if quiet:
