@@ -141,7 +141,6 @@ def test_context_from_stdin(box: DockyardRunner, ctx: Path) -> None:
 @pytest.mark.parametrize(
     ("flags", "message"),
     [
-        (("--progress", "tty"), "live view is not there yet"),
         (("--platform", "linux/s390x"), "only this machine's platform"),
         (("--pull",), "pulling images is not implemented yet"),
         (("--secret", "id=x,src=/etc/hostname"), "build secrets are not supported yet"),
@@ -153,3 +152,11 @@ def test_unsupported_flags_are_refused(
     refused = box("build", *flags, str(ctx), check=False)
     assert refused.returncode == 1
     assert message in refused.stderr.decode()
+
+
+def test_tty_progress_shows_every_step_with_its_state(box: DockyardRunner, ctx: Path) -> None:
+    box("build", "-t", "app", str(ctx))
+    shown = box("build", "--progress", "tty", "-t", "app", str(ctx)).stderr.decode()
+    lines = [ln for ln in shown.splitlines() if ln.startswith("[")]
+    assert len(lines) == 8
+    assert all(ln.rstrip().endswith("CACHED") for ln in lines[1:])

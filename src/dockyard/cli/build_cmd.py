@@ -4,47 +4,22 @@ from __future__ import annotations
 
 import contextlib
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import click
 
+from dockyard.cli.build_progress import progress_for
 from dockyard.cli.context import AppContext
 from dockyard.errors import DockyardError, InvalidArgument, Unsupported
 
 pass_app = click.make_pass_decorator(AppContext)
 
 
-class PlainProgress:
-    """``--progress plain``: one line per step, the RUN output as it comes (on stderr)."""
-
-    def __init__(self, quiet: bool) -> None:
-        self.quiet = quiet
-        self.started = time.monotonic()
-
-    def step(self, label: str, text: str, *, cached: bool) -> None:
-        if not self.quiet:
-            click.echo(f"{label} {text}" + ("  CACHED" if cached else ""), err=True)
-
-    def output(self, data: bytes) -> None:
-        if not self.quiet:
-            sys.stderr.buffer.write(data)
-            sys.stderr.buffer.flush()
-
-    def note(self, text: str) -> None:
-        if not self.quiet:
-            click.echo(text, err=True)
-
-
-def _refuse_unsupported(
-    progress: str, platform: str | None, pull: bool, secrets: tuple[str, ...]
-) -> None:
+def _refuse_unsupported(platform: str | None, pull: bool, secrets: tuple[str, ...]) -> None:
     """Flags docker has that dockyard cannot honour yet: a clear error, never ignored."""
     from dockyard.oci.platform import host_platform
 
-    if progress == "tty":
-        raise Unsupported("--progress tty: the live view is not there yet", hint="use plain")
     if platform and platform.removeprefix("linux/") != str(host_platform()).removeprefix("linux/"):
         raise Unsupported(f"--platform {platform}: only this machine's platform "
                           f"({host_platform()}) can be built")  # fmt: skip
@@ -121,7 +96,7 @@ def _pairs(values: tuple[str, ...], flag: str) -> dict[str, str]:
     help="Networking mode for the RUN instructions (default: the host's for now).",
 )
 @click.option("--progress", type=click.Choice(["auto", "plain", "tty"]), default="auto",
-              help="Type of progress output (plain; tty is not there yet).")  # fmt: skip
+              help="Type of progress output (auto: tty on a terminal, else plain).")  # fmt: skip
 @click.option("--platform", help="Target platform (this machine's only).")
 @click.option("--pull", is_flag=True, help="Always pull base images (needs registry support).")
 @click.option("--secret", "secrets", multiple=True, help="Secrets (not supported yet).")
@@ -152,7 +127,7 @@ def build_cmd(
 
     stack = contextlib.ExitStack()
     try:
-        _refuse_unsupported(progress, platform, pull, secrets)
+        _refuse_unsupported(platform, pull, secrets)
         context_dir = stack.enter_context(_context_dir(path, dockerfile))
         text, name = _read_dockerfile(dockerfile, context_dir)
         names = [str(parse_reference(t).with_default_tag()) for t in tags]
@@ -179,7 +154,8 @@ def build_cmd(
             state_dir=app.settings.root / "build", epoch=source_date_epoch(args),
             cache_explain=cache_explain, dockerfile=str(dockerfile or ""),
         )  # fmt: skip
-        image = builder.build(engine, build_plan, context, PlainProgress(quiet), options)
+        shown = stack.enter_context(contextlib.closing(progress_for(progress, quiet)))
+        image = builder.build(engine, build_plan, context, shown, options)
         for out in exports:
             export(engine, image, out)
         for ref in names:
