@@ -160,3 +160,14 @@ def test_tty_progress_shows_every_step_with_its_state(box: DockyardRunner, ctx: 
     lines = [ln for ln in shown.splitlines() if ln.startswith("[")]
     assert len(lines) == 8
     assert all(ln.rstrip().endswith("CACHED") for ln in lines[1:])
+
+
+def test_no_cache_filter_rebuilds_only_the_named_stage(box: DockyardRunner, tmp_path: Path) -> None:
+    (tmp_path / "Dockerfile").write_text(
+        "FROM busybox AS deps\nRUN echo deps > /deps\n"
+        "FROM busybox AS app\nCOPY --from=deps /deps /deps\nRUN echo app > /app\n"
+    )
+    box("build", "-t", "filtered", str(tmp_path))
+    steps = _steps(box("build", "--no-cache-filter", "app", str(tmp_path)).stderr.decode())
+    assert steps[1] == ("RUN echo deps > /deps", True)
+    assert steps[3:] == [("COPY --from=deps /deps /deps", False), ("RUN echo app > /app", False)]

@@ -56,6 +56,7 @@ class BuildOptions:
     """``build`` flags the builder needs."""
 
     no_cache: bool = False
+    no_cache_stages: frozenset[str] = frozenset()  # --no-cache-filter: stage names or indexes
     labels: Mapping[str, str] = field(default_factory=dict)
     network: str = "host"
     state_dir: Path | None = None  # <state root>/build (None: the engine's)
@@ -162,12 +163,21 @@ def _build_stage(run: _Build, stage: Stage) -> ImageRecord | None:
         image = _local_image(run.engine, stage.base.image)
     config = run.engine.images.config(image).config if image is not None else ImageDefaults()
     state = _State(image=image, config=config)
+    uncached = {stage.name, str(stage.index)} & run.options.no_cache_stages
     for index, step in enumerate(stage.steps):
-        _step(run, state, step, (stage.index, index), run.label(stage))
+        _step(run, state, step, (stage.index, index), run.label(stage), use_cache=not uncached)
     return state.image
 
 
-def _step(run: _Build, state: _State, step: Step, position: tuple[int, int], label: str) -> None:
+def _step(
+    run: _Build,
+    state: _State,
+    step: Step,
+    position: tuple[int, int],
+    label: str,
+    *,
+    use_cache: bool = True,
+) -> None:
     engine, options, progress = run.engine, run.options, run.progress
     instr = step.instruction
     text = instr.node.source.strip()
@@ -176,7 +186,7 @@ def _step(run: _Build, state: _State, step: Step, position: tuple[int, int], lab
         return
     extra = _content_key(engine, step, run.results, run.context)
     key = _cache_key(state.image, text, step, extra, options.epoch)
-    cached = None if options.no_cache else engine.images.db.cached_build(key)
+    cached = None if options.no_cache or not use_cache else engine.images.db.cached_build(key)
     hit = cached is not None and engine.images.db.get_image(cached) is not None
     progress.step(label, text, cached=hit)
     if run.explainer is not None:

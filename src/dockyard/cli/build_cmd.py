@@ -85,6 +85,8 @@ def _pairs(values: tuple[str, ...], flag: str) -> dict[str, str]:
 @click.option("--build-arg", "build_args", multiple=True, help="Set build-time variables.")
 @click.option("--target", help="Set the target build stage to build.")
 @click.option("--no-cache", is_flag=True, help="Do not use cache when building the image.")
+@click.option("--no-cache-filter", "no_cache_filter", multiple=True,
+              help="Do not use the cache for the steps of these stages.")  # fmt: skip
 @click.option("--label", "labels", multiple=True, help="Set metadata for an image.")
 @click.option(
     "-q", "--quiet", is_flag=True, help="Suppress the build output and print image ID on success."
@@ -112,7 +114,8 @@ def _pairs(values: tuple[str, ...], flag: str) -> dict[str, str]:
 @pass_app
 def build_cmd(
     app: AppContext, /, tags: tuple[str, ...], dockerfile: str | None,
-    build_args: tuple[str, ...], target: str | None, no_cache: bool, labels: tuple[str, ...],
+    build_args: tuple[str, ...], target: str | None, no_cache: bool,
+    no_cache_filter: tuple[str, ...], labels: tuple[str, ...],
     quiet: bool, network: str, progress: str, platform: str | None, pull: bool,
     secrets: tuple[str, ...], iidfile: str | None, check: bool, cache_explain: bool,
     outputs: tuple[str, ...], path: str,
@@ -150,6 +153,7 @@ def build_cmd(
         )  # fmt: skip
         options = builder.BuildOptions(
             no_cache=no_cache, labels=_pairs(labels, "--label"),
+            no_cache_stages=frozenset(n.lower() for v in no_cache_filter for n in v.split(",")),
             network="host" if network == "default" else network,
             state_dir=app.settings.root / "build", epoch=source_date_epoch(args),
             cache_explain=cache_explain, dockerfile=str(dockerfile or ""),
