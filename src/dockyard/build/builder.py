@@ -181,11 +181,11 @@ def _step(
     engine, options, progress = run.engine, run.options, run.progress
     instr = step.instruction
     text = instr.node.source.strip()
-    if isinstance(instr, ins.Arg):
-        progress.step(label, text, cached=True)
-        return
     extra = _content_key(engine, step, run.results, run.context)
     key = _cache_key(state.image, text, step, extra, options.epoch)
+    if isinstance(instr, ins.Arg):
+        _arg_step(run, state, key, label, text)
+        return
     cached = None if options.no_cache or not use_cache else engine.images.db.cached_build(key)
     hit = cached is not None and engine.images.db.get_image(cached) is not None
     progress.step(label, text, cached=hit)
@@ -263,6 +263,17 @@ def _selected_files(instr: ins.Instruction, context: BuildContext) -> dict[str, 
             for entry in context.entries(path):
                 files[entry.path] = f"{entry.kind}:{entry.mode:o}:{entry.digest}"
     return files
+
+
+def _arg_step(run: _Build, state: _State, key: str, label: str, text: str) -> None:
+    """ARG changes no image; the cache records it against its parent, so it shows as cached
+    exactly when the same ARG followed the same image before."""
+    db = run.engine.images.db
+    parent = state.image.id if state.image is not None else None
+    hit = parent is not None and db.cached_build(key) == parent and not run.options.no_cache
+    run.progress.step(label, text, cached=hit)
+    if parent is not None and not hit:
+        db.put_build_cache(key, parent)
 
 
 def _commit(
