@@ -22,15 +22,6 @@ CMD ["/bin/sh", "-c", "ls /app/files | wc -l; cat /app/greeting; echo $APP_HOME"
 
 
 @pytest.fixture
-def box(dockyard: DockyardRunner, busybox_tar: Path) -> DockyardRunner:
-    dockyard("import", str(busybox_tar), "busybox")
-    yield dockyard
-    ids = dockyard.out("ps", "-aq").split()
-    if ids:
-        dockyard("rm", "-f", *ids)
-
-
-@pytest.fixture
 def ctx(tmp_path: Path) -> Path:
     root = tmp_path / "ctx"
     (root / "files").mkdir(parents=True)

@@ -17,15 +17,6 @@ from tests.conftest import DockyardRunner
 pytestmark = [pytest.mark.root, pytest.mark.overlay]
 
 
-@pytest.fixture
-def box(dockyard: DockyardRunner, busybox_tar: Path) -> DockyardRunner:
-    dockyard("import", str(busybox_tar), "busybox")
-    yield dockyard
-    ids = dockyard.out("ps", "-aq").split()
-    if ids:
-        dockyard("rm", "-f", *ids)
-
-
 def _build(box: DockyardRunner, ctx: Path, dockerfile: str, *args: str) -> str:
     (ctx / "Dockerfile").write_text(dockerfile)
     return box("build", "-t", "feat", *args, str(ctx)).stderr.decode()

@@ -46,25 +46,6 @@ def _steps(output: str) -> list[tuple[str, bool]]:
     ]
 
 
-def _cleaned(engine: DockyardRunner) -> Iterator[DockyardRunner]:
-    yield engine
-    ids = engine.out("ps", "-aq").split()
-    if ids:
-        engine("rm", "-f", *ids)
-
-
-@pytest.fixture
-def box(dockyard: DockyardRunner, busybox_tar: Path) -> Iterator[DockyardRunner]:
-    dockyard("import", str(busybox_tar), "busybox")
-    yield from _cleaned(dockyard)
-
-
-@pytest.fixture
-def debian(dockyard: DockyardRunner, debian_tar: Path) -> Iterator[DockyardRunner]:
-    dockyard("import", str(debian_tar), "debian:bookworm")
-    yield from _cleaned(dockyard)
-
-
 @pytest.fixture
 def runc_root(tmp_path: Path) -> Iterator[tuple[Path, str]]:
     """runc's state root and a fresh container id; the container is force-deleted afterwards.
