@@ -10,7 +10,8 @@ import json
 
 import pytest
 
-from dockyard.build.dockerfile.instruction_parse import go_duration, parse_instruction, words
+from dockyard._util.units import parse_go_duration as go_duration
+from dockyard.build.dockerfile.instruction_parse import parse_instruction, words
 from dockyard.build.dockerfile.instructions import (
     Add,
     Arg,

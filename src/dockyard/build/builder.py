@@ -22,12 +22,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from dockyard.build.dockerfile import instructions as ins
-from dockyard.build.dockerfile.stages import BuildPlan, ImageInfo, Stage, Step
-from dockyard.errors import DockyardError, FailedPrecondition, NotFound, Unsupported
+from dockyard.build.dockerfile.stages import BuildPlan, ImageInfo, ResolveImage, Stage, Step
+from dockyard.errors import FailedPrecondition, NotFound, Unsupported
 from dockyard.oci.containerconfig import ContainerConfig as ImageDefaults
 
 if TYPE_CHECKING:
     from dockyard.build.context import BuildContext
+    from dockyard.build.dockerfile.dockerignore import Matcher
     from dockyard.build.explain import Explainer
     from dockyard.engine.containers import Containers
     from dockyard.metadata import ImageRecord
@@ -73,7 +74,7 @@ class _State:
     config: ImageDefaults
 
 
-def resolve_base(engine: Containers) -> object:
+def resolve_base(engine: Containers) -> ResolveImage:
     """The planner's view of a base image (Env and OnBuild), from the local store."""
 
     def resolve(ref: str, platform: Platform) -> ImageInfo:
@@ -383,7 +384,7 @@ def _more_metadata(config: ImageDefaults, instr: ins.Instruction) -> ImageDefaul
     raise Unsupported(f"{instr.node.keyword}: not a metadata instruction")
 
 
-def read_dockerignore(context_dir: Path, dockerfile_name: str) -> object:
+def read_dockerignore(context_dir: Path, dockerfile_name: str) -> Matcher:
     """The .dockerignore matcher of a build (``<Dockerfile>.dockerignore`` first)."""
     from dockyard.build.dockerfile.dockerignore import Matcher, dockerignore_for, parse_dockerignore
 
@@ -392,6 +393,3 @@ def read_dockerignore(context_dir: Path, dockerfile_name: str) -> object:
         if path.is_file():
             return Matcher(parse_dockerignore(path.read_text()))
     return Matcher(())
-
-
-__all__ = ["BuildError", "BuildOptions", "DockyardError", "Progress", "build"]

@@ -140,7 +140,7 @@ def build_cmd(
         args = _pairs(build_args, "--build-arg")
         build_plan = plan(
             parsed.nodes, build_args=args, target=target,
-            escape=parsed.directives.escape, resolve_image=builder.resolve_base(engine),  # type: ignore[arg-type]
+            escape=parsed.directives.escape, resolve_image=builder.resolve_base(engine),
         )  # fmt: skip
         for warning in (*parsed.warnings, *build_plan.warnings):
             click.echo(warning.render(name), err=True)
@@ -148,7 +148,7 @@ def build_cmd(
             click.echo(f"{name}: {len(build_plan.stages)} stage(s) to build, no errors", err=True)
             return
         context = BuildContext(
-            context_dir, builder.read_dockerignore(context_dir, name),  # type: ignore[arg-type]
+            context_dir, builder.read_dockerignore(context_dir, name),
             stat_cache=StatCache(app.settings.root / "build" / "stat-cache.json"),
         )  # fmt: skip
         options = builder.BuildOptions(

@@ -14,7 +14,6 @@ Unknown keys are an error naming the file, so a typo never silently does nothing
 from __future__ import annotations
 
 import os
-import tomllib
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -80,6 +79,8 @@ def override(settings: Settings, **values: str | None) -> Settings:
 
 
 def _merge(settings: Settings, path: Path) -> Settings:
+    import tomllib  # only when a config file exists
+
     try:
         data = tomllib.loads(path.read_text())
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:

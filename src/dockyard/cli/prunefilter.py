@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from dockyard.engine.store import Container
 from dockyard.errors import InvalidArgument
 from dockyard.image.remove import labels_match
 
 
-def parse_prune_filters(items: tuple[str, ...]) -> tuple[list[str], float | None]:
+def parse_prune_filters(
+    items: Sequence[str], *, until_allowed: bool = True
+) -> tuple[list[str], float | None]:
     """(label filters, ``!``-prefixed when negated; the ``until`` time or None).
 
     Raises:
-        InvalidArgument: another filter.
+        InvalidArgument: another filter (``until`` too, when not ``until_allowed``).
     """
     from dockyard.cli.timeparse import parse_until
 
@@ -23,7 +25,7 @@ def parse_prune_filters(items: tuple[str, ...]) -> tuple[list[str], float | None
         key, sep, value = item.partition("=")
         if key in ("label", "label!") and sep:
             labels.append(("!" if key == "label!" else "") + value)
-        elif key == "until" and sep:
+        elif key == "until" and sep and until_allowed:
             until = parse_until(value)
         else:
             raise InvalidArgument(

@@ -8,7 +8,6 @@ honour is an error here, never silently dropped.
 from __future__ import annotations
 
 import os
-import re
 import stat
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -16,6 +15,7 @@ from typing import Any
 
 import click
 
+from dockyard._util.units import parse_go_duration, ram_in_bytes
 from dockyard.engine.create import CreateRequest, VolumeRequest
 from dockyard.engine.options import (
     DEFAULT_SHM_SIZE,
@@ -30,18 +30,6 @@ from dockyard.errors import InvalidArgument, Unsupported
 from dockyard.oci.containerconfig import HealthConfig
 from dockyard.oci.runtime_resources import DeviceType
 
-_UNITS = {"": 1, "b": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
-_DURATION = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h)")
-_NS = {
-    "ns": 1,
-    "us": 1_000,
-    "µs": 1_000,
-    "ms": 1_000_000,
-    "s": 10**9,
-    "m": 60 * 10**9,
-    "h": 3600 * 10**9,
-}
-
 
 def parse_bytes(text: str, flag: str) -> int:
     """Docker's ``RAMInBytes``: ``512m``, ``1g``, ``1024`` (binary units).
@@ -49,10 +37,10 @@ def parse_bytes(text: str, flag: str) -> int:
     Raises:
         InvalidArgument: not a size.
     """
-    m = re.fullmatch(r"(\d+(?:\.\d+)?)\s*([bkmgt]?)b?", text.strip().lower())
-    if not m:
+    size = ram_in_bytes(text)
+    if size is None:
         raise InvalidArgument(f"invalid size: '{text}' for {flag}", hint="use e.g. 512m or 1g")
-    return int(float(m.group(1)) * _UNITS[m.group(2)])
+    return size
 
 
 def parse_duration(text: str, flag: str) -> int:
@@ -61,17 +49,10 @@ def parse_duration(text: str, flag: str) -> int:
     Raises:
         InvalidArgument: not a duration.
     """
-    if text == "0":
-        return 0
-    pos, total = 0, 0.0
-    for m in _DURATION.finditer(text):
-        if m.start() != pos:
-            break
-        total += float(m.group(1)) * _NS[m.group(2)]
-        pos = m.end()
-    if pos != len(text) or not text:
+    ns = parse_go_duration(text)
+    if ns is None:
         raise InvalidArgument(f"invalid duration {text!r} for {flag}", hint="use e.g. 30s, 1m30s")
-    return int(total)
+    return ns
 
 
 def parse_env(values: Sequence[str], files: Sequence[str]) -> tuple[str, ...]:
@@ -255,7 +236,10 @@ def health_options(
         return None
 
     def dur(v: str | None, flag: str) -> int:
-        return parse_duration(v, flag) if v else 0
+        ns = parse_duration(v, flag) if v else 0
+        if ns < 0:
+            raise InvalidArgument(f"{flag} cannot be negative")
+        return ns
 
     return HealthConfig(
         test=("CMD-SHELL", cmd) if cmd else (),

@@ -186,19 +186,16 @@ def _key_values(items: Sequence[str], flag: str) -> dict[str, str]:
 
 def _prune_filters(items: Sequence[str]) -> tuple[list[str], bool]:
     """``label=…``/``label!=…`` as the store's label filters, and docker's ``all=`` filter."""
-    labels: list[str] = []
-    all_volumes = False
-    for item in items:
-        key, sep, value = item.partition("=")
-        if key in ("label", "label!") and sep and value:
-            labels.append(("!" if key == "label!" else "") + value)
-        elif key == "all" and value.lower() in ("true", "1", "false", "0"):
-            all_volumes = all_volumes or value.lower() in ("true", "1")
-        else:
-            raise InvalidArgument(
-                f"invalid filter '{item}'", hint="use label=<key>[=<value>], label!=… or all=true"
-            )
-    return labels, all_volumes
+    from dockyard.cli.prunefilter import parse_prune_filters
+
+    alls = [i.partition("=")[2].lower() for i in items if i.partition("=")[0] == "all"]
+    for value in alls:
+        if value not in ("true", "1", "false", "0"):
+            raise InvalidArgument(f"invalid filter 'all={value}'", hint="use all=true or all=false")
+    labels, _ = parse_prune_filters(
+        [i for i in items if i.partition("=")[0] != "all"], until_allowed=False
+    )
+    return labels, any(v in ("true", "1") for v in alls)
 
 
 def _fail_with(errors: list[str]) -> None:

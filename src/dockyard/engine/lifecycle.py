@@ -258,8 +258,16 @@ def unpause(engine: Containers, container: Container) -> None:
 def wait(engine: Containers, container: Container, *, condition: str = "not-running") -> int:
     """Docker's ``wait``: block until the container stops; its exit code.
 
-    ``condition`` ``next-exit`` waits for the next exit even if it is stopped now.
+    ``condition`` ``next-exit`` waits for the next exit even if it is stopped now;
+    ``removed`` waits until the container is gone (``--rm``, or ``rm`` by someone else).
     """
+    if condition == "removed":
+        while True:
+            try:
+                engine.reload(container)
+            except NotFound:
+                return int(container.state.exit_code)
+            time.sleep(POLL * 5)
     if condition == "next-exit":
         while container.status not in run_state.ACTIVE:
             time.sleep(POLL * 5)

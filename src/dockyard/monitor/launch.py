@@ -136,12 +136,13 @@ def _start_own(
     cfg["oom_file"] = _oom_file(dirs)
     cfg["cgroup_dirs"] = [str(d) for d in dirs.values()]
     try:
-        with contextlib.closing(_Fd(created.error_fd)):
-            start(store, req.container_id)
-            error = read_child_error(created.error_fd)
+        start(store, req.container_id)
+        error = read_child_error(created.error_fd)
     except DockyardError:
         _record_failure(req, store, "start failed")
         raise
+    finally:
+        os.close(created.error_fd)
     if error is not None:
         _record_failure(req, store, error.message, error.exit_code)
         raise error
@@ -181,14 +182,6 @@ def _oom_file(dirs: Mapping[str, object]) -> str:
     if "unified" in dirs:
         return os.path.join(str(dirs["unified"]), "memory.events")
     return ""
-
-
-class _Fd:
-    def __init__(self, fd: int) -> None:
-        self.fd = fd
-
-    def close(self) -> None:
-        os.close(self.fd)
 
 
 def _record_running(req: SpawnRequest, pid: int) -> None:

@@ -239,9 +239,9 @@ def alive(pid: int, start: int) -> bool:
 
 def now_rfc3339() -> str:
     """The current UTC time, RFC 3339 with nanoseconds (docker's timestamps)."""
-    ns = time.time_ns()
-    secs, frac = divmod(ns, 1_000_000_000)
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(secs)) + f".{frac:09d}Z"
+    from dockyard.monitor.logfile import format_time_ns
+
+    return format_time_ns(time.time_ns())
 
 
 def iter_ids(containers_dir: str) -> Iterator[str]:

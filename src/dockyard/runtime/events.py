@@ -15,21 +15,19 @@ Unlimited values are spelled as runc spells them: memory ``limit`` 2**64-1, pids
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Final
 
+from dockyard._util.units import parse_go_duration
 from dockyard.cgroups import CgroupManager, Stats
 from dockyard.errors import FailedPrecondition, InvalidArgument, NotFound
 from dockyard.runtime.state import ContainerState, StateStore, Status, cgroup_of, status_of
 
 OOM_POLL: Final = 0.1
 UNLIMITED_MEMORY: Final = 2**64 - 1
-_UNITS: Final = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
-_DURATION: Final = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h)")
 
 
 class EventType(StrEnum):
@@ -77,17 +75,12 @@ def parse_duration(text: str) -> float:
     Raises:
         InvalidArgument: not a duration, or not positive.
     """
-    pos, total = 0, 0.0
-    for match in _DURATION.finditer(text):
-        if match.start() != pos:
-            break
-        total += float(match.group(1)) * _UNITS[match.group(2)]
-        pos = match.end()
-    if not text or pos != len(text):
+    ns = parse_go_duration(text)
+    if ns is None:
         raise InvalidArgument(f'--interval "{text}": not a duration', hint="e.g. 5s, 500ms, 1m")
-    if total <= 0:
+    if ns <= 0:
         raise InvalidArgument(f'--interval "{text}": must be greater than zero')
-    return total
+    return ns / 1e9
 
 
 def _open(store: StateStore, container_id: str) -> tuple[ContainerState, CgroupManager]:

@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping
 from enum import Enum
 from typing import NoReturn
 
+from dockyard._util.units import parse_go_duration
 from dockyard.build.dockerfile.grammar import JSON_KEYWORDS, exec_form, split_instruction
 from dockyard.build.dockerfile.instructions import (
     Add,
@@ -48,16 +49,13 @@ from dockyard.build.dockerfile.instructions import (
 from dockyard.build.dockerfile.nodes import DockerfileError, Node
 from dockyard.oci.containerconfig import HealthConfig
 
-__all__ = ["KEYWORDS", "go_duration", "parse_instruction", "words"]
+__all__ = ["KEYWORDS", "parse_instruction", "words"]
 
 _BLANKS = re.compile(r"[\t\v\f\r ]+")
 _STAGE_NAME = re.compile(r"^[a-z][a-z0-9\-_.]*$")
 _HEREDOC_WORD = re.compile(r"^\d*<<(-?)(.+)$")
 _ONBUILD_PREFIX = re.compile(r"(?i)^\s*ONBUILD\s*")
 _MIN_INTERVAL_NS = 1_000_000  # Docker's container.MinimumDuration (1 ms)
-_DURATION_PART = re.compile(r"(\d*)(?:\.(\d*))?(ns|us|\u00b5s|\u03bcs|ms|s|m|h)")
-_NS_PER_UNIT = {"ns": 1, "us": 10**3, "\u00b5s": 10**3, "\u03bcs": 10**3, "ms": 10**6, "s": 10**9}
-_NS_PER_UNIT |= {"m": 60 * 10**9, "h": 3600 * 10**9}
 
 
 def parse_instruction(node: Node, *, escape: str = "\\") -> Instruction:
@@ -172,25 +170,6 @@ def _texts(values: _FlagValues, name: str) -> tuple[str, ...]:
 
 def _boolean(values: _FlagValues, name: str) -> bool:
     return values.get(name) is True
-
-
-def go_duration(text: str) -> int | None:
-    """Go's ``time.ParseDuration`` in nanoseconds (``1m30s``, ``1.5h``, ``500ms``), or None
-    when ``text`` is not a duration. Fractions are truncated to the nanosecond, as in Go."""
-    sign, body = (-1, text[1:]) if text[:1] == "-" else (1, text.removeprefix("+"))
-    if body == "0":
-        return 0
-    total, pos = 0, 0
-    for m in _DURATION_PART.finditer(body):
-        whole, frac = m.group(1), m.group(2) or ""
-        if m.start() != pos or not (whole or frac):
-            return None
-        unit = _NS_PER_UNIT[m.group(3)]
-        total += int(whole or 0) * unit + (int(frac) * unit // 10 ** len(frac) if frac else 0)
-        pos = m.end()
-    if not body or pos != len(body):
-        return None
-    return sign * total
 
 
 # --- argument shapes (line_parsers.go) ---------------------------------------------------
@@ -588,7 +567,7 @@ def _interval(node: Node, flag: str, text: str) -> int:
     """A HEALTHCHECK duration in nanoseconds: 0 when absent, else at least 1 ms."""
     if not text:
         return 0
-    ns = go_duration(text)
+    ns = parse_go_duration(text)
     if ns is None:
         fail(
             node,

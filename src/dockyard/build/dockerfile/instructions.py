@@ -25,6 +25,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
+from dockyard._util.units import ram_in_bytes
 from dockyard.build.dockerfile.nodes import Diagnostic, DockerfileError, Heredoc, Node
 from dockyard.errors import Unsupported
 from dockyard.oci.containerconfig import HealthConfig
@@ -485,7 +486,6 @@ _MOUNT_KEYS = (
 )  # fmt: skip
 _BARE_KEYS = ("readonly", "readwrite", "required")
 _GO_BOOLS = {"1": True, "t": True, "true": True, "0": False, "f": False, "false": False}
-_SIZE = re.compile(r"(\d+(?:\.\d+)?) ?([kmgtp]?)(?:i?b)?")
 
 
 def parse_mount(spec: str, *, node: Node, expand: WordExpander | None = None) -> Mount:
@@ -649,10 +649,10 @@ def _go_bool(value: str, key: str, node: Node) -> bool:
 
 def _ram_in_bytes(text: str, node: Node) -> int:
     """go-units' ``RAMInBytes`` (binary units: ``64m``, ``1g``)."""
-    m = _SIZE.fullmatch(text.strip().lower())
-    if m is None:
+    size = ram_in_bytes(text)
+    if size is None:
         raise error_at(node, f"RUN --mount: invalid value for size: {text}")
-    return int(float(m.group(1)) * 1024 ** "_kmgtp".index(m.group(2) or "_"))
+    return size
 
 
 def _suggest(word: str, options: Sequence[str]) -> str:
