@@ -5,8 +5,10 @@ session-level check that the suite leaked no mount, cgroup, network namespace, v
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -62,6 +64,17 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
+@pytest.fixture(autouse=True)
+def _stop_network_helpers(tmp_path: Path) -> Iterator[None]:
+    """After each test: stop the network helpers its run roots started (each removes its
+    bridge, veths and firewall table), instead of letting them linger."""
+    yield
+    from dockyard.network.client import stop
+
+    for sock in tmp_path.glob("*/networks/*.sock"):
+        stop(sock.parent.parent, sock.stem)
+
+
 @pytest.fixture
 def state_root(tmp_path: Path) -> Path:
     """A fresh engine state root for one test."""
@@ -97,6 +110,10 @@ class DockyardRunner:
     def __init__(self, root: Path, driver: str | None = None) -> None:
         self.root = root
         self.driver = driver
+        # Networks of its own: a default bridge device name and a default address pool
+        # (eight /27s) that no other test shares.
+        self.bridge = "dyt" + secrets.token_hex(4)
+        self.pools = f"10.231.{secrets.randbelow(256)}.0/24:27"
 
     def __call__(
         self, *args: str, input: bytes | None = None, check: bool = True
@@ -119,8 +136,17 @@ class DockyardRunner:
         return [*argv, *args]
 
     def env(self) -> dict[str, str]:
-        """Our environment with a run root of the test's own (runtime state, sockets)."""
-        return {**os.environ, "DOCKYARD_RUNROOT": str(self.root.parent / "run")}
+        """Our environment with a run root, a default bridge name and an address pool of the
+        test's own."""
+        return {
+            **os.environ,
+            "DOCKYARD_RUNROOT": str(self.root.parent / "run"),
+            "DOCKYARD_BRIDGE": self.bridge,
+            "DOCKYARD_ADDRESS_POOLS": self.pools,
+            # names the networks' DNS does not know go nowhere (the discard port on
+            # loopback: refused at once), never to the host's resolvers
+            "DOCKYARD_DNS_UPSTREAM": "127.0.0.1:9",
+        }
 
     def out(self, *args: str, input: bytes | None = None) -> str:
         return self(*args, input=input).stdout.decode()

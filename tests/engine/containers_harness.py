@@ -116,6 +116,7 @@ class Box:
             left += [f"cgroup {d}" for d in cgroup_dirs(cid)]
             left += [f"runtime state {cid[:12]}" for _ in self.runroot.glob(f"runtime/{cid}")]
             left += [f"attach socket {cid[:12]}" for _ in self.runroot.glob(f"attach/{cid[:12]}*")]
+            left += [f"netns file {cid[:12]}" for _ in self.runroot.glob(f"netns/{cid}")]
         left += [f"mount {m}" for m in mounts_under(self.root.parent)]
         return left
 

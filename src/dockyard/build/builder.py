@@ -59,7 +59,7 @@ class BuildOptions:
     no_cache: bool = False
     no_cache_stages: frozenset[str] = frozenset()  # --no-cache-filter: stage names or indexes
     labels: Mapping[str, str] = field(default_factory=dict)
-    network: str = "host"
+    network: str = "bridge"  # RUN's network: bridge, a network's name, host or none
     state_dir: Path | None = None  # <state root>/build (None: the engine's)
     epoch: int | None = None  # SOURCE_DATE_EPOCH
     cache_explain: bool = False

@@ -42,17 +42,20 @@ def container_of(
 ) -> Iterator[Container]:
     """A container of ``image`` for one step, removed (with its anonymous volumes) after."""
     from dockyard.engine.create import CreateRequest, create
-    from dockyard.engine.options import RunOptions
+    from dockyard.engine.options import NetworkRequest, RunOptions
     from dockyard.engine.remove import remove
 
+    network = str(run.pop("network", "none"))  # only RUN steps start their containers
     options = RunOptions(
         entrypoint=(),
         workdir=config.working_dir,
         user=config.user,
         **run,  # type: ignore[arg-type]
     )
-    made = create(engine.store, engine.images, engine.volumes,
-                  CreateRequest(image=image.id, options=options))  # fmt: skip
+    request = CreateRequest(
+        image=image.id, options=options, network=NetworkRequest(modes=(network,))
+    )
+    made = create(engine.store, engine.images, engine.volumes, request, engine.networks)
     container = engine.get(made.id)
     try:
         yield container
@@ -78,7 +81,7 @@ def run(
         Unsupported: a mount type dockyard lacks, a RUN on ``scratch``.
     """
     from dockyard.build import runsetup
-    from dockyard.engine.options import BindMount, NetworkMode
+    from dockyard.engine.options import BindMount
 
     instr = step.instruction
     assert isinstance(instr, ins.Run)
@@ -91,9 +94,8 @@ def run(
         instr, workdir=config.working_dir, context=context, build_dir=build_dir
     )
     env = tuple(f"{k}={v}" for k, v in step.build_env)  # the image's own Env comes with it
-    mode = {"none": NetworkMode.NONE, "host": NetworkMode.HOST}.get(
-        str(instr.network), NetworkMode.HOST if options.network == "host" else NetworkMode.BRIDGE
-    )
+    # RUN --network=none|host overrides build --network (bridge, a network's name, host, none)
+    mode = str(instr.network) if str(instr.network) in ("none", "host") else options.network
     with contextlib.ExitStack() as stack:
         if script is not None:
             pipes = stack.enter_context(runsetup.script_dir(build_dir, *script))

@@ -93,9 +93,8 @@ def _pairs(values: tuple[str, ...], flag: str) -> dict[str, str]:
 )
 @click.option(
     "--network",
-    type=click.Choice(["default", "host", "none"]),
     default="default",
-    help="Networking mode for the RUN instructions (default: the host's for now).",
+    help="Networking for the RUN instructions: default (the bridge network), NAME, host, none.",
 )
 @click.option("--progress", type=click.Choice(["auto", "plain", "tty"]), default="auto",
               help="Type of progress output (auto: tty on a terminal, else plain).")  # fmt: skip
@@ -154,7 +153,7 @@ def build_cmd(
         options = builder.BuildOptions(
             no_cache=no_cache, labels=_pairs(labels, "--label"),
             no_cache_stages=frozenset(n.lower() for v in no_cache_filter for n in v.split(",")),
-            network="host" if network == "default" else network,
+            network="bridge" if network == "default" else network,
             state_dir=app.settings.root / "build", epoch=source_date_epoch(args),
             cache_explain=cache_explain, dockerfile=str(dockerfile or ""),
         )  # fmt: skip

@@ -17,6 +17,7 @@ _Q = "dockyard.cli.container_query"
 _I = "dockyard.cli.image_cmds"
 _S = "dockyard.cli.system_cmds"
 _V = "dockyard.cli.volume_cmds"
+_N = "dockyard.cli.network_cmds"
 
 CONTAINER = {
     "create": f"{_C}:create_cmd", "run": f"{_C}:run_cmd", "start": f"{_C}:start_cmd",
@@ -44,6 +45,12 @@ VOLUME = {
     "prune": f"{_V}:prune_cmd",
 }  # fmt: skip
 
+NETWORK = {
+    "create": f"{_N}:create_cmd", "ls": f"{_N}:ls_cmd", "list": f"{_N}:ls_cmd",
+    "inspect": f"{_N}:inspect_cmd", "rm": f"{_N}:rm_cmd", "remove": f"{_N}:rm_cmd",
+    "prune": f"{_N}:prune_cmd",
+}  # fmt: skip
+
 SYSTEM = {"df": f"{_S}:df_cmd", "check": f"{_S}:check_cmd", "info": f"{_S}:info_cmd"}
 
 _TOP_FROM_CONTAINER = (
@@ -65,6 +72,7 @@ GROUPS = {
     "container": ("Manage containers.", CONTAINER),
     "image": ("Manage images.", IMAGE),
     "volume": ("Manage volumes.", VOLUME),
+    "network": ("Manage networks.", NETWORK),
     "system": ("Manage dockyard.", SYSTEM),
 }
 

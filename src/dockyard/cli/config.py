@@ -7,6 +7,13 @@ Keys (all optional)::
     runroot = "/run/dockyard"         # run state (DOCKYARD_RUNROOT)
     storage_driver = "overlayfs"      # or "native" (DOCKYARD_STORAGE_DRIVER, --storage-driver)
     log_level = "warning"             # debug|info|warning|error (--log-level)
+    bridge_name = "dockyard0"         # the default network's bridge device (DOCKYARD_BRIDGE)
+    address_pools = ""                # default subnets, "CIDR:SIZE,..." (DOCKYARD_ADDRESS_POOLS);
+                                      # "" = docker's: 172.17-31.0.0/16 as /16s, 192.168.0.0/16
+                                      # as /20s; subnets routed on the host are skipped
+    dns_upstream = ""                 # resolvers for names the networks' DNS does not know,
+                                      # "ip[:port],..." (DOCKYARD_DNS_UPSTREAM); "" = the
+                                      # host's /etc/resolv.conf
 
 Unknown keys are an error naming the file, so a typo never silently does nothing.
 """
@@ -32,6 +39,9 @@ class Settings:
     runroot: Path = Path("/run/dockyard")
     storage_driver: str | None = None  # None: overlayfs when the kernel has it, else native
     log_level: str = "warning"
+    bridge_name: str = "dockyard0"
+    address_pools: str = ""  # "": docker's default pools (checked when a network is created)
+    dns_upstream: str = ""  # "": the host's /etc/resolv.conf (checked by the network helper)
 
 
 def user_config() -> Path:
@@ -53,6 +63,9 @@ def load_settings(files: tuple[Path, ...] | None = None) -> Settings:
         "root": os.environ.get("DOCKYARD_ROOT"),
         "runroot": os.environ.get("DOCKYARD_RUNROOT"),
         "storage_driver": os.environ.get("DOCKYARD_STORAGE_DRIVER"),
+        "bridge_name": os.environ.get("DOCKYARD_BRIDGE"),
+        "address_pools": os.environ.get("DOCKYARD_ADDRESS_POOLS"),
+        "dns_upstream": os.environ.get("DOCKYARD_DNS_UPSTREAM"),
     }
     return override(settings, **env)
 
@@ -75,6 +88,12 @@ def override(settings: Settings, **values: str | None) -> Settings:
             if value.lower() not in LOG_LEVELS:
                 raise InvalidArgument(f'log level "{value}" is not one of {", ".join(LOG_LEVELS)}')
             changes[key] = value.lower()
+        elif key == "bridge_name":
+            from dockyard.network.store import check_bridge_name
+
+            changes[key] = check_bridge_name(value)
+        elif key in ("address_pools", "dns_upstream"):
+            changes[key] = value.strip()
     return replace(settings, **changes)  # type: ignore[arg-type]
 
 
@@ -85,7 +104,10 @@ def _merge(settings: Settings, path: Path) -> Settings:
         data = tomllib.loads(path.read_text())
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
         raise InvalidArgument(f"config {path}: {err}", hint="fix or remove the file") from err
-    known = {"root", "runroot", "storage_driver", "log_level"}
+    known = {
+        "root", "runroot", "storage_driver", "log_level", "bridge_name", "address_pools",
+        "dns_upstream",
+    }  # fmt: skip
     for key, value in data.items():
         if key not in known:
             raise InvalidArgument(

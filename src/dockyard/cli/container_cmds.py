@@ -48,7 +48,10 @@ def _exit_code_of(err: DockyardError) -> int:
 def _create(app: AppContext, image: str, command: tuple[str, ...], o: dict[str, Any]) -> Container:
     engine = app.containers
     try:
-        config = create(engine.store, app.images, app.volumes, build_request(image, command, o))
+        config = create(
+            engine.store, app.images, app.volumes, build_request(image, command, o),
+            engine.networks,
+        )  # fmt: skip
         return engine.get(config.id)
     except DockyardError as err:
         raise fail(err) from err

@@ -102,9 +102,11 @@ def inspect_containers(
     app: AppContext, refs: Sequence[str], *, size: bool
 ) -> tuple[list[object], list[DockyardError]]:
     """Docker's container inspect objects for ``refs`` and the errors of those not found."""
+    from dockyard.engine import netview
     from dockyard.engine.inspect import inspect_container
 
     images = _Images(app)
+    runroot = app.containers.store.runroot
     found: list[object] = []
     errors: list[DockyardError] = []
     for ref in refs:
@@ -122,6 +124,8 @@ def inspect_containers(
                 driver=app.storage_driver,
                 volume_path=lambda name: str(app.volumes.path(name)),
                 size=_size(app, container, image) if size else None,
+                attached=netview.live_endpoints(container),
+                sandbox_key=netview.sandbox_key(container, runroot),
             )
         )
     return found, errors
@@ -237,15 +241,23 @@ def top_cmd(app: AppContext, /, container: str, ps_args: tuple[str, ...]) -> Non
 @click.argument("private_port", required=False)
 @pass_app
 def port_cmd(app: AppContext, /, container: str, private_port: str | None) -> None:
-    """List port mappings (none until bridge networking publishes ports)."""
+    """List port mappings or a specific mapping for the container (``80/tcp -> 0.0.0.0:8080``;
+    with PRIVATE_PORT[/PROTO], its host addresses). A stopped container has none."""
+    from dockyard.engine import netview
+
     try:
-        app.containers.get(container)
+        found = app.containers.get(container)
     except DockyardError as err:
         click.echo(f"Error response from daemon: {err.message}", err=True)
         raise click.exceptions.Exit(1) from err
-    if private_port:
-        click.echo(f"Error: No public port '{private_port}' published for {container}", err=True)
-        raise click.exceptions.Exit(1)
+    ports = netview.port_map(found.config, netview.live_endpoints(found))
+    try:
+        lines = netview.port_lines(ports, private_port, container)
+    except DockyardError as err:
+        click.echo(f"Error: {err.message}", err=True)
+        raise click.exceptions.Exit(1) from err
+    for line in lines:
+        click.echo(line)
 
 
 @click.command("stats")

@@ -13,6 +13,7 @@ if TYPE_CHECKING:
     from dockyard.engine.containers import Containers
     from dockyard.engine.volumes import VolumeStore
     from dockyard.image import ImageStore
+    from dockyard.network.store import NetworkStore
 
 
 @dataclass(slots=True)
@@ -24,6 +25,7 @@ class AppContext:
     _images: ImageStore | None = field(default=None, repr=False)
     _volumes: VolumeStore | None = field(default=None, repr=False)
     _containers: Containers | None = field(default=None, repr=False)
+    _networks: NetworkStore | None = field(default=None, repr=False)
 
     @property
     def storage_driver(self) -> str:
@@ -51,10 +53,17 @@ class AppContext:
     def containers(self) -> Containers:
         if self._containers is None:
             from dockyard.engine.containers import Containers
+            from dockyard.network.model import HelperConfig
 
             self._containers = Containers(
                 lambda: self.images,
                 lambda: self.volumes,
+                networks=lambda: self.networks,
+                helper=HelperConfig(
+                    root=self.settings.root,
+                    runroot=self.settings.runroot,
+                    dns_upstream=self.settings.dns_upstream,
+                ),
                 root=self.settings.root,
                 runroot=self.settings.runroot,
                 remove_prefix=(
@@ -68,3 +77,15 @@ class AppContext:
                 ),
             )
         return self._containers
+
+    @property
+    def networks(self) -> NetworkStore:
+        if self._networks is None:
+            from dockyard.network.store import NetworkStore
+
+            self._networks = NetworkStore(
+                self.images.db,
+                default_bridge=self.settings.bridge_name,
+                pools=self.settings.address_pools,
+            )
+        return self._networks

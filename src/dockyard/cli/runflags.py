@@ -11,7 +11,7 @@ import os
 import stat
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -22,13 +22,16 @@ from dockyard.engine.options import (
     BindMount,
     DeviceMapping,
     IpcMode,
-    NetworkMode,
+    NetworkRequest,
     RunOptions,
     Ulimit,
 )
 from dockyard.errors import InvalidArgument, Unsupported
 from dockyard.oci.containerconfig import HealthConfig
 from dockyard.oci.runtime_resources import DeviceType
+
+if TYPE_CHECKING:
+    from dockyard.network.model import PortBinding
 
 
 def parse_bytes(text: str, flag: str) -> int:
@@ -214,15 +217,16 @@ def parse_ulimit(spec: str) -> Ulimit:
         ) from None
 
 
-def parse_network(value: str) -> NetworkMode:
-    if value in ("", "default", "bridge"):
-        return NetworkMode.BRIDGE
-    if value in ("none", "host"):
-        return NetworkMode(value)
-    raise Unsupported(
-        f"network {value!r}: user-defined networks come with bridge networking",
-        hint="use --network none or --network host",
-    )
+def network_request(o: Mapping[str, Any]) -> NetworkRequest:
+    """``--network`` (several), ``--network-alias`` and ``--ip``; ``default`` is ``bridge``."""
+    modes = tuple("bridge" if m == "default" else m for m in o["network"] if m)
+    return NetworkRequest(modes=modes, aliases=tuple(o["network_alias"]), ip=o["ip"] or "")
+
+
+def publish(specs: Sequence[str]) -> tuple[PortBinding, ...]:
+    from dockyard.network.ports import parse_publish
+
+    return tuple(b for spec in specs for b in parse_publish(spec))
 
 
 def health_options(
@@ -253,9 +257,6 @@ def health_options(
 
 def build_request(image: str, command: Sequence[str], o: Mapping[str, Any]) -> CreateRequest:
     """The request for the parsed click values ``o`` of a ``run``/``create``."""
-    if o["publish"]:
-        raise Unsupported("-p/--publish needs bridge networking, which is not implemented yet",
-                          hint="use --network host to reach the container's ports")  # fmt: skip
     if o["pull"] == "always":
         raise Unsupported("--pull always: pulling images is not implemented yet",
                           hint="use --pull missing (the default) with a local image")  # fmt: skip
@@ -304,7 +305,6 @@ def build_request(image: str, command: Sequence[str], o: Mapping[str, Any]) -> C
         pids_limit=o["pids_limit"] or 0,
         shm_size=parse_bytes(o["shm_size"], "--shm-size") if o["shm_size"] else DEFAULT_SHM_SIZE,
         ipc=IpcMode(o["ipc"]) if o["ipc"] else IpcMode.PRIVATE,
-        network=parse_network(o["network"] or ""),
     )
     return CreateRequest(
         image=image,
@@ -334,6 +334,10 @@ def build_request(image: str, command: Sequence[str], o: Mapping[str, Any]) -> C
         dns=tuple(o["dns"]),
         dns_search=tuple(o["dns_search"]),
         dns_options=tuple(o["dns_option"]),
+        network=network_request(o),
+        ports=publish(o["publish"]),
+        publish_all=o["publish_all"],
+        expose=tuple(o["expose"]),
     )
 
 
@@ -405,7 +409,26 @@ def run_options(f: F) -> F:
             "--no-healthcheck", is_flag=True, help="Disable any container-specified HEALTHCHECK."
         ),
         click.option(
-            "--network", "--net", "network", help="Connect a container to a network (none, host)."
+            "--network",
+            "--net",
+            "network",
+            multiple=True,
+            help="Connect a container to a network (bridge, NAME, host, none, container:NAME).",
+        ),
+        click.option(
+            "--network-alias",
+            "--net-alias",
+            "network_alias",
+            multiple=True,
+            help="Add a network-scoped alias for the container.",
+        ),
+        click.option("--ip", help="IPv4 address (e.g., 172.30.100.104)."),
+        click.option("--expose", multiple=True, help="Expose a port or a range of ports."),
+        click.option(
+            "-P",
+            "--publish-all",
+            is_flag=True,
+            help="Publish all exposed ports to random ports.",
         ),
         click.option(
             "--add-host", multiple=True, help="Add a custom host-to-IP mapping (host:ip)."
@@ -439,7 +462,7 @@ def run_options(f: F) -> F:
             "-p",
             "--publish",
             multiple=True,
-            help="Publish a container's port(s) (needs bridge networking).",
+            help="Publish a container's port(s) to the host ([IP:][HOST:]PORT[/PROTO]).",
         ),
     ]
     for opt in reversed(opts):

@@ -76,11 +76,13 @@ def build_spec(
     *,
     cgroup_v2: bool,
     rootfs: Path | None = None,
+    netns: str = "",
 ) -> Spec:
     """The spec for the container's next run (pure but for host facts).
 
     Args:
         rootfs: the mounted rootfs, to resolve a user name (see :func:`needs_rootfs`).
+        netns: the network namespace file to join (bridge networks, ``container:``).
 
     Raises:
         NotFound: the user or group name has no entry in the container's files.
@@ -96,7 +98,7 @@ def build_spec(
         for v in config.volumes
     )
     options = dataclasses.replace(
-        config.options, terminal=config.tty, binds=config.options.binds + binds
+        config.options, terminal=config.tty, binds=config.options.binds + binds, netns_path=netns
     )
     if exec_user is not None:
         home = () if any(e.startswith("HOME=") for e in (*image.config.env, *options.env)) else (

@@ -20,11 +20,13 @@ from dockyard.engine.options import (
     BindMount,
     DeviceMapping,
     IpcMode,
+    NetworkAttachment,
     NetworkMode,
     RunOptions,
     Ulimit,
 )
 from dockyard.errors import DataCorrupted
+from dockyard.network.model import PortBinding, Proto
 from dockyard.oci.containerconfig import HealthConfig
 
 VERSION = 1
@@ -53,6 +55,11 @@ class ContainerConfig:
         runtime: ``""`` for dockyard's own runtime (in-process), else the OCI runtime command.
         command: the effective argv (entrypoint + cmd) when it was created, docker's
             ``Path`` + ``Args``: ``ps`` shows it without reading the image.
+        networks: with ``--network bridge`` or a user network: the networks it joins at each
+            start, in order (the first gives the default route and the published ports).
+        network_container: with ``--network container:X``: X's full ID.
+        ports: ``-p``/``-P`` bindings (host port 0: a random one, picked at each start).
+        exposed: ``EXPOSE``d and ``--expose``d ports (``80/tcp``).
     """
 
     id: str
@@ -81,6 +88,10 @@ class ContainerConfig:
     dns_search: tuple[str, ...] = ()
     dns_options: tuple[str, ...] = ()
     command: tuple[str, ...] = ()
+    networks: tuple[NetworkAttachment, ...] = ()
+    network_container: str = ""
+    ports: tuple[PortBinding, ...] = ()
+    exposed: tuple[str, ...] = ()
 
     @property
     def short_id(self) -> str:
@@ -126,8 +137,10 @@ _NESTED: dict[str, type] = {
     "binds": BindMount,
     "devices": DeviceMapping,
     "ulimits": Ulimit,
+    "networks": NetworkAttachment,
+    "ports": PortBinding,
 }
-_ENUMS: dict[str, type[StrEnum]] = {"ipc": IpcMode, "network": NetworkMode}
+_ENUMS: dict[str, type[StrEnum]] = {"ipc": IpcMode, "network": NetworkMode, "proto": Proto}
 
 
 def _encode(value: object) -> object:

@@ -23,10 +23,12 @@ from typing import TYPE_CHECKING
 from dockyard.engine.store import Container, ContainerStore
 from dockyard.errors import DockyardError
 from dockyard.monitor import state as run_state
+from dockyard.network.model import HelperConfig
 
 if TYPE_CHECKING:
     from dockyard.engine.volumes import VolumeStore
     from dockyard.image import ImageStore
+    from dockyard.network.store import NetworkStore
 
 STALE_EXIT_CODE = 255
 
@@ -42,6 +44,9 @@ class Containers:
             out when first needed.
         remove_prefix: the ``dockyard`` command line (with its global options) the monitor
             runs to remove a ``--rm`` container nobody else removes.
+        networks: makes the network store (default: one on the image store's database with
+            the default settings).
+        helper: what the network helpers are started with.
     """
 
     def __init__(
@@ -53,12 +58,17 @@ class Containers:
         runroot: Path,
         cgroup_v2: bool | None = None,
         remove_prefix: tuple[str, ...] = (),
+        networks: Callable[[], NetworkStore] | None = None,
+        helper: HelperConfig | None = None,
     ) -> None:
         self._images_factory = images
         self._volumes_factory = volumes
+        self._networks_factory = networks
         self._images: ImageStore | None = None
         self._volumes: VolumeStore | None = None
+        self._networks: NetworkStore | None = None
         self.store = ContainerStore(root, runroot)
+        self.helper = helper or HelperConfig(root=root, runroot=runroot)
         self._cgroup_v2 = cgroup_v2
         self.remove_prefix = remove_prefix or (sys.executable, "-m", "dockyard")
 
@@ -83,6 +93,18 @@ class Containers:
         if self._volumes is None:
             self._volumes = self._volumes_factory()
         return self._volumes
+
+    @property
+    def networks(self) -> NetworkStore:
+        """The network store, opened on first use (only containers with networks need it)."""
+        if self._networks is None:
+            if self._networks_factory is not None:
+                self._networks = self._networks_factory()
+            else:
+                from dockyard.network.store import NetworkStore
+
+                self._networks = NetworkStore(self.images.db)
+        return self._networks
 
     # lookup -----------------------------------------------------------------------------------
 

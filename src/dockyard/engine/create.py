@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING
 from dockyard._util.rfc3339 import format_nano
 from dockyard.engine import hostfiles
 from dockyard.engine.container import ContainerConfig, VolumeMount
-from dockyard.engine.options import NetworkMode, RunOptions
+from dockyard.engine.options import NetworkMode, NetworkRequest, RunOptions
 from dockyard.engine.store import ContainerStore, ensure_dir, random_name, validate_name
 from dockyard.errors import AlreadyExists, Conflict, InvalidArgument, NotFound
 from dockyard.metadata import ContainerRef
@@ -37,6 +37,8 @@ from dockyard.oci.image import ImageConfig
 if TYPE_CHECKING:
     from dockyard.engine.volumes import VolumeStore
     from dockyard.image import ImageStore
+    from dockyard.network.model import PortBinding
+    from dockyard.network.store import NetworkStore
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -72,6 +74,10 @@ class CreateRequest:
     dns: tuple[str, ...] = ()
     dns_search: tuple[str, ...] = ()
     dns_options: tuple[str, ...] = ()
+    network: NetworkRequest = field(default_factory=NetworkRequest)
+    ports: tuple[PortBinding, ...] = ()
+    publish_all: bool = False
+    expose: tuple[str, ...] = ()
 
 
 def snapshot_key(container_id: str) -> str:
@@ -79,12 +85,19 @@ def snapshot_key(container_id: str) -> str:
 
 
 def create(
-    store: ContainerStore, images: ImageStore, volumes: VolumeStore, req: CreateRequest
+    store: ContainerStore,
+    images: ImageStore,
+    volumes: VolumeStore,
+    req: CreateRequest,
+    networks: NetworkStore | None = None,
 ) -> ContainerConfig:
     """Create a container (see the module docstring).
 
+    Args:
+        networks: the network store (needed unless ``--network`` is host or none).
+
     Raises:
-        NotFound: the image is not here.
+        NotFound: the image (or a network, or the ``container:`` container) is not here.
         Conflict: the name is taken.
         InvalidArgument: conflicting or malformed options.
     """
@@ -97,6 +110,7 @@ def create(
         ) from None
     image_config = images.config(image)
     config = _config(store, req, image.id, image_config)
+    config = _networks(store, networks, config, req, image_config)
     with contextlib.ExitStack() as undo:
         _claim_name(images, config, undo)
         chain = image_config.rootfs.chain_ids()
@@ -105,7 +119,7 @@ def create(
         directory = ensure_dir(store.container_dir(config.id))
         undo.callback(shutil.rmtree, directory, True)
         config = _attach_volumes(volumes, config, req, image_config, undo)
-        _write_host_files(directory, config)
+        _write_host_files(directory, config, _resolver(networks, config))
         store.write_config(config)
         run_state.save(str(directory), run_state.RunState())
         undo.pop_all()
@@ -150,6 +164,49 @@ def _config(
         dns_options=req.dns_options,
         command=_command(req.options, image),
     )
+
+
+def _networks(
+    store: ContainerStore,
+    networks: NetworkStore | None,
+    config: ContainerConfig,
+    req: CreateRequest,
+    image: ImageConfig,
+) -> ContainerConfig:
+    """``--network``, ``-p``, ``-P`` and ``--expose`` decided (see :mod:`.networking`)."""
+    from dockyard.engine import networking
+    from dockyard.network import ports as port_specs
+
+    exposed = tuple(dict.fromkeys((*image.config.exposed_ports, *_expose(req.expose))))
+    mode, attachments, share = networking.choose(networks, req.network)
+    if share:
+        share = store.find(share).id
+    bindings: tuple[PortBinding, ...] = ()
+    if req.ports or req.publish_all:
+        if mode is not NetworkMode.BRIDGE:
+            raise InvalidArgument(
+                f"conflicting options: port publishing and --network {mode}",
+                hint="published ports need a bridge network; with --network host the "
+                "container's ports are the host's already",
+            )
+        extra = port_specs.publish_all(
+            p for e in exposed for p in port_specs.parse_expose(e)
+        ) if req.publish_all else []  # fmt: skip
+        bindings = tuple(port_specs.merge(req.ports, extra))
+    return dataclasses.replace(
+        config,
+        options=dataclasses.replace(config.options, network=mode),
+        networks=attachments,
+        network_container=share,
+        ports=bindings,
+        exposed=exposed,
+    )
+
+
+def _expose(specs: tuple[str, ...]) -> list[str]:
+    from dockyard.network import ports as port_specs
+
+    return [f"{p}/{proto}" for spec in specs for p, proto in port_specs.parse_expose(spec)]
 
 
 def _command(options: RunOptions, image: ImageConfig) -> tuple[str, ...]:
@@ -262,7 +319,18 @@ def _attach_volumes(
     return dataclasses.replace(config, volumes=tuple(mounts))
 
 
-def _write_host_files(directory: Path, config: ContainerConfig) -> None:
+def _resolver(networks: NetworkStore | None, config: ContainerConfig) -> tuple[str, str]:
+    """(resolver, fallback) for resolv.conf: a user network's DNS responder answers for
+    container names; the default network's forwards only, for hosts with loopback resolvers."""
+    if not config.networks or networks is None:
+        return "", ""
+    network = networks.get(config.networks[0].id)
+    return ("" if network.is_default else network.gateway), network.gateway
+
+
+def _write_host_files(
+    directory: Path, config: ContainerConfig, resolver: tuple[str, str] = ("", "")
+) -> None:
     hostname = config.options.hostname or config.short_id
     if config.options.network is NetworkMode.HOST:
         hostname = config.options.hostname or os.uname().nodename
@@ -273,6 +341,7 @@ def _write_host_files(directory: Path, config: ContainerConfig) -> None:
         resolv = hostfiles.resolv_conf(
             _read("/etc/resolv.conf"),
             dns=config.dns, search=config.dns_search, options=config.dns_options,
+            resolver=resolver[0], fallback=resolver[1],
         )  # fmt: skip
     (directory / "hostname").write_text(hostname + "\n")
     (directory / "hosts").write_text(hosts_text)

@@ -63,8 +63,18 @@ def resolv_conf(
     dns: Sequence[str] = (),
     search: Sequence[str] = (),
     options: Sequence[str] = (),
+    resolver: str = "",
+    fallback: str = "",
 ) -> str:
-    """The container's /etc/resolv.conf from the host's text and the ``--dns*`` flags."""
+    """The container's /etc/resolv.conf from the host's text and the ``--dns*`` flags.
+
+    Args:
+        resolver: the network's DNS responder (user-defined networks: the gateway address,
+            where the helper answers for container names; docker's 127.0.0.11), used instead
+            of the host's servers, with ``ndots:0`` as docker writes it.
+        fallback: the server when the host has only loopback ones (the network's forwarder;
+            docker falls back to Google's public DNS, which a closed network cannot reach).
+    """
     servers: list[str] = []
     searches: list[str] = []
     opts: list[str] = []
@@ -83,7 +93,9 @@ def resolv_conf(
             ipaddress.ip_address(server)
         except ValueError:
             raise InvalidArgument(f"{server} is not an ip address (--dns)") from None
-    servers = list(dns) or servers or list(DEFAULT_DNS)
+    if resolver and not dns:
+        servers, opts = [resolver], [*(o for o in opts if not o.startswith("ndots:")), "ndots:0"]
+    servers = list(dns) or servers or ([fallback] if fallback else list(DEFAULT_DNS))
     searches = [s for s in search if s != "."] if search else searches
     opts = list(options) or opts
     out = [f"nameserver {s}\n" for s in servers]

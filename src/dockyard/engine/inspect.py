@@ -13,16 +13,20 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
+from dockyard.engine import netview
 from dockyard.engine.options import NetworkMode, RunOptions
 from dockyard.monitor import state as run_state
+from dockyard.network.inspect import endpoint_id
+from dockyard.network.model import DEFAULT_NETWORK, Endpoint
 from dockyard.oci.containerconfig import ContainerConfig as ImageDefaults
 from dockyard.oci.image import ImageConfig
 
 if TYPE_CHECKING:
     from dockyard.engine.container import ContainerConfig
+    from dockyard.engine.networking import Attached
     from dockyard.engine.store import Container
 
 ZERO_TIME = "0001-01-01T00:00:00Z"  # Go's time.Time{} in RFC 3339: "never"
@@ -97,6 +101,8 @@ def inspect_container(
     volume_path: Callable[[str], str],
     size: tuple[int, int] | None = None,
     graph_data: Mapping[str, str] | None = None,
+    attached: Sequence[Attached] = (),
+    sandbox_key: str = "",
 ) -> dict[str, object]:
     """The object ``docker container inspect`` prints for ``container``.
 
@@ -109,6 +115,9 @@ def inspect_container(
         size: (writable bytes, virtual bytes) for ``--size``; None leaves ``SizeRw`` and
             ``SizeRootFs`` out, as docker does.
         graph_data: ``GraphDriver.Data`` (``UpperDir`` ...); None prints ``{}``.
+        attached: the endpoints of its current run (:func:`.netview.live_endpoints`):
+            addresses and bound ports; empty for a stopped container.
+        sandbox_key: its network namespace file while it runs (:func:`.netview.sandbox_key`).
     """
     config = container.config
     image = image_defaults(image_config)
@@ -139,7 +148,7 @@ def inspect_container(
         doc["SizeRw"], doc["SizeRootFs"] = size
     doc["Mounts"] = mounts(config, volume_path)
     doc["Config"] = config_block(config, image)
-    doc["NetworkSettings"] = network_settings(config.options.network)
+    doc["NetworkSettings"] = network_settings(config, attached, sandbox_key)
     return doc
 
 
@@ -202,8 +211,8 @@ def host_config(config: ContainerConfig, runtime_name: str) -> dict[str, object]
         "Binds": _binds(config),
         "ContainerIDFile": "",
         "LogConfig": _log_config(config),
-        "NetworkMode": str(o.network),
-        "PortBindings": {},
+        "NetworkMode": netview.network_mode(config),
+        "PortBindings": netview.port_bindings(config),
         "RestartPolicy": {"Name": config.restart_policy, "MaximumRetryCount": config.restart_max},
         "AutoRemove": config.auto_remove,
         "VolumeDriver": "",
@@ -317,8 +326,9 @@ def config_block(config: ContainerConfig, image: ImageDefaults) -> dict[str, obj
         "AttachStdout": False,
         "AttachStderr": False,
     }
-    if image.exposed_ports:
-        doc["ExposedPorts"] = {port: {} for port in image.exposed_ports}
+    exposed = netview.exposed_ports(config, image.exposed_ports)
+    if exposed:
+        doc["ExposedPorts"] = {port: {} for port in exposed}
     doc.update(Tty=config.tty, OpenStdin=config.open_stdin, StdinOnce=False)
     doc["Env"] = config_env(o, image)
     doc["Cmd"] = list(cmd) if cmd is not None else None
@@ -340,19 +350,62 @@ def config_block(config: ContainerConfig, image: ImageDefaults) -> dict[str, obj
     return doc
 
 
-def network_settings(mode: NetworkMode) -> dict[str, object]:
-    """``NetworkSettings`` before networking: one endpoint named after the mode, no
-    addresses yet."""
-    endpoint: dict[str, object] = {
-        "IPAMConfig": None, "Links": None, "Aliases": None, "NetworkID": "", "EndpointID": "",
-        "Gateway": "", "IPAddress": "", "IPPrefixLen": 0, "IPv6Gateway": "",
-        "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": 0, "MacAddress": "", "DriverOpts": None,
-    }  # fmt: skip
+def network_settings(
+    config: ContainerConfig, attached: Sequence[Attached] = (), sandbox_key: str = ""
+) -> dict[str, object]:
+    """``NetworkSettings``: one entry per network (``host``/``none`` as docker names them,
+    none with ``container:X``), filled from ``attached`` (the endpoints of the current run,
+    empty for a stopped container: docker then keeps each network with empty addresses).
+    The top-level addresses are the first network's; ``Ports`` maps each exposed port of a
+    running container to its bindings (``null``: not published)."""
+    by_id = {a.network_id: a for a in attached}
+    by_name = {a.network: a for a in attached}
+    pairs = netview.networks(config)
+    entries = {
+        name: _endpoint_json(config, name, nid, by_id.get(nid) or by_name.get(name))
+        for name, nid in pairs
+    }
+    first = entries[pairs[0][0]] if pairs else _endpoint_json(config, "", "", None)
+    ports = netview.ports_json(netview.port_map(config, attached))
     return {
         "Bridge": "", "SandboxID": "", "HairpinMode": False, "LinkLocalIPv6Address": "",
-        "LinkLocalIPv6PrefixLen": 0, "Ports": {}, "SandboxKey": "",
-        "SecondaryIPAddresses": None, "SecondaryIPv6Addresses": None, "EndpointID": "",
-        "Gateway": "", "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": 0, "IPAddress": "",
-        "IPPrefixLen": 0, "IPv6Gateway": "", "MacAddress": "",
-        "Networks": {str(mode): endpoint},
+        "LinkLocalIPv6PrefixLen": 0, "Ports": ports, "SandboxKey": sandbox_key,
+        "SecondaryIPAddresses": None, "SecondaryIPv6Addresses": None,
+        "EndpointID": first["EndpointID"], "Gateway": first["Gateway"],
+        "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": 0, "IPAddress": first["IPAddress"],
+        "IPPrefixLen": first["IPPrefixLen"], "IPv6Gateway": "", "MacAddress": first["MacAddress"],
+        "Networks": dict(sorted(entries.items())),
     }  # fmt: skip
+
+
+def _endpoint_json(
+    config: ContainerConfig, name: str, network_id: str, live: Attached | None
+) -> dict[str, object]:
+    """One ``Networks`` entry (docker's ``EndpointSettings``); ``live`` None: not running."""
+    attachment = next((a for a in config.networks if a.id == network_id), None)
+    aliases = list(attachment.aliases) if attachment is not None else []
+    ip = attachment.ip if attachment is not None else ""
+    ep = live.endpoint if live is not None else None
+    return {
+        "IPAMConfig": {"IPv4Address": ip} if ip else None,
+        "Links": None,
+        "Aliases": aliases or None,
+        "NetworkID": network_id,
+        "EndpointID": endpoint_id(network_id, config.id) if ep is not None else "",
+        "Gateway": live.gateway if live is not None else "",
+        "IPAddress": ep.ip if ep is not None else "",
+        "IPPrefixLen": live.prefixlen if live is not None else 0,
+        "IPv6Gateway": "",
+        "GlobalIPv6Address": "",
+        "GlobalIPv6PrefixLen": 0,
+        "MacAddress": ep.mac if ep is not None else "",
+        "DriverOpts": None,
+        "DNSNames": _dns_names(name, ep),
+    }
+
+
+def _dns_names(network: str, endpoint: Endpoint | None) -> list[str] | None:
+    """What the network's DNS answers for; docker's default network answers none."""
+    if endpoint is None or network == DEFAULT_NETWORK:
+        return None
+    return list(endpoint.names) or None

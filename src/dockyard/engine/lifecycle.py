@@ -17,6 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from dockyard.engine import hostfiles
 from dockyard.engine.bundle import build_spec, needs_rootfs, write_bundle
 from dockyard.engine.options import NetworkMode
 from dockyard.errors import (
@@ -33,6 +34,7 @@ from dockyard.monitor.spawn import Spawned, SpawnRequest, spawn
 if TYPE_CHECKING:
     from dockyard.engine.containers import Containers
     from dockyard.engine.store import Container
+    from dockyard.oci.image import ImageConfig
 
 DEFAULT_STOP_TIMEOUT = 10
 POLL = 0.01
@@ -68,9 +70,55 @@ def start(
     config = container.config
     image = engine.images.config(engine.images.resolve(config.image_id))
     late = needs_rootfs(container, image)
+    netns, sockets = _network_namespace(engine, container)
+    try:
+        return _spawn(engine, container, image, late, netns, sockets, client, client_removes)
+    except BaseException:
+        if sockets:
+            from dockyard.engine import networking
+
+            networking.disconnect(engine.networks, engine.helper, config)
+        raise
+
+
+def _network_namespace(engine: Containers, container: Container) -> tuple[str, tuple[str, ...]]:
+    """The namespace file the container joins ("" for a private one or the host's), and
+    the helpers to tell when it stops. Bridge networks are connected here."""
+    config = container.config
+    mode = config.options.network
+    if mode is NetworkMode.BRIDGE and config.networks:
+        from dockyard.engine import networking
+
+        attached = networking.connect(engine.networks, engine.helper, config)
+        networking.save_endpoints(container.dir, attached)
+        hostname = config.options.hostname or config.short_id
+        own = networking.own_hosts_entries(attached, hostname)
+        networking.rewrite(container.dir / "hosts", hostfiles.hosts(config.add_hosts, own))
+        netns = networking.netns_file(engine.store.runroot, config.id)
+        return str(netns), networking.helper_sockets(engine.store.runroot, config)
+    if mode is NetworkMode.CONTAINER:
+        from dockyard.engine import networking
+
+        other = engine.get(config.network_container)
+        return networking.shared_namespace(engine.store.runroot, other, container.dir), ()
+    return "", ()
+
+
+def _spawn(
+    engine: Containers,
+    container: Container,
+    image: ImageConfig,
+    late: bool,
+    netns: str,
+    sockets: tuple[str, ...],
+    client: socket.socket | None,
+    client_removes: bool,
+) -> Spawned:
+    config = container.config
     if not late:  # decided here, where errors are cheapest to report
         write_bundle(
-            container, build_spec(container, image, engine.volumes, cgroup_v2=engine.cgroup_v2)
+            container,
+            build_spec(container, image, engine.volumes, cgroup_v2=engine.cgroup_v2, netns=netns),
         )
     bundle = container.dir / "bundle"
     rootfs = container.dir / "rootfs"
@@ -81,8 +129,9 @@ def start(
         engine.copy_up(container, root)
         if late:
             spec = build_spec(
-                container, image, engine.volumes, cgroup_v2=engine.cgroup_v2, rootfs=root
-            )
+                container, image, engine.volumes, cgroup_v2=engine.cgroup_v2, rootfs=root,
+                netns=netns,
+            )  # fmt: skip
             write_bundle(container, spec)
 
     mounts = tuple(engine.images.snapshots.mounts(config.snapshot))
@@ -111,12 +160,20 @@ def start(
         remove_argv=engine.remove_argv(config.id),
         client=client,
         client_removes=client_removes,
-        own_network=config.options.network is not NetworkMode.HOST,
+        own_network=config.options.network is not NetworkMode.HOST and not netns,
+        network_sockets=sockets,
+        network_message=_detach_message(config.id, netns) if sockets else b"",
         prepare=prepare if (late or config.volumes) else None,
     )
     spawned = spawn(request)
     engine.images.db.set_container_running(config.id, True)
     return spawned
+
+
+def _detach_message(container_id: str, netns: str) -> bytes:
+    from dockyard.network.client import detach_message
+
+    return detach_message(container_id, Path(netns))
 
 
 def _health(config: object) -> dict[str, object] | None:

@@ -7,7 +7,11 @@ The rules follow moby's ``daemon/list.go`` and docker/cli's ``formatter/containe
 - values of one filter key are alternatives (OR), different keys must all hold (AND), except
   ``label``, whose values must all hold (docker's ``MatchKVList``);
 - ``name`` and ``id`` are regular expressions searched anywhere (a prefix or a substring
-  works; ``^``/``$`` anchor); ``before``/``since`` cut the newest-first list at a container.
+  works; ``^``/``$`` anchor); ``before``/``since`` cut the newest-first list at a container;
+- ``network`` is a network's name or an ID prefix (``host`` and ``none`` too).
+
+``PORTS`` and ``NETWORKS`` come from :mod:`.netview`; only running containers' endpoint files
+are read, never the database.
 """
 
 from __future__ import annotations
@@ -20,12 +24,14 @@ from typing import TYPE_CHECKING
 
 from dockyard._util import rfc3339
 from dockyard._util.units import human_duration
+from dockyard.engine import netview
 from dockyard.engine.store import Container
 from dockyard.errors import InvalidArgument, NotFound, Unsupported
 from dockyard.monitor import state as run_state
 from dockyard.oci.reference import parse_reference
 
 if TYPE_CHECKING:
+    from dockyard.engine.networking import Attached
     from dockyard.oci.image import ImageConfig
 
 FILTERS = (
@@ -235,7 +241,7 @@ def matches(c: Container, f: Filters) -> bool:
         and (not f.health or health_status(c) in f.health)
         and (not f.volume or any(v in _volume_keys(c) for v in f.volume))
         and (f.ancestor is None or _bare_id(c.config.image_id) in f.ancestor)
-        and (not f.network or str(c.config.options.network) in f.network)
+        and (not f.network or netview.on_network(c.config, f.network))
     )
 
 
@@ -323,6 +329,7 @@ def row(
     now: float,
     no_trunc: bool = False,
     size: tuple[int, int] | None = None,
+    attached: Sequence[Attached] | None = None,
 ) -> ContainerRow:
     """The ``ps`` row of ``container``.
 
@@ -332,18 +339,22 @@ def row(
         now: the current UNIX time (``RunningFor``, ``Status``).
         no_trunc: ``--no-trunc``: full IDs, commands and mount names.
         size: (writable bytes, virtual bytes) for ``-s``; None prints ``0B``.
+        attached: its live endpoints (``Ports``); None reads them
+            (:func:`.netview.live_endpoints`: only a running container's file is read).
     """
     config, trunc = container.config, not no_trunc
     created = rfc3339.parse(config.created) if config.created else 0.0
     cmd = command_text(config.command or _command(container, image))
     health = health_status(container)
+    if attached is None:
+        attached = netview.live_endpoints(container)
     return ContainerRow(
         ID=config.short_id if trunc else config.id,
         Image=image_text(config.image, config.image_id, trunc),
         Command=go_quote(ellipsis(cmd, 20) if trunc else cmd),
         CreatedAt=rfc3339.format_docker(created),
         RunningFor=f"{human_duration(max(0.0, now - created))} ago",
-        Ports="",
+        Ports=netview.ports_text(netview.port_map(config, attached)),
         State=container.status,
         Status=status_text(container.state, now),
         Size=size_text(size),
@@ -351,7 +362,7 @@ def row(
         Labels=",".join(sorted(f"{k}={v}" for k, v in config.labels.items())),
         Mounts=",".join(ellipsis(m, 15) if trunc else m for m in mount_names(container)),
         LocalVolumes=str(len(config.volumes)),
-        Networks=str(config.options.network),
+        Networks=netview.networks_text(config),
         HealthStatus="" if health == "none" else health,
         label_map=dict(config.labels),
     )

@@ -15,11 +15,35 @@ DEFAULT_SHM_SIZE: Final = 64 * 1024 * 1024  # DefaultShmSize in moby daemon/conf
 
 
 class NetworkMode(StrEnum):
-    """``--network``: bridge and none get a private network namespace, host shares the host's."""
+    """``--network``: bridge (the default network or user-defined ones: a namespace of its
+    own plumbed by the networks' helpers) and none get a private network namespace, host
+    shares the host's, container joins another container's."""
 
     BRIDGE = "bridge"
     NONE = "none"
     HOST = "host"
+    CONTAINER = "container"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NetworkRequest:
+    """The network flags of ``create``/``run``: ``--network`` (several allowed, as in docker
+    23+), ``--network-alias``, ``--ip``."""
+
+    modes: tuple[str, ...] = ()
+    aliases: tuple[str, ...] = ()
+    ip: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NetworkAttachment:
+    """One network a container joins when it starts: ``--network NAME`` (or ``network
+    connect``), with ``--network-alias``es and a fixed ``--ip``."""
+
+    name: str
+    id: str
+    aliases: tuple[str, ...] = ()
+    ip: str = ""
 
 
 class IpcMode(StrEnum):
@@ -107,3 +131,4 @@ class RunOptions:
     shm_size: int = DEFAULT_SHM_SIZE
     ipc: IpcMode = IpcMode.PRIVATE
     network: NetworkMode = NetworkMode.BRIDGE
+    netns_path: str = ""  # join this network namespace file (set per start by the engine)

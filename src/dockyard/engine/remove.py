@@ -55,6 +55,11 @@ def _dismantle(engine: Containers, container: Container, *, remove_anonymous: bo
     from dockyard.linux.mount import MNT_DETACH, umount
 
     engine._clean_runtime(container.id, container.config.runtime)
+    if container.config.networks:
+        from dockyard.engine import networking
+
+        with contextlib.suppress(DockyardError, OSError):
+            networking.disconnect(engine.networks, engine.helper, container.config)
     # Mounted only inside a monitor's namespace; the monitor itself runs ``rm`` for --rm.
     with contextlib.suppress(OSError):
         umount(str(container.dir / "rootfs"), MNT_DETACH)

@@ -254,7 +254,12 @@ def _namespaces(options: RunOptions, cgroup_v2: bool) -> tuple[Namespace, ...]:
     ]
     if cgroup_v2:
         kinds.append(NamespaceType.CGROUP)
-    return tuple(Namespace(type=k) for k in kinds)
+    return tuple(
+        Namespace(type=k, path=options.netns_path)
+        if k is NamespaceType.NETWORK and options.netns_path
+        else Namespace(type=k)
+        for k in kinds
+    )
 
 
 def _sysctls(options: RunOptions) -> dict[str, str]:

@@ -1,6 +1,6 @@
 """The metadata database (SQLite, WAL): the only owner of the engine's SQL.
 
-On disk: ``<state root>/metadata.db`` (+ ``-wal``/``-shm``). Schema version 3, kept in
+On disk: ``<state root>/metadata.db`` (+ ``-wal``/``-shm``). Schema version 4, kept in
 ``PRAGMA user_version``::
 
     images(id PK = config digest, manifest_digest, manifest_media_type, created, added, size,
@@ -18,6 +18,13 @@ On disk: ``<state root>/metadata.db`` (+ ``-wal``/``-shm``). Schema version 3, k
                                                 volume with rows here cannot be deleted
     build_cache(key PK, image_id -> images ON DELETE CASCADE, created)          (v3)
                                                 a build step's cache key -> the image it made
+    networks(id PK, name UNIQUE, driver, subnet, gateway, ip_range, internal,
+             bridge UNIQUE, labels JSON, options JSON, created)                 (v4)
+    endpoints(network_id -> networks, container_id, ip, mac, names JSON,
+              ports JSON, veth; PK (network_id, container_id),
+              UNIQUE (network_id, ip))                                         (v4)
+                                                a running container's address on a network; a
+                                                network with rows here cannot be deleted
 
 Foreign keys are enforced (``PRAGMA foreign_keys=ON`` on every connection). Every write runs
 in ``transaction()`` (``BEGIN IMMEDIATE``), so concurrent CLIs serialise on the database lock
@@ -31,7 +38,7 @@ import sqlite3
 import threading
 import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -42,9 +49,16 @@ from dockyard.errors import (
     InvalidArgument,
     NotFound,
 )
-from dockyard.metadata.records import ContainerRef, ImageRecord, LayerRecord, VolumeRecord
+from dockyard.metadata.records import (
+    ContainerRef,
+    EndpointRecord,
+    ImageRecord,
+    LayerRecord,
+    NetworkRecord,
+    VolumeRecord,
+)
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 _SCHEMA_V1 = """
 CREATE TABLE images (
@@ -98,8 +112,24 @@ CREATE TABLE build_cache (
 CREATE INDEX build_cache_image ON build_cache(image_id);
 """
 
+_V3_TO_V4 = """
+CREATE TABLE networks (
+    id TEXT PRIMARY KEY, name TEXT NOT NULL UNIQUE, driver TEXT NOT NULL, subnet TEXT NOT NULL,
+    gateway TEXT NOT NULL, ip_range TEXT NOT NULL DEFAULT '', internal INTEGER NOT NULL DEFAULT 0,
+    bridge TEXT NOT NULL UNIQUE, labels TEXT NOT NULL DEFAULT '{}',
+    options TEXT NOT NULL DEFAULT '{}', created TEXT NOT NULL
+);
+CREATE TABLE endpoints (
+    network_id TEXT NOT NULL REFERENCES networks(id), container_id TEXT NOT NULL,
+    ip TEXT NOT NULL, mac TEXT NOT NULL DEFAULT '', names TEXT NOT NULL DEFAULT '[]',
+    ports TEXT NOT NULL DEFAULT '[]', veth TEXT NOT NULL DEFAULT '',
+    PRIMARY KEY (network_id, container_id), UNIQUE (network_id, ip)
+);
+CREATE INDEX endpoints_container ON endpoints(container_id);
+"""
+
 # Append-only: _MIGRATIONS[n] upgrades version n to n+1 and never changes once released.
-_MIGRATIONS: dict[int, str] = {0: _SCHEMA_V1, 1: _V1_TO_V2, 2: _V2_TO_V3}
+_MIGRATIONS: dict[int, str] = {0: _SCHEMA_V1, 1: _V1_TO_V2, 2: _V2_TO_V3, 3: _V3_TO_V4}
 
 
 class Database:
@@ -411,6 +441,154 @@ class Database:
         """Names of the volumes at least one container mounts."""
         return {r[0] for r in self._query("SELECT DISTINCT volume FROM container_volumes")}
 
+    # networks -----------------------------------------------------------------------------------
+
+    def add_network(self, build: Callable[[list[NetworkRecord]], NetworkRecord]) -> NetworkRecord:
+        """Insert the network that ``build`` makes from every existing one, in one write
+        transaction: two concurrent creates never pick one subnet or one bridge name.
+
+        Raises:
+            AlreadyExists: ``network with name NAME already exists`` (docker's words).
+            Conflict: another network has its bridge name or ID.
+            DockyardError: whatever ``build`` raises (nothing is inserted).
+        """
+        with self.transaction() as c:
+            c.row_factory = sqlite3.Row
+            existing = [_network(r) for r in c.execute("SELECT * FROM networks ORDER BY name")]
+            rec = build(existing)
+            for other in existing:
+                if other.name == rec.name:
+                    raise AlreadyExists(
+                        f"network with name {rec.name} already exists",
+                        hint="choose another name, or remove that network first",
+                    )
+                if rec.bridge == other.bridge or rec.id == other.id:
+                    raise Conflict(
+                        f"network {rec.name}: bridge {rec.bridge} belongs to network {other.name}",
+                        hint="choose another com.docker.network.bridge.name",
+                    )
+            c.execute("INSERT INTO networks VALUES (?,?,?,?,?,?,?,?,?,?,?)", _network_row(rec))
+        return rec
+
+    def get_network(self, network_id: str) -> NetworkRecord | None:
+        rows = self._query("SELECT * FROM networks WHERE id=?", (network_id,))
+        return _network(rows[0]) if rows else None
+
+    def network_by_name(self, name: str) -> NetworkRecord | None:
+        rows = self._query("SELECT * FROM networks WHERE name=?", (name,))
+        return _network(rows[0]) if rows else None
+
+    def networks_with_prefix(self, prefix: str) -> list[NetworkRecord]:
+        """Networks whose ID starts with ``prefix`` (lowercase hex: no GLOB characters)."""
+        rows = self._query("SELECT * FROM networks WHERE id GLOB ? ORDER BY id", (prefix + "*",))
+        return [_network(r) for r in rows]
+
+    def list_networks(self) -> list[NetworkRecord]:
+        """Every network, sorted by name."""
+        return [_network(r) for r in self._query("SELECT * FROM networks ORDER BY name")]
+
+    def delete_network(self, network_id: str) -> bool:
+        """Delete the network unless a container is attached; False if there was none.
+
+        Raises:
+            Conflict: ``error while removing network: network NAME id ID has active endpoints``
+                (docker's words).
+        """
+        with self.transaction() as c:
+            row = c.execute("SELECT name FROM networks WHERE id=?", (network_id,)).fetchone()
+            if row is None:
+                return False
+            used = c.execute("SELECT 1 FROM endpoints WHERE network_id=?", (network_id,))
+            if used.fetchone() is not None:
+                raise Conflict(
+                    f"error while removing network: network {row[0]} id {network_id} has "
+                    "active endpoints",
+                    hint="stop or disconnect the containers on it first",
+                )
+            c.execute("DELETE FROM networks WHERE id=?", (network_id,))
+        return True
+
+    # endpoints ----------------------------------------------------------------------------------
+
+    def add_endpoint(
+        self,
+        network_id: str,
+        container_id: str,
+        build: Callable[[NetworkRecord, set[str]], EndpointRecord],
+    ) -> EndpointRecord:
+        """Insert the endpoint ``build`` makes from the network and the addresses in use on it,
+        in one write transaction, so concurrent allocations never hand out one address twice.
+
+        Raises:
+            NotFound: the network does not exist.
+            AlreadyExists: the container already has an endpoint on the network.
+            Conflict: the address is taken (only if ``build`` ignores the used set).
+            DockyardError: whatever ``build`` raises (nothing is inserted).
+        """
+        with self.transaction() as c:
+            c.row_factory = sqlite3.Row
+            row = c.execute("SELECT * FROM networks WHERE id=?", (network_id,)).fetchone()
+            if row is None:
+                raise NotFound(f"network {network_id} not found")
+            network = _network(row)
+            taken = c.execute(
+                "SELECT 1 FROM endpoints WHERE network_id=? AND container_id=?",
+                (network_id, container_id),
+            )
+            if taken.fetchone() is not None:
+                raise AlreadyExists(
+                    f"container {container_id} is already attached to network {network.name}"
+                )
+            used = {r[0] for r in c.execute("SELECT ip FROM endpoints WHERE network_id=?",
+                                            (network_id,))}  # fmt: skip
+            rec = build(network, used)
+            try:
+                c.execute("INSERT INTO endpoints VALUES (?,?,?,?,?,?,?)", _endpoint_row(rec))
+            except sqlite3.IntegrityError as err:
+                raise Conflict(
+                    f"network {network.name}: address {rec.ip} is already in use"
+                ) from err
+        return rec
+
+    def update_endpoint(self, rec: EndpointRecord) -> None:
+        """Replace the endpoint's MAC, names, ports and veth (its address never changes).
+
+        Raises:
+            NotFound: the container has no endpoint on the network.
+        """
+        _, _, _, mac, names, ports, veth = _endpoint_row(rec)
+        with self.transaction() as c:
+            changed = c.execute(
+                "UPDATE endpoints SET mac=?, names=?, ports=?, veth=? "
+                "WHERE network_id=? AND container_id=?",
+                (mac, names, ports, veth, rec.network_id, rec.container_id),
+            ).rowcount
+        if not changed:
+            raise NotFound(
+                f"container {rec.container_id} has no endpoint on network {rec.network_id}"
+            )
+
+    def delete_endpoint(self, network_id: str, container_id: str) -> bool:
+        """Release the container's address on the network; False if it had none."""
+        with self.transaction() as c:
+            return (
+                c.execute(
+                    "DELETE FROM endpoints WHERE network_id=? AND container_id=?",
+                    (network_id, container_id),
+                ).rowcount
+                > 0
+            )
+
+    def list_endpoints(
+        self, *, network_id: str | None = None, container_id: str | None = None
+    ) -> list[EndpointRecord]:
+        """Endpoints, of one network and/or one container when given, in insertion order."""
+        where = [f"{k}=?" for k, v in (("network_id", network_id), ("container_id", container_id))
+                 if v is not None]  # fmt: skip
+        args = [v for v in (network_id, container_id) if v is not None]
+        sql = "SELECT * FROM endpoints" + (" WHERE " + " AND ".join(where) if where else "")
+        return [_endpoint(r) for r in self._query(sql + " ORDER BY rowid", args)]
+
     # leases -------------------------------------------------------------------------------------
 
     def create_lease(self, ttl: float = 86400.0) -> str:
@@ -514,3 +692,43 @@ def _volume(row: sqlite3.Row) -> VolumeRecord:
         labels=tuple(sorted(labels.items())),
         anonymous=bool(row["anonymous"]),
     )
+
+
+def _network(row: sqlite3.Row) -> NetworkRecord:
+    return NetworkRecord(
+        id=row["id"],
+        name=row["name"],
+        driver=row["driver"],
+        subnet=row["subnet"],
+        gateway=row["gateway"],
+        ip_range=row["ip_range"],
+        internal=bool(row["internal"]),
+        bridge=row["bridge"],
+        labels=tuple(sorted(json.loads(row["labels"]).items())),
+        options=tuple(sorted(json.loads(row["options"]).items())),
+        created=row["created"],
+    )
+
+
+def _network_row(rec: NetworkRecord) -> tuple[object, ...]:
+    return (
+        rec.id, rec.name, rec.driver, rec.subnet, rec.gateway, rec.ip_range, int(rec.internal),
+        rec.bridge, json.dumps(dict(rec.labels)), json.dumps(dict(rec.options)), rec.created,
+    )  # fmt: skip
+
+
+def _endpoint(row: sqlite3.Row) -> EndpointRecord:
+    return EndpointRecord(
+        network_id=row["network_id"],
+        container_id=row["container_id"],
+        ip=row["ip"],
+        mac=row["mac"],
+        names=tuple(json.loads(row["names"])),
+        ports=row["ports"],
+        veth=row["veth"],
+    )
+
+
+def _endpoint_row(rec: EndpointRecord) -> tuple[str, ...]:
+    names = json.dumps(list(rec.names))
+    return (rec.network_id, rec.container_id, rec.ip, rec.mac, names, rec.ports, rec.veth)

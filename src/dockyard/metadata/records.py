@@ -57,3 +57,42 @@ class VolumeRecord:
     created: float
     labels: tuple[tuple[str, str], ...] = ()
     anonymous: bool = False
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NetworkRecord:
+    """A network's row (the network package converts it to and from its ``Network``).
+
+    ``subnet``, ``gateway`` and ``ip_range`` are IPv4 text (CIDR, address, CIDR or empty);
+    ``bridge`` is the host's device name; ``created`` is RFC 3339 text.
+    """
+
+    id: str
+    name: str
+    driver: str
+    subnet: str
+    gateway: str
+    ip_range: str = ""
+    internal: bool = False
+    bridge: str
+    labels: tuple[tuple[str, str], ...] = ()
+    options: tuple[tuple[str, str], ...] = ()
+    created: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EndpointRecord:
+    """A container's attachment to a network: its address there, unique on the network.
+
+    ``ports`` are the published ports as a JSON array, written and read by the network
+    package (its port model is not metadata's business); ``veth`` is the host end of the
+    container's veth pair (empty until it exists).
+    """
+
+    network_id: str
+    container_id: str
+    ip: str
+    mac: str = ""
+    names: tuple[str, ...] = ()
+    ports: str = "[]"
+    veth: str = ""

@@ -51,6 +51,8 @@ def finish(m: Monitor) -> bool:
             st.health = dict(st.health, Status="unhealthy" if not restart else "starting")
     if m.health is not None:
         m.health.restart()
+    if not restart:
+        notify_networks(m.cfg)
     m.send_exit(code, oom)
     if not restart:
         return False
@@ -83,6 +85,35 @@ def _restart(m: Monitor) -> bool:
             m.poll.register(fd, 1)  # POLLIN
     m.cfg["oom_base"] = oom_kills(str(m.cfg.get("oom_file") or ""))
     return True
+
+
+def notify_networks(cfg: dict[str, object]) -> None:
+    """Tell each network's helper that the container is gone for good (its address, veth,
+    DNS names and published ports are released) before clients hear the exit: a script that
+    reuses the host port right after ``wait`` finds it free. Best effort: ``rm`` repeats it."""
+    sockets: list[str] = cfg.get("network_sockets") or []  # type: ignore[assignment]
+    if not sockets:
+        return
+    import _socket
+
+    message = str(cfg.get("network_message") or "").encode()
+    for path in sockets:
+        sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
+        fd = -1
+        try:
+            sock.settimeout(10.0)
+            if len(path.encode()) > 100:  # AF_UNIX's 107-byte limit: go through the directory
+                fd = os.open(os.path.dirname(path), os.O_PATH)
+                path = f"/proc/self/fd/{fd}/{os.path.basename(path)}"
+            sock.connect(path)
+            sock.sendall(message)
+            sock.recv(4096)  # the helper's answer: it has finished
+        except OSError:
+            pass  # no helper: nothing of the network is left to release but the lease
+        finally:
+            sock.close()
+            if fd >= 0:
+                os.close(fd)
 
 
 def oom_kills(path: str) -> int:

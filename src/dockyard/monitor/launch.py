@@ -87,7 +87,8 @@ def launch(req: SpawnRequest) -> dict[str, object]:
         "health": req.health, "auto_remove": req.auto_remove,
         "client_removes": req.client_removes, "remove_argv": list(req.remove_argv),
         "tty": req.tty, "stdin": req.stdin, "oom_file": "", "cgroup_dirs": [],
-        "own_network": req.own_network,
+        "own_network": req.own_network, "network_sockets": list(req.network_sockets),
+        "network_message": req.network_message.decode(),
     }  # fmt: skip
     if req.own_runtime:
         pid, fds = _start_own(req, store, cfg)

@@ -73,6 +73,10 @@ class SpawnRequest:
     client: socket.socket | None = field(default=None, compare=False)
     client_removes: bool = False
     own_network: bool = True
+    # Unix sockets of the network helpers to tell when the container stops for good, and the
+    # message to send them (the engine builds it: this package cannot import the network one).
+    network_sockets: tuple[str, ...] = ()
+    network_message: bytes = b""
     prepare: Callable[[Path], None] | None = field(default=None, compare=False)
 
 

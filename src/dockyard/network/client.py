@@ -1,0 +1,208 @@
+"""Talking to a network's helper process (light: no pyroute2 here).
+
+Protocol: one request per connection on ``<runroot>/networks/<network id>.sock``: a JSON object
+and a newline; the answer is one JSON line, ``{"ok": true, ...}`` or ``{"ok": false, "kind":
+"Conflict", "message": ..., "hint": ...}`` (raised here as the matching dockyard error).
+
+Operations: ``attach`` (idempotent: a second attach of one container replaces the first),
+``detach``, ``ping`` and ``stop``. The helper is started on demand: a request that finds no
+helper starts one (``python -m dockyard.network.helper``) and retries until it answers.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from dockyard import errors
+from dockyard.network.model import Endpoint, HelperConfig, Network, PortBinding
+
+START_TIMEOUT = 20.0
+REPLY_TIMEOUT = 60.0
+
+
+def helper_dir(runroot: Path) -> Path:
+    return runroot / "networks"
+
+
+def socket_path(runroot: Path, network_id: str) -> Path:
+    return helper_dir(runroot) / f"{network_id[:12]}.sock"
+
+
+def attach(
+    cfg: HelperConfig,
+    network: Network,
+    *,
+    container_id: str,
+    netns: Path,
+    ifname: str,
+    ip: str = "",
+    names: Sequence[str] = (),
+    ports: Sequence[PortBinding] = (),
+    default_route: bool = True,
+) -> Endpoint:
+    """Connect the container's namespace file ``netns`` to ``network``.
+
+    Raises:
+        Conflict: the address or a host port is taken.
+        Unavailable: the helper cannot be started.
+    """
+    reply = request(cfg, network, {
+        "op": "attach", "container": container_id, "netns": str(netns), "ifname": ifname,
+        "ip": ip, "names": list(names), "ports": [p.to_json() for p in ports],
+        "default_route": default_route,
+    })  # fmt: skip
+    doc = reply["endpoint"]
+    assert isinstance(doc, dict)
+    return Endpoint.from_json(doc)
+
+
+def detach(cfg: HelperConfig, network: Network, container_id: str) -> None:
+    """Remove the container's endpoint (veth, address, DNS names, published ports)."""
+    request(cfg, network, {"op": "detach", "container": container_id})
+
+
+def detach_message(container_id: str, netns: Path) -> bytes:
+    """The request the monitor sends when its container stops for good (it cannot import
+    this package: same layer): detach, then unpin the namespace file (from the host's mount
+    namespace, where the helper runs; the monitor runs in a private one)."""
+    doc = {"op": "detach", "container": container_id, "netns": str(netns)}
+    return json.dumps(doc).encode() + b"\n"
+
+
+def request(
+    cfg: HelperConfig, network: Network, message: Mapping[str, object]
+) -> dict[str, object]:
+    """Send ``message`` to the network's helper, starting it when none answers.
+
+    Raises:
+        DockyardError: the helper's error, re-raised with its category.
+        Unavailable: no helper could be started.
+    """
+    path = socket_path(cfg.runroot, network.id)
+    deadline = time.monotonic() + START_TIMEOUT
+    started = False
+    while True:
+        try:
+            return _exchange(path, message)
+        except (FileNotFoundError, ConnectionRefusedError, ConnectionResetError, EOFError):
+            if time.monotonic() > deadline:
+                raise errors.Unavailable(
+                    f"network {network.name}: its helper did not answer",
+                    hint=f"see {path.with_suffix('.log')}",
+                ) from None
+            if not started:
+                _start(cfg, network)
+                started = True
+            time.sleep(0.01)
+
+
+def ping(runroot: Path, network_id: str) -> bool:
+    """Whether a helper answers for the network (does not start one)."""
+    try:
+        _exchange(socket_path(runroot, network_id), {"op": "ping"})
+    except (OSError, EOFError, errors.DockyardError):
+        return False
+    return True
+
+
+def stop(runroot: Path, network_id: str, *, force: bool = True) -> bool:
+    """Ask a running helper to tear its network down and exit, and wait until it has
+    (its lock is free); False when none answered."""
+    path = socket_path(runroot, network_id)
+    try:
+        _exchange(path, {"op": "stop", "force": force})
+    except (FileNotFoundError, ConnectionRefusedError, ConnectionResetError, EOFError):
+        return False
+    fd = os.open(path.with_suffix(".lock"), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        deadline = time.monotonic() + 10.0
+        while time.monotonic() < deadline:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                time.sleep(0.01)
+    finally:
+        os.close(fd)
+    return True
+
+
+def teardown(runroot: Path, network: Network) -> None:
+    """After ``network rm``: stop its helper, which deletes the bridge and firewall table;
+    with no helper running, remove what a crashed one left (without pyroute2)."""
+    if stop(runroot, network.id):
+        return
+    remove_leftovers(network.bridge)
+
+
+def remove_leftovers(bridge: str) -> None:
+    """Delete the bridge device and the ``dockyard-<bridge>`` nftables table, if present."""
+    if Path("/sys/class/net", bridge).exists():
+        subprocess.run(["ip", "link", "del", bridge], check=False, capture_output=True)
+    subprocess.run(
+        ["nft", "delete", "table", "ip", f"dockyard-{bridge}"], check=False, capture_output=True
+    )
+
+
+def _exchange(path: Path, message: Mapping[str, object]) -> dict[str, object]:
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC) as sock:
+        sock.settimeout(REPLY_TIMEOUT)
+        sock.connect(_connectable(path))
+        sock.sendall(json.dumps(message).encode() + b"\n")
+        data = b""
+        while not data.endswith(b"\n"):
+            chunk = sock.recv(65536)
+            if not chunk:
+                raise EOFError(f"{path}: closed without an answer")
+            data += chunk
+    reply = json.loads(data)
+    if not isinstance(reply, dict):
+        raise errors.Unavailable(f"{path}: malformed answer")
+    if not reply.get("ok"):
+        kind = getattr(errors, str(reply.get("kind")), errors.DockyardError)
+        if not (isinstance(kind, type) and issubclass(kind, errors.DockyardError)):
+            kind = errors.DockyardError
+        hint = reply.get("hint")
+        raise kind(str(reply.get("message")), hint=str(hint) if hint else None)
+    return reply
+
+
+def _connectable(path: Path) -> str:
+    """AF_UNIX paths are limited to 107 bytes; long test roots go through /proc/self/fd."""
+    text = str(path)
+    if len(text.encode()) < 100:
+        return text
+    if not path.exists():
+        raise FileNotFoundError(text)
+    key = str(path.parent)
+    fd = _DIR_FDS.get(key)
+    if fd is None:
+        fd = _DIR_FDS[key] = os.open(key, os.O_PATH | os.O_CLOEXEC)  # kept for reuse
+    return f"/proc/self/fd/{fd}/{path.name}"
+
+
+_DIR_FDS: dict[str, int] = {}
+
+
+def _start(cfg: HelperConfig, network: Network) -> None:
+    directory = helper_dir(cfg.runroot)
+    directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+    log = socket_path(cfg.runroot, network.id).with_suffix(".log")
+    argv = [
+        sys.executable, "-m", "dockyard.network.helper", "--root", str(cfg.root),
+        "--runroot", str(cfg.runroot), "--network", network.id,
+        "--dns-upstream", cfg.dns_upstream, "--linger", str(cfg.linger),
+    ]  # fmt: skip
+    with open(log, "ab") as out:  # setsid --fork: the helper outlives us and is not our child
+        subprocess.run(
+            ["setsid", "--fork", *argv], stdin=subprocess.DEVNULL, stdout=out, stderr=out,
+            check=True,
+        )  # fmt: skip

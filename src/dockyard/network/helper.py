@@ -1,0 +1,309 @@
+"""The per-network helper process: ``python -m dockyard.network.helper --root R --runroot RR
+--network ID``.
+
+One per network, started on demand by :mod:`.client` and gone ``--linger`` seconds after its
+last endpoint leaves (or at ``network rm``). It keeps pyroute2 warm so that ``run`` pays a
+unix-socket round trip instead of its import, owns the network's bridge, veths, nftables table
+and published-port reservations, and answers DNS for the network's container names on the
+gateway address (forwarding other names to the host's resolvers).
+
+Requests are served one at a time: that serialises address allocation and rule updates for the
+network. The exclusive lock ``<id>.lock`` makes sure only one helper serves a network.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import dataclasses
+import fcntl
+import json
+import os
+import select
+import socket
+import sys
+import time
+import traceback
+from pathlib import Path
+
+from dockyard import errors
+from dockyard.metadata import Database
+from dockyard.network import dns, nft, plumbing, sandbox
+from dockyard.network.client import ping, socket_path
+from dockyard.network.model import Endpoint, Network, PortBinding, Proto
+from dockyard.network.store import NetworkStore
+
+
+class Helper:
+    """One network's helper state: its IPRoute socket, DNS records and port reservations."""
+
+    def __init__(self, store: NetworkStore, network: Network, upstream: str, runroot: Path) -> None:
+        self.store = store
+        self.runroot = runroot
+        self.network = network
+        self.ipr = plumbing.open_netlink()
+        self.records = dns.Records()
+        self.reserved: dict[str, list[socket.socket]] = {}
+        self.upstream = dns.parse_upstream(upstream) if upstream else _host_resolvers()
+        self.responder: dns.Responder | None = None
+        self.torn_down = False
+
+    # -- life ---------------------------------------------------------------------------
+    def setup(self) -> None:
+        """Bridge, firewall table, surviving endpoints (a restarted helper), DNS."""
+        plumbing.ensure_bridge(self.ipr, self.network)
+        nft.apply(nft.network_table(self.network))
+        for ep in self.store.endpoints(network_id=self.network.id):
+            if not ep.veth or plumbing.link_index(self.ipr, ep.veth) is None:
+                self.store.release(self.network.id, ep.container_id)  # its container is gone
+                continue
+            with contextlib.suppress(errors.DockyardError):
+                self.reserved[ep.container_id] = _reserve(ep.ports)
+            self._names(ep)
+        self._apply_ports()
+        responder = dns.Responder(
+            self.records, listen=(self.network.gateway, 53), upstream=self.upstream
+        )
+        try:
+            responder.start()
+            self.responder = responder
+        except errors.DockyardError as err:  # the network works; only names do not resolve
+            print(f"network {self.network.name}: no DNS: {err}", file=sys.stderr, flush=True)
+
+    def teardown(self) -> None:
+        """Everything the network put on the host, gone (endpoints' veths included).
+        Idempotent."""
+        if self.torn_down:
+            return
+        self.torn_down = True
+        if self.responder is not None:
+            self.responder.close()
+        for ep in self.store.endpoints(network_id=self.network.id):
+            self.detach(ep.container_id)
+        plumbing.delete_link(self.ipr, self.network.bridge)
+        with contextlib.suppress(errors.DockyardError):
+            nft.apply(nft.delete_table(self.network.bridge))
+        self.ipr.close()
+
+    # -- requests ---------------------------------------------------------------------------
+    def attach(self, req: dict[str, object]) -> dict[str, object]:
+        cid = str(req["container"])
+        self.detach(cid)
+        ports = [PortBinding.from_json(p) for p in req.get("ports") or []]  # type: ignore[attr-defined]
+        names = [str(n) for n in req.get("names") or []]  # type: ignore[attr-defined]
+        ep = self.store.allocate(self.network, cid, ip=str(req.get("ip") or ""), names=names)
+        veth = plumbing.veth_name(self.network.id, cid)
+        try:
+            sockets = _reserve(ports)
+            self.reserved[cid] = sockets
+            ep = dataclasses.replace(ep, veth=veth, ports=tuple(_bound(ports, sockets)))
+            self.store.set_endpoint(ep)
+            plumbing.attach(
+                self.ipr, self.network, netns=Path(str(req["netns"])), veth=veth,
+                ifname=str(req.get("ifname") or "eth0"), ip=ep.ip, mac=ep.mac,
+                default_route=bool(req.get("default_route", True)) and not self.network.internal,
+            )  # fmt: skip
+            if ep.ports:
+                self._apply_ports()
+        except BaseException:
+            self.detach(cid)
+            raise
+        self._names(ep)
+        return {"endpoint": ep.to_json()}
+
+    def detach(self, cid: str) -> dict[str, object]:
+        found = self.store.endpoints(network_id=self.network.id, container_id=cid)
+        self.records.drop(cid)
+        for sock in self.reserved.pop(cid, []):
+            sock.close()
+        for ep in found:
+            if ep.veth:
+                plumbing.delete_link(self.ipr, ep.veth)
+            self.store.release(self.network.id, cid)
+            if ep.ports:
+                self._apply_ports()
+        return {}
+
+    def _names(self, ep: Endpoint) -> None:
+        if not self.network.is_default:  # docker: no name resolution on the default bridge
+            self.records.set(ep.container_id, list(ep.names), ep.ip)
+
+    def _apply_ports(self) -> None:
+        endpoints = self.store.endpoints(network_id=self.network.id)
+        nft.apply(nft.ports_chain(self.network, endpoints))
+
+
+def _reserve(ports: list[PortBinding] | tuple[PortBinding, ...]) -> list[socket.socket]:
+    """Bind (without listening) each published host port so that no other program and no
+    other container can take it; host port 0 lets the kernel pick a free one.
+
+    Raises:
+        Conflict: docker's "port is already allocated".
+    """
+    sockets: list[socket.socket] = []
+    try:
+        sockets.extend(_bind(binding) for binding in ports)
+    except BaseException:
+        for sock in sockets:
+            sock.close()
+        raise
+    return sockets
+
+
+def _bind(binding: PortBinding) -> socket.socket:
+    kind = socket.SOCK_STREAM if binding.proto is Proto.TCP else socket.SOCK_DGRAM
+    addr = binding.host_ip or "0.0.0.0"
+    last = binding.host_port_end or binding.host_port
+    for port in range(binding.host_port, last + 1):
+        sock = socket.socket(socket.AF_INET, kind | socket.SOCK_CLOEXEC)
+        try:
+            sock.bind((addr, port))
+        except OSError:
+            sock.close()
+            continue
+        return sock
+    shown = f"{binding.host_port}-{last}" if last != binding.host_port else str(last)
+    raise errors.Conflict(
+        f"Bind for {addr}:{shown} failed: port is already allocated",
+        hint="publish on another host port, or stop what uses this one",
+    )
+
+
+def _bound(ports: list[PortBinding], sockets: list[socket.socket]) -> list[PortBinding]:
+    return [
+        dataclasses.replace(p, host_port=s.getsockname()[1], host_port_end=0)
+        for p, s in zip(ports, sockets, strict=True)
+    ]
+
+
+def _host_resolvers() -> list[tuple[str, int]]:
+    try:
+        return dns.upstream_from_resolv_conf(Path("/etc/resolv.conf").read_text())
+    except OSError:
+        return []
+
+
+# -- the process ------------------------------------------------------------------------------
+def serve(helper: Helper, listener: socket.socket, linger: float) -> None:
+    """Answer requests until ``stop`` or ``linger`` seconds with no endpoints."""
+    idle_since = time.monotonic()
+    while True:
+        ready, _, _ = select.select([listener], [], [], 0.5)
+        if ready:
+            conn, _ = listener.accept()
+            with conn:
+                if _handle(helper, conn):
+                    return
+        if helper.store.endpoints(network_id=helper.network.id) or helper.reserved:
+            idle_since = time.monotonic()
+        elif time.monotonic() - idle_since > linger:
+            return
+
+
+def _handle(helper: Helper, conn: socket.socket) -> bool:
+    """Serve one request; True when it asked the helper to stop."""
+    conn.settimeout(10)
+    stop = False
+    try:
+        data = b""
+        while not data.endswith(b"\n"):
+            chunk = conn.recv(65536)
+            if not chunk:
+                return False
+            data += chunk
+        req = json.loads(data)
+        op = req.get("op")
+        if op == "attach":
+            reply = helper.attach(req)
+        elif op == "detach":
+            reply = helper.detach(str(req["container"]))
+            netns = Path(str(req.get("netns") or ""))
+            if netns.parent == helper.runroot / "netns":  # stopped for good: unpin it too
+                sandbox.remove(netns)
+        elif op == "ping":
+            reply = {}
+        elif op == "stop":
+            live = helper.store.endpoints(network_id=helper.network.id)
+            if live and not req.get("force"):
+                raise errors.Conflict(f"network {helper.network.name} has active endpoints")
+            helper.teardown()  # before answering: `network rm` returns with the bridge gone
+            stop, reply = True, {}
+        else:
+            raise errors.InvalidArgument(f"unknown helper operation {op!r}")
+        answer: dict[str, object] = {"ok": True, **reply}
+    except errors.DockyardError as err:
+        answer = {"ok": False, "kind": type(err).__name__, "message": err.message,
+                  "hint": err.hint}  # fmt: skip
+    except Exception as err:  # reported to the client; the helper goes on
+        traceback.print_exc()
+        answer = {"ok": False, "kind": "DockyardError",
+                  "message": f"network {helper.network.name}: {err}"}  # fmt: skip
+    with contextlib.suppress(OSError):
+        conn.sendall(json.dumps(answer).encode() + b"\n")
+    return stop
+
+
+def _lock(runroot: Path, network_id: str) -> int | None:
+    """The network's lock, or None when a live helper already serves it."""
+    path = socket_path(runroot, network_id).with_suffix(".lock")
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return fd
+    except BlockingIOError:
+        if ping(runroot, network_id):
+            os.close(fd)
+            return None
+    fcntl.flock(fd, fcntl.LOCK_EX)  # an old helper is shutting down: take over after it
+    return fd
+
+
+def _listen(path: Path) -> socket.socket:
+    """Bind at a temporary name, then rename: a client connects only to a ready helper."""
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}")
+    with contextlib.suppress(FileNotFoundError):
+        tmp.unlink()
+    cwd = os.open(".", os.O_RDONLY)
+    try:  # relative names dodge the 107-byte limit of AF_UNIX paths
+        os.chdir(path.parent)
+        sock.bind(tmp.name)
+        sock.listen(128)
+        os.rename(tmp.name, path.name)
+    finally:
+        os.fchdir(cwd)
+        os.close(cwd)
+    return sock
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="dockyard-network-helper")
+    parser.add_argument("--root", required=True, type=Path)
+    parser.add_argument("--runroot", required=True, type=Path)
+    parser.add_argument("--network", required=True)
+    parser.add_argument("--dns-upstream", default="")
+    parser.add_argument("--linger", type=float, default=30.0)
+    args = parser.parse_args(argv)
+    lock = _lock(args.runroot, args.network)
+    if lock is None:
+        return 0
+    store = NetworkStore(Database(args.root / "metadata.db"))
+    network = store.get(args.network)
+    helper = Helper(store, network, args.dns_upstream, args.runroot)
+    path = socket_path(args.runroot, network.id)
+    listener: socket.socket | None = None
+    try:
+        helper.setup()
+        listener = _listen(path)
+        serve(helper, listener, args.linger)
+    finally:
+        if listener is not None:  # queued clients get a reset now, and start a new helper
+            listener.close()
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
+        helper.teardown()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

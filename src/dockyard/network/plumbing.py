@@ -1,0 +1,145 @@
+"""Netlink work for the helper (pyroute2): the network's bridge, and one veth pair per
+endpoint with its container end configured inside the container's namespace file.
+
+Imported only by the helper process (pyroute2 costs ~150 ms to import). pyroute2's sync API
+runs its own event loop, so nothing here may run inside an asyncio loop.
+"""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import os
+import threading
+from pathlib import Path
+from typing import Any
+
+from pyroute2 import IPRoute
+from pyroute2.netlink.exceptions import NetlinkError
+
+from dockyard.linux.ns import CLONE_NEWNET, setns
+from dockyard.network.model import Network
+from dockyard.network.nft import enable_route_localnet
+
+
+def veth_name(network_id: str, container_id: str) -> str:
+    """The host end's name: ``dy`` + 12 hex digits (IFNAMSIZ allows 15)."""
+    digest = hashlib.sha256(f"{network_id}/{container_id}".encode()).hexdigest()
+    return "dy" + digest[:12]
+
+
+def open_netlink() -> IPRoute:
+    """A netlink socket in the caller's network namespace."""
+    return IPRoute()
+
+
+def link_index(ipr: IPRoute, name: str) -> int | None:
+    found = ipr.link_lookup(ifname=name)
+    return int(found[0]) if found else None
+
+
+def ensure_bridge(ipr: IPRoute, network: Network, sysctl: Path = Path("/proc/sys")) -> int:
+    """Create the bridge (if missing) with the gateway address, up; returns its index.
+
+    ``route_localnet`` lets 127.0.0.1 be DNATed to a container (published ports on loopback
+    without a userland proxy).
+    """
+    index = link_index(ipr, network.bridge)
+    if index is None:
+        ipr.link("add", ifname=network.bridge, kind="bridge")
+        index = link_index(ipr, network.bridge)
+        assert index is not None
+    have = {a.get("address") for a in ipr.addr("dump", index=index)}
+    if network.gateway not in have:
+        ipr.addr("add", index=index, address=network.gateway, prefixlen=network.prefixlen)
+    ipr.link("set", index=index, state="up")
+    enable_route_localnet(network.bridge, sysctl)
+    return index
+
+
+def delete_link(ipr: IPRoute, name: str) -> bool:
+    """Delete the link ``name``; False when there was none."""
+    index = link_index(ipr, name)
+    if index is None:
+        return False
+    try:
+        ipr.link("del", index=index)
+    except NetlinkError as err:
+        if err.code != errno.ENODEV:
+            raise
+        return False
+    return True
+
+
+def attach(
+    ipr: IPRoute,
+    network: Network,
+    *,
+    netns: Path,
+    veth: str,
+    ifname: str,
+    ip: str,
+    mac: str,
+    default_route: bool,
+) -> None:
+    """A veth pair: ``veth`` on the bridge (hairpin on, so a container reaches its own
+    published ports), ``ifname`` inside ``netns`` with ``ip``/``mac``, up, ``lo`` up, and the
+    default route through the gateway when ``default_route``.
+
+    Raises:
+        NetlinkError: the kernel refused (the caller undoes).
+    """
+    bridge = ensure_bridge(ipr, network)
+    delete_link(ipr, veth)  # a leftover of a crashed helper
+    fd = os.open(netns, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        ipr.link("add", ifname=veth, kind="veth", peer={"ifname": ifname, "net_ns_fd": fd})
+        index = link_index(ipr, veth)
+        assert index is not None
+        ipr.link("set", index=index, master=bridge)
+        ipr.brport("set", index=index, hairpin_mode=1)
+        ipr.link("set", index=index, state="up")
+        _in_namespace(
+            fd, _configure_inside, ifname, ip, network.prefixlen, mac,
+            network.gateway if default_route else "",
+        )  # fmt: skip
+    except BaseException:
+        delete_link(ipr, veth)
+        raise
+    finally:
+        os.close(fd)
+
+
+def _configure_inside(ifname: str, ip: str, prefixlen: int, mac: str, gateway: str) -> None:
+    with IPRoute() as inner:
+        found = inner.link_lookup(ifname=ifname)
+        if not found:
+            raise OSError(errno.ENODEV, f"{ifname} did not appear in the container's namespace")
+        index = found[0]
+        if mac:
+            inner.link("set", index=index, address=mac)
+        inner.addr("add", index=index, address=ip, prefixlen=prefixlen)
+        inner.link("set", index=index, state="up")
+        for lo in inner.link_lookup(ifname="lo"):
+            inner.link("set", index=lo, state="up")
+        if gateway:
+            inner.route("replace", dst="default", gateway=gateway)
+
+
+def _in_namespace(fd: int, func: Any, *args: object) -> None:
+    """Run ``func`` in a thread that has joined the namespace ``fd`` (setns(2) moves only
+    the calling thread; netlink sockets belong to the namespace they were opened in)."""
+    failure: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            setns(fd, CLONE_NEWNET)
+            func(*args)
+        except BaseException as err:
+            failure.append(err)
+
+    worker = threading.Thread(target=run, name="in-netns")
+    worker.start()
+    worker.join()
+    if failure:
+        raise failure[0]

@@ -1,0 +1,225 @@
+"""Bridge networking end to end through the real CLI: names and aliases on user networks,
+isolation between networks, internal networks, published ports (TCP and UDP, loopback, the
+host's address, hairpin), ``--network container:``, many parallel runs on one network, and
+that removing everything leaves no bridge, veth, namespace file, nftables table or helper.
+
+Traffic goes only to loopback, the host's own address and the containers made here; the
+networks' DNS forwards unknown names to a dead loopback port (tests/conftest.py).
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import json
+import socket
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from tests.conftest import DockyardRunner
+from tests.engine.containers_harness import Box, boxed, wait_until
+from tests.support.leaks import take_snapshot
+
+pytestmark = [pytest.mark.root, pytest.mark.overlay, pytest.mark.netns]
+
+
+@pytest.fixture
+def box(dockyard: DockyardRunner, busybox_tar: Path) -> Iterator[Box]:
+    yield from boxed(dockyard, busybox_tar)
+
+
+def _host_address() -> str:
+    """The host's first non-loopback IPv4 address (traffic to it stays on the host)."""
+    out = subprocess.run(["ip", "-4", "-o", "addr", "show", "scope", "global"],
+                         capture_output=True, text=True, check=True).stdout  # fmt: skip
+    for line in out.splitlines():
+        addr = line.split()[3].split("/")[0]
+        if not addr.startswith("127."):
+            return addr
+    pytest.skip("the host has no global IPv4 address")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("0.0.0.0", 0))
+        return int(s.getsockname()[1])
+
+
+def _network(box: Box, name: str, *flags: str) -> str:
+    subnet = box.runner.pools.split(":")[0].rsplit(".", 1)[0]  # 10.231.N
+    index = {"a": 0, "b": 32, "c": 64, "d": 96}[name[-1]]
+    return box.out("network", "create", "--subnet", f"{subnet}.{index + 128}/27", *flags, name)
+
+
+def _httpd(box: Box, name: str, *flags: str) -> str:
+    return box.run_d("--name", name, *flags, "busybox", "httpd", "-f", "-p", "80", "-h", "/etc")
+
+
+def _fetch(box: Box, net: str, url: str) -> subprocess.CompletedProcess[bytes]:
+    return box("run", "--rm", "--network", net, "busybox", "wget", "-q", "-O-", url, check=False)
+
+
+def _http(addr: str, port: int) -> str:
+    with socket.create_connection((addr, port), timeout=5) as s:
+        s.sendall(b"GET /hostname HTTP/1.0\r\n\r\n")
+        data = b""
+        while chunk := s.recv(4096):
+            data += chunk
+    return data.decode().split("\r\n\r\n", 1)[1]
+
+
+def test_names_and_aliases_resolve_on_a_user_network(box: Box) -> None:
+    _network(box, "neta")
+    web = _httpd(box, "web", "--network", "neta", "--network-alias", "www")
+    for url in ("http://web/hostname", "http://www/hostname", f"http://{web[:12]}/hostname"):
+        got = _fetch(box, "neta", url)
+        assert got.returncode == 0, got.stderr
+        assert got.stdout.decode().strip() == web[:12]
+    resolv = box.out("run", "--rm", "--network", "neta", "busybox", "cat", "/etc/resolv.conf")
+    gateway = json.loads(box.out("network", "inspect", "neta"))[0]["IPAM"]["Config"][0]["Gateway"]
+    assert f"nameserver {gateway}" in resolv and "ndots:0" in resolv
+
+
+def test_an_alias_of_several_containers_resolves_to_all(box: Box) -> None:
+    _network(box, "neta")
+    one = _httpd(box, "one", "--network", "neta", "--network-alias", "pool")
+    two = _httpd(box, "two", "--network", "neta", "--network-alias", "pool")
+    ips = {box.inspect(c, "{{.NetworkSettings.Networks.neta.IPAddress}}") for c in (one, two)}
+    out = box.out("run", "--rm", "--network", "neta", "busybox", "nslookup", "-type=a", "pool")
+    assert ips <= {line.split()[-1] for line in out.splitlines() if line.startswith("Address")}
+
+
+def test_names_go_when_the_container_stops(box: Box) -> None:
+    _network(box, "neta")
+    _httpd(box, "web", "--network", "neta")
+    assert _fetch(box, "neta", "http://web/hostname").returncode == 0
+    box("stop", "-t", "0", "web")
+    looked = box("run", "--rm", "--network", "neta", "busybox", "nslookup", "web", check=False)
+    assert looked.returncode != 0
+
+
+def test_the_default_bridge_has_no_names_but_addresses(box: Box) -> None:
+    web = _httpd(box, "web")
+    ip = box.inspect(web, "{{.NetworkSettings.IPAddress}}")
+    assert ip.startswith(box.runner.pools.split(":")[0].rsplit(".", 1)[0])
+    assert _fetch(box, "bridge", f"http://{ip}/hostname").stdout.decode().strip() == web[:12]
+    assert _fetch(box, "bridge", "http://web/hostname").returncode != 0
+    hosts = box.out("exec", web, "cat", "/etc/hosts")
+    assert f"{ip}\t{web[:12]}" in hosts
+
+
+def test_containers_on_different_networks_cannot_talk(box: Box) -> None:
+    _network(box, "neta")
+    _network(box, "netb")
+    web = _httpd(box, "web", "--network", "neta")
+    ip = box.inspect(web, "{{.NetworkSettings.Networks.neta.IPAddress}}")
+    probe = box("run", "--rm", "--network", "netb", "busybox",
+                "nc", "-w", "1", ip, "80", input=b"", check=False)  # fmt: skip
+    assert probe.returncode != 0
+    same = box("run", "--rm", "--network", "neta", "busybox",
+               "nc", "-w", "1", ip, "80", input=b"", check=False)  # fmt: skip
+    assert same.returncode == 0
+
+
+def test_an_internal_network_has_no_route_out(box: Box) -> None:
+    _network(box, "netc", "--internal")
+    routes = box.out("run", "--rm", "--network", "netc", "busybox", "ip", "route")
+    assert "default" not in routes
+    out = box("run", "--rm", "--network", "netc", "busybox",
+              "nc", "-w", "1", _host_address(), "22", input=b"", check=False)  # fmt: skip
+    assert out.returncode != 0
+
+
+def test_published_tcp_port_answers_on_loopback_host_address_and_hairpin(box: Box) -> None:
+    port = _free_port()
+    web = _httpd(box, "web", "-p", f"{port}:80")
+    host = _host_address()
+    assert _http("127.0.0.1", port).strip() == web[:12]
+    assert _http(host, port).strip() == web[:12]
+    hairpin = _fetch(box, "bridge", f"http://{host}:{port}/hostname")
+    assert hairpin.stdout.decode().strip() == web[:12], hairpin.stderr
+    assert box.out("port", web, "80") == f"0.0.0.0:{port}"
+
+
+def test_a_random_host_port_is_reported_by_port(box: Box) -> None:
+    web = _httpd(box, "web", "-p", "127.0.0.1::80")
+    shown = box.out("port", web, "80/tcp")
+    addr, _, port = shown.rpartition(":")
+    assert addr == "127.0.0.1" and int(port) > 0
+    assert _http("127.0.0.1", int(port)).strip() == web[:12]
+    assert f"127.0.0.1:{port}->80/tcp" in box.out("ps", "--format", "{{.Ports}}")
+
+
+def test_a_taken_host_port_is_refused(box: Box) -> None:
+    port = _free_port()
+    _httpd(box, "web", "-p", f"{port}:80")
+    second = box("run", "-d", "-p", f"{port}:80", "busybox", "sleep", "5", check=False)
+    assert second.returncode == 125
+    assert b"port is already allocated" in second.stderr
+
+
+@pytest.mark.slow
+def test_published_udp_port(box: Box, debian_tar: Path) -> None:
+    box("import", str(debian_tar), "debian")
+    port = _free_port()
+    echo = ('$s=IO::Socket::INET->new(LocalPort=>53,Proto=>"udp") or die;'
+            'while($s->recv($m,100)){ $s->send("echo:$m") }')  # fmt: skip
+    box.run_d("-p", f"{port}:53/udp", "debian", "perl", "-MIO::Socket::INET", "-e", echo)
+    for addr in ("127.0.0.1", _host_address()):
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            s.settimeout(1)
+
+            def answer(s: socket.socket = s, addr: str = addr) -> bytes:
+                s.sendto(b"ping", (addr, port))
+                try:
+                    return s.recvfrom(100)[0]
+                except TimeoutError:
+                    return b""
+
+            assert wait_until(answer, f"an UDP echo through {addr}:{port}") == b"echo:ping"
+
+
+def test_network_container_shares_the_namespace(box: Box) -> None:
+    web = _httpd(box, "web")
+    ip = box.inspect(web, "{{.NetworkSettings.IPAddress}}")
+    seen = box.out("run", "--rm", "--network", "container:web", "busybox", "ip", "-4", "addr")
+    assert ip in seen
+    got = box.out("run", "--rm", "--network", "container:web", "busybox",
+                  "wget", "-q", "-O-", "http://127.0.0.1/hostname")  # fmt: skip
+    assert got.strip() == web[:12]
+
+
+def test_thirty_parallel_runs_get_distinct_resolvable_addresses(box: Box) -> None:
+    _network(box, "netd")  # a /27: 29 addresses for containers...
+    box("network", "rm", "netd")
+    subnet = box.runner.pools.split(":")[0].rsplit(".", 1)[0]
+    box("network", "create", "--subnet", f"{subnet}.0/25", "netd")
+
+    def start(i: int) -> str:
+        return box.run_d("--name", f"c{i}", "--network", "netd", "busybox", "sleep", "300")
+
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        ids = list(pool.map(start, range(30)))
+    ips = [box.inspect(c, "{{.NetworkSettings.Networks.netd.IPAddress}}") for c in ids]
+    assert len(set(ips)) == 30, ips
+    script = "; ".join(f"nslookup c{i} >/dev/null || echo missing c{i}" for i in range(30))
+    assert box.out("run", "--rm", "--network", "netd", "busybox", "sh", "-c", script) == ""
+
+
+def test_removing_everything_leaves_nothing(box: Box) -> None:
+    before = take_snapshot()
+    _network(box, "neta")
+    port = _free_port()
+    _httpd(box, "web", "--network", "neta", "-p", f"{port}:80")
+    _httpd(box, "plain", "-p", f"{_free_port()}:80")
+    during = take_snapshot()
+    assert during.tables - before.tables and during.helpers - before.helpers
+    box("rm", "-f", "web", "plain")
+    box("network", "rm", "neta")
+    from dockyard.network.client import stop
+
+    for sock in box.runroot.glob("networks/*.sock"):  # the default network's helper
+        stop(box.runroot, sock.stem)
+    wait_until(lambda: not take_snapshot().leaked_since(before), "nothing left", timeout=10)
+    assert not list(box.runroot.glob("netns/*"))
