@@ -280,3 +280,24 @@ def test_output_local_and_tar(box: DockyardRunner, tmp_path: Path) -> None:
     assert box.out("ps", "-aq") == ""
     bad = box("build", "--output", "type=registry,dest=x", str(ctx), check=False)
     assert bad.returncode == 1 and "exporter is not supported" in bad.stderr.decode()
+
+
+@pytest.mark.netns
+def test_run_networks(box: DockyardRunner, tmp_path: Path) -> None:
+    """RUN joins the default bridge network (an address and a route out, through NAT), a
+    user network by name with ``--network NAME`` and none with ``RUN --network=none``."""
+    box("network", "create", "buildnet")
+    dockerfile = (
+        "FROM busybox\n"
+        "RUN ip -4 -o addr show eth0 | awk '{print $4}' > /addr && ip route > /routes\n"
+        "RUN --network=none sh -c 'ip -o link | grep -c eth0 > /none || true'\n"
+    )
+    _build(box, tmp_path, dockerfile)
+    out = box.out("run", "--rm", "feat", "sh", "-c", "cat /addr /routes /none")
+    assert out.splitlines()[0].startswith(box.pools.split(":")[0].rsplit(".", 1)[0])
+    assert "default via" in out and out.splitlines()[-1] == "0"
+    _build(box, tmp_path, "FROM busybox\nRUN ip -4 -o addr show eth0 > /addr\n",
+           "--network", "buildnet")  # fmt: skip
+    subnet = json.loads(box.out("network", "inspect", "buildnet"))[0]["IPAM"]["Config"][0]
+    prefix = subnet["Subnet"].rsplit(".", 1)[0]
+    assert f"inet {prefix}." in box.out("run", "--rm", "feat", "cat", "/addr")

@@ -223,3 +223,36 @@ def test_removing_everything_leaves_nothing(box: Box) -> None:
         stop(box.runroot, sock.stem)
     wait_until(lambda: not take_snapshot().leaked_since(before), "nothing left", timeout=10)
     assert not list(box.runroot.glob("netns/*"))
+
+
+def test_connect_and_disconnect_a_running_container(box: Box) -> None:
+    _network(box, "neta")
+    _network(box, "netb")
+    web = _httpd(box, "web", "--network", "neta")
+    box("network", "connect", "--alias", "extra", "netb", "web")
+    assert "eth1" in box.out("exec", web, "ip", "-4", "-o", "addr")
+    got = _fetch(box, "netb", "http://extra/hostname")
+    assert got.stdout.decode().strip() == web[:12], got.stderr
+    again = box("network", "connect", "netb", "web", check=False)
+    assert again.returncode == 1 and b"already exists in network netb" in again.stderr
+    box("network", "disconnect", "neta", "web")
+    addrs = box.out("exec", web, "ip", "-4", "-o", "addr")
+    assert "eth0" not in addrs and "eth1" in addrs
+    assert _fetch(box, "neta", "http://web/hostname").returncode != 0
+    networks = box.inspect(web, "{{range $k, $v := .NetworkSettings.Networks}}{{$k}} {{end}}")
+    assert networks.split() == ["netb"]
+
+
+def test_system_prune_removes_what_a_killed_helper_left(box: Box) -> None:
+    before = take_snapshot()
+    box.run_d("--name", "web", "busybox", "sleep", "300")  # the default network: never pruned
+    helpers = take_snapshot().helpers - before.helpers
+    for line in helpers:
+        subprocess.run(["kill", "-9", line.split()[0]], check=True)
+    wait_until(lambda: not (take_snapshot().helpers - before.helpers), "the helper to die")
+    box("rm", "-f", "web")
+    left = take_snapshot()
+    assert left.tables - before.tables and left.links - before.links  # what it could not remove
+    out = box.out("system", "prune", "-f")
+    assert "Removed leftovers:" in out
+    assert not take_snapshot().leaked_since(before)

@@ -48,10 +48,14 @@ VOLUME = {
 NETWORK = {
     "create": f"{_N}:create_cmd", "ls": f"{_N}:ls_cmd", "list": f"{_N}:ls_cmd",
     "inspect": f"{_N}:inspect_cmd", "rm": f"{_N}:rm_cmd", "remove": f"{_N}:rm_cmd",
-    "prune": f"{_N}:prune_cmd",
+    "prune": f"{_N}:prune_cmd", "connect": "dockyard.cli.network_connect:connect_cmd",
+    "disconnect": "dockyard.cli.network_connect:disconnect_cmd",
 }  # fmt: skip
 
-SYSTEM = {"df": f"{_S}:df_cmd", "check": f"{_S}:check_cmd", "info": f"{_S}:info_cmd"}
+SYSTEM = {
+    "df": f"{_S}:df_cmd", "check": f"{_S}:check_cmd", "info": f"{_S}:info_cmd",
+    "prune": f"{_S}:prune_cmd",
+}  # fmt: skip
 
 _TOP_FROM_CONTAINER = (
     "create", "run", "start", "attach", "exec", "stop", "kill", "restart", "rm", "wait",

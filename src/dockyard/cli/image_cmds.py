@@ -145,7 +145,7 @@ def rmi_cmd(app: AppContext, names: tuple[str, ...], force: bool, no_prune: bool
     errors: list[str] = []
     for name in names:
         try:
-            _print_removal(remove_image(app.images, name, force=force), capital=True)
+            print_removal(remove_image(app.images, name, force=force), capital=True)
         except DockyardError as err:
             errors.append(str(err))
     _fail_with(errors)
@@ -176,7 +176,7 @@ def prune_cmd(app: AppContext, all_: bool, filters: tuple[str, ...], force: bool
     result = prune_images(app.images, all_images=all_, labels=labels, until=until)
     if result.untagged or result.deleted:
         click.echo("Deleted Images:")
-        _print_removal(result, capital=False)
+        print_removal(result, capital=False)
         click.echo()
     click.echo(f"Total reclaimed space: {human_size(result.reclaimed)}")
 
@@ -284,7 +284,7 @@ def _open_input(path: str) -> BinaryIO:
         raise InvalidArgument(f"open {path}: is a directory") from err
 
 
-def _print_removal(result: Removal, *, capital: bool) -> None:
+def print_removal(result: Removal, *, capital: bool) -> None:
     untagged, deleted = ("Untagged", "Deleted") if capital else ("untagged", "deleted")
     for ref in result.untagged:
         click.echo(f"{untagged}: {ref}")

@@ -206,9 +206,7 @@ def rm_cmd(app: AppContext, /, refs: tuple[str, ...], force: bool) -> None:
 @pass_app
 def prune_cmd(app: AppContext, /, filters: tuple[str, ...], force: bool) -> None:
     """Remove all custom networks no container uses."""
-    from dockyard._util import rfc3339
     from dockyard.cli.prunefilter import parse_prune_filters
-    from dockyard.image.remove import labels_match
 
     labels, until = parse_prune_filters(filters)
     if not force and not click.confirm(
@@ -216,6 +214,19 @@ def prune_cmd(app: AppContext, /, filters: tuple[str, ...], force: bool) -> None
         "Are you sure you want to continue?"
     ):
         return
+    removed = prune_networks(app, labels, until)
+    if removed:
+        click.echo("Deleted Networks:")
+        for name in removed:
+            click.echo(name)
+
+
+def prune_networks(app: AppContext, labels: Sequence[str], until: float | None) -> list[str]:
+    """Remove every user network without endpoints (``network prune``, ``system prune``);
+    return their names."""
+    from dockyard._util import rfc3339
+    from dockyard.image.remove import labels_match
+
     removed: list[str] = []
     for network in app.networks.list():
         if network.is_default or not labels_match(network.labels, labels):
@@ -227,10 +238,7 @@ def prune_cmd(app: AppContext, /, filters: tuple[str, ...], force: bool) -> None
         except Conflict:  # containers are attached: not unused
             continue
         removed.append(network.name)
-    if removed:
-        click.echo("Deleted Networks:")
-        for name in removed:
-            click.echo(name)
+    return removed
 
 
 def parse_filters(items: Sequence[str]) -> Callable[[NetworkRow], bool]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import platform as host
 import sys
+from collections.abc import Sequence
 
 import click
 
@@ -175,3 +176,62 @@ def check_cmd(app: AppContext, repair: bool) -> None:
             click.echo("Hint: run `dockyard system check --repair` to fix what can be fixed",
                        err=True)  # fmt: skip
         raise click.exceptions.Exit(1)
+
+
+@click.command("prune")
+@click.option(
+    "-a", "--all", "all_", is_flag=True, help="Remove all unused images, not just dangling."
+)
+@click.option("--volumes", is_flag=True, help="Prune anonymous volumes.")
+@click.option("--filter", "filters", multiple=True, help="Filter (label=…, until=…).")
+@click.option("-f", "--force", is_flag=True, help="Do not prompt for confirmation.")
+@pass_app
+def prune_cmd(
+    app: AppContext, all_: bool, volumes: bool, filters: tuple[str, ...], force: bool
+) -> None:
+    """Remove unused data: stopped containers, unused networks, dangling (or, with -a, all
+    unused) images, and what a crash left of networking."""
+    from dockyard.cli.network_cmds import prune_networks
+    from dockyard.cli.prunefilter import container_keep, parse_prune_filters
+    from dockyard.engine.netclean import remove_leftovers
+    from dockyard.engine.remove import prune as prune_containers
+    from dockyard.image.remove import prune_images
+
+    labels, until = parse_prune_filters(filters)
+    if not force and not click.confirm(_prune_warning(all_, volumes), default=False):
+        return
+    removed, reclaimed = prune_containers(app.containers, container_keep(filters))
+    _listing("Deleted Containers:", removed)
+    _listing("Deleted Networks:", prune_networks(app, labels, until))
+    _listing("Removed leftovers:", remove_leftovers(app.containers))
+    if volumes:
+        report = app.volumes.prune(all_volumes=False, label_filters=labels)
+        _listing("Deleted Volumes:", report.removed)
+        reclaimed += report.reclaimed
+    images = prune_images(app.images, all_images=all_, labels=labels, until=until)
+    if images.untagged or images.deleted:
+        from dockyard.cli.image_cmds import print_removal
+
+        click.echo("Deleted Images:")
+        print_removal(images, capital=False)
+        click.echo()
+    click.echo(f"Total reclaimed space: {human_size(reclaimed + images.reclaimed)}")
+
+
+def _prune_warning(all_: bool, volumes: bool) -> str:
+    lines = ["WARNING! This will remove:", "  - all stopped containers",
+             "  - all networks not used by at least one container"]  # fmt: skip
+    if volumes:
+        lines.append("  - all anonymous volumes not used by at least one container")
+    lines.append("  - all images without at least one container associated to them"
+                 if all_ else "  - all dangling images")  # fmt: skip
+    lines.append("  - leftovers of crashed network set-ups (namespaces, bridges, rules)")
+    return "\n".join([*lines, "", "Are you sure you want to continue?"])
+
+
+def _listing(title: str, items: Sequence[str]) -> None:
+    if items:
+        click.echo(title)
+        for item in items:
+            click.echo(item)
+        click.echo()

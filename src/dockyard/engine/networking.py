@@ -95,19 +95,58 @@ def connect(
     attached: list[Attached] = []
     try:
         for index, attachment in enumerate(config.networks):
-            network = _network(store, attachment)
-            endpoint = client.attach(
-                cfg, network, container_id=config.id, netns=path, ifname=f"eth{index}",
-                ip=attachment.ip, names=dns_names(config, attachment),
-                ports=config.ports if index == 0 else (), default_route=index == 0,
-            )  # fmt: skip
-            attached.append(Attached(network=network.name, network_id=network.id,
-                                     gateway=network.gateway, prefixlen=network.prefixlen,
-                                     endpoint=endpoint))  # fmt: skip
+            attached.append(_attach(store, cfg, config, attachment, path, f"eth{index}",
+                                    primary=index == 0))  # fmt: skip
     except BaseException:
         disconnect(store, cfg, config)
         raise
     return attached
+
+
+def _attach(
+    store: NetworkStore,
+    cfg: HelperConfig,
+    config: ContainerConfig,
+    attachment: NetworkAttachment,
+    netns: Path,
+    ifname: str,
+    *,
+    primary: bool,
+) -> Attached:
+    network = _network(store, attachment)
+    endpoint = client.attach(
+        cfg, network, container_id=config.id, netns=netns, ifname=ifname, ip=attachment.ip,
+        names=dns_names(config, attachment), ports=config.ports if primary else (),
+        default_route=primary,
+    )  # fmt: skip
+    return Attached(network=network.name, network_id=network.id, gateway=network.gateway,
+                    prefixlen=network.prefixlen, endpoint=endpoint, ifname=ifname)  # fmt: skip
+
+
+def connect_running(
+    store: NetworkStore,
+    cfg: HelperConfig,
+    config: ContainerConfig,
+    attachment: NetworkAttachment,
+    directory: Path,
+) -> None:
+    """``network connect`` on a running container: one more endpoint in its namespace (the
+    first free ``ethN``), recorded in ``endpoints.json``."""
+    attached = load_endpoints(directory)
+    used = {a.ifname for a in attached}
+    ifname = next(f"eth{n}" for n in range(len(used) + 1) if f"eth{n}" not in used)
+    path = netns_file(cfg.runroot, config.id)
+    attached.append(_attach(store, cfg, config, attachment, path, ifname, primary=not attached))
+    save_endpoints(directory, attached)
+
+
+def disconnect_running(
+    store: NetworkStore, cfg: HelperConfig, config: ContainerConfig, network_id: str,
+    directory: Path,
+) -> None:  # fmt: skip
+    """``network disconnect`` on a running container: its endpoint on that network goes."""
+    release(store, cfg, network_id, config.id)
+    save_endpoints(directory, [a for a in load_endpoints(directory) if a.network_id != network_id])
 
 
 def _network(store: NetworkStore, attachment: NetworkAttachment) -> Network:
@@ -194,17 +233,19 @@ class Attached:
     gateway: str
     prefixlen: int
     endpoint: Endpoint
+    ifname: str = "eth0"
 
     def to_json(self) -> dict[str, object]:
         return {"network": self.network, "network_id": self.network_id,
                 "gateway": self.gateway, "prefixlen": self.prefixlen,
-                "endpoint": self.endpoint.to_json()}  # fmt: skip
+                "endpoint": self.endpoint.to_json(), "ifname": self.ifname}  # fmt: skip
 
     @classmethod
     def from_json(cls, doc: dict[str, Any]) -> Attached:
         return cls(network=str(doc["network"]), network_id=str(doc["network_id"]),
                    gateway=str(doc["gateway"]), prefixlen=int(doc["prefixlen"]),
-                   endpoint=Endpoint.from_json(doc["endpoint"]))  # fmt: skip
+                   endpoint=Endpoint.from_json(doc["endpoint"]),
+                   ifname=str(doc.get("ifname", "eth0")))  # fmt: skip
 
 
 def save_endpoints(directory: Path, attached: Sequence[Attached]) -> None:

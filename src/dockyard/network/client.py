@@ -11,6 +11,7 @@ helper starts one (``python -m dockyard.network.helper``) and retries until it a
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
 import os
@@ -144,12 +145,15 @@ def teardown(runroot: Path, network: Network) -> None:
 
 
 def remove_leftovers(bridge: str) -> None:
-    """Delete the bridge device and the ``dockyard-<bridge>`` nftables table, if present."""
+    """Delete the bridge device and the ``dockyard-<bridge>`` nftables table, if present
+    (with iproute2's ``ip`` and ``nft``: no pyroute2 import for a rare cleanup; a host
+    without them has nothing of ours to delete)."""
+    commands = [["nft", "delete", "table", "ip", f"dockyard-{bridge}"]]
     if Path("/sys/class/net", bridge).exists():
-        subprocess.run(["ip", "link", "del", bridge], check=False, capture_output=True)
-    subprocess.run(
-        ["nft", "delete", "table", "ip", f"dockyard-{bridge}"], check=False, capture_output=True
-    )
+        commands.append(["ip", "link", "del", bridge])
+    for argv in commands:
+        with contextlib.suppress(OSError):
+            subprocess.run(argv, check=False, capture_output=True)
 
 
 def _exchange(path: Path, message: Mapping[str, object]) -> dict[str, object]:

@@ -124,6 +124,14 @@ class Helper:
                 self._apply_ports()
         return {}
 
+    def reap(self) -> None:
+        """Release endpoints whose veth is gone: the kernel deletes the pair with the
+        container's namespace, so this catches containers that stopped without telling us
+        (a killed monitor, a network connected after the start)."""
+        for ep in self.store.endpoints(network_id=self.network.id):
+            if ep.veth and not os.path.exists(f"/sys/class/net/{ep.veth}"):
+                self.detach(ep.container_id)
+
     def _names(self, ep: Endpoint) -> None:
         if not self.network.is_default:  # docker: no name resolution on the default bridge
             self.records.set(ep.container_id, list(ep.names), ep.ip)
@@ -194,6 +202,7 @@ def serve(helper: Helper, listener: socket.socket, linger: float) -> None:
             with conn:
                 if _handle(helper, conn):
                     return
+        helper.reap()
         if helper.store.endpoints(network_id=helper.network.id) or helper.reserved:
             idle_since = time.monotonic()
         elif time.monotonic() - idle_since > linger:
