@@ -8,7 +8,8 @@ names (and ``--repair`` finishes or undoes):
 - a container in ``removing`` (``rm`` interrupted): the removal is finished;
 - a writable snapshot ``container-<id>`` whose container is gone: removed;
 - a running state whose monitor is dead: marked exited (255), its runtime state removed;
-- runtime state, an attach socket or cgroup directories of a container that is not running.
+- runtime state, an attach socket or cgroup directories of a container that is not running;
+- a pinned network namespace or an address lease of a container that is not running.
 """
 
 from __future__ import annotations
@@ -117,6 +118,34 @@ def _leftovers(engine: Containers, known: set[str], repair: bool) -> list[Findin
                         os.rmdir(parent / cid)
                 found.append(_found("cgroup", f"{hierarchy}/dockyard/{cid[:12]}",
                                     "cgroup of a stopped container", repair))  # fmt: skip
+    return found + _network_leftovers(engine, known, active, repair)
+
+
+def _network_leftovers(
+    engine: Containers, known: set[str], active: set[str], repair: bool
+) -> list[Finding]:
+    """Pinned network namespaces and address leases of this root's stopped containers (a
+    ``run`` killed between connecting the networks and starting the container)."""
+    from dockyard.engine import networking
+    from dockyard.network import sandbox
+
+    found: list[Finding] = []
+    netns_dir = engine.store.runroot / "netns"
+    for cid in _names(netns_dir):
+        if cid in known and cid not in active:
+            if repair:
+                sandbox.remove(netns_dir / cid)
+            found.append(_found("netns", cid[:12], "network namespace of a stopped container",
+                                repair))  # fmt: skip
+    if not (engine.store.root / "metadata.db").exists():
+        return found
+    for ep in engine.networks.endpoints():
+        if ep.container_id not in active:
+            if repair:
+                networking.release(engine.networks, engine.helper, ep.network_id, ep.container_id)
+            subject = f"{ep.container_id[:12]} on {ep.network_id[:12]}"
+            detail = "address lease of a container that is not running"
+            found.append(_found("endpoint", subject, detail, repair))
     return found
 
 

@@ -161,6 +161,7 @@ def _spawn(
         client=client,
         client_removes=client_removes,
         own_network=config.options.network is not NetworkMode.HOST and not netns,
+        netns=netns if sockets else "",
         network_sockets=sockets,
         network_message=_detach_message(config.id, netns) if sockets else b"",
         prepare=prepare if (late or config.volumes) else None,

@@ -40,9 +40,7 @@ def remove_leftovers(engine: Containers) -> list[str]:
             removed.append(f"endpoint of {ep.container_id[:12]} on {ep.network_id[:12]}")
     tables = _tables()
     for network in store.list():
-        if client.ping(engine.store.runroot, network.id) or store.endpoints(
-            network_id=network.id
-        ):
+        if client.ping(engine.store.runroot, network.id) or store.endpoints(network_id=network.id):
             continue  # served, or in use by running containers: their next start adopts it
         bridge = Path("/sys/class/net", network.bridge).exists()
         if bridge or nft.table_name(network.bridge) in tables:

@@ -44,6 +44,8 @@ def finish(m: Monitor) -> bool:
         restart = should_restart(
             policy, max_retries, code, int(st.restart_count), bool(st.stopped_by_user)
         )
+        if not restart:  # before "exited" is saved: a `start` right after finds it released
+            notify_networks(m.cfg)
         st.exit_code, st.oom_killed, st.pid = code, oom, 0
         st.finished_at = state.now_rfc3339()
         st.transition(state.RESTARTING if restart else state.EXITED)
@@ -51,8 +53,6 @@ def finish(m: Monitor) -> bool:
             st.health = dict(st.health, Status="unhealthy" if not restart else "starting")
     if m.health is not None:
         m.health.restart()
-    if not restart:
-        notify_networks(m.cfg)
     m.send_exit(code, oom)
     if not restart:
         return False
@@ -65,11 +65,13 @@ def _restart(m: Monitor) -> bool:
 
     with state.Locked(m.dir) as st:
         if st.stopped_by_user or st.status != state.RESTARTING:
+            notify_networks(m.cfg)
             st.transition(state.EXITED)  # stopped (or removed) while we waited
             return False
         try:
             pid, fds = relaunch.relaunch(m.cfg, _loopback if m.cfg.get("own_network") else None)
         except OSError as err:
+            notify_networks(m.cfg)
             st.error = f"restart failed: {err}"
             st.transition(state.EXITED)
             return False

@@ -26,8 +26,21 @@ def private_rootfs(req: SpawnRequest) -> None:
     container's rootfs mounted: the mount goes away with the last process that uses it."""
     unshare(CLONE_NEWNS)
     linux_mount.mount("", "/", "", linux_mount.MS_REC | linux_mount.MS_PRIVATE)
+    if req.netns:
+        _drop_other_netns(os.path.dirname(req.netns), req.netns)
     for m in req.rootfs_mounts:
         linux_mount.mount_options(m.source, str(req.rootfs), m.type, list(m.options))
+
+
+def _drop_other_netns(directory: str, ours: str) -> None:
+    """Unmount, in our copy of the mounts, the other containers' pinned network namespaces:
+    the copy would keep each of them alive as long as this monitor lives after the host
+    unpinned it."""
+    for name in os.listdir(directory):
+        path = os.path.join(directory, name)
+        if path != ours:
+            with contextlib.suppress(OSError):
+                linux_mount.umount(path, linux_mount.MNT_DETACH)
 
 
 class _Stdio:

@@ -75,6 +75,7 @@ class SpawnRequest:
     own_network: bool = True
     # Unix sockets of the network helpers to tell when the container stops for good, and the
     # message to send them (the engine builds it: this package cannot import the network one).
+    netns: str = ""  # the pinned network namespace the container joins, if any
     network_sockets: tuple[str, ...] = ()
     network_message: bytes = b""
     prepare: Callable[[Path], None] | None = field(default=None, compare=False)
