@@ -72,9 +72,9 @@ def test_resolv_conf_per_network_kind() -> None:
 
 
 def test_endpoints_file_round_trips(tmp_path: Path) -> None:
-    ep = Endpoint(network_id="n" * 64, container_id="c" * 64, ip="10.99.0.2", mac="02:42:0a:63:00:02",
-                  names=("web",), ports=(PortBinding(container_port=80, host_port=8080),),
-                  veth="dyabc")  # fmt: skip
+    ports = (PortBinding(container_port=80, host_port=8080),)
+    ep = Endpoint(network_id="n" * 64, container_id="c" * 64, ip="10.99.0.2",
+                  mac="02:42:0a:63:00:02", names=("web",), ports=ports, veth="dyabc")  # fmt: skip
     attached = networking.Attached(network="front", network_id="n" * 64, gateway="10.99.0.1",
                                    prefixlen=24, endpoint=ep, ifname="eth1")  # fmt: skip
     networking.save_endpoints(tmp_path, [attached])
@@ -98,3 +98,12 @@ def test_sandbox_pins_and_unpins(tmp_path: Path) -> None:
         sandbox.remove(path)
     assert not path.exists() and not sandbox.is_pinned(path)
     sandbox.remove(path)  # nothing there is fine
+
+
+def test_host_gateway_in_add_host() -> None:
+    text = hostfiles.hosts(["gw:host-gateway", "db:10.0.0.5"], [("10.99.0.2", "abc web")],
+                           gateway="10.99.0.1")  # fmt: skip
+    assert text.endswith("10.99.0.2\tabc web\n10.99.0.1\tgw\n10.0.0.5\tdb\n")
+    assert "gw" not in hostfiles.hosts(["gw:host-gateway"])  # written again at the start
+    with pytest.raises(InvalidArgument, match="invalid IP address 'gateway'"):
+        hostfiles.parse_add_host("gw:gateway")

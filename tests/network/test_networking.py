@@ -100,13 +100,14 @@ def test_names_go_when_the_container_stops(box: Box) -> None:
 
 
 def test_the_default_bridge_has_no_names_but_addresses(box: Box) -> None:
-    web = _httpd(box, "web")
+    web = _httpd(box, "web", "--add-host", "gw:host-gateway")
     ip = box.inspect(web, "{{.NetworkSettings.IPAddress}}")
     assert ip.startswith(box.runner.pools.split(":")[0].rsplit(".", 1)[0])
     assert _fetch(box, "bridge", f"http://{ip}/hostname").stdout.decode().strip() == web[:12]
     assert _fetch(box, "bridge", "http://web/hostname").returncode != 0
     hosts = box.out("exec", web, "cat", "/etc/hosts")
-    assert f"{ip}\t{web[:12]}" in hosts
+    gateway = box.inspect(web, "{{.NetworkSettings.Gateway}}")
+    assert f"{ip}\t{web[:12]} web\n" in hosts and f"{gateway}\tgw\n" in hosts
 
 
 def test_containers_on_different_networks_cannot_talk(box: Box) -> None:
@@ -207,22 +208,51 @@ def test_thirty_parallel_runs_get_distinct_resolvable_addresses(box: Box) -> Non
     assert box.out("run", "--rm", "--network", "netd", "busybox", "sh", "-c", script) == ""
 
 
-def test_removing_everything_leaves_nothing(box: Box) -> None:
-    before = take_snapshot()
-    _network(box, "neta")
-    port = _free_port()
-    _httpd(box, "web", "--network", "neta", "-p", f"{port}:80")
-    _httpd(box, "plain", "-p", f"{_free_port()}:80")
-    during = take_snapshot()
-    assert during.tables - before.tables and during.helpers - before.helpers
-    box("rm", "-f", "web", "plain")
-    box("network", "rm", "neta")
+def _ours(box: Box) -> list[str]:
+    """What of this test's networking is on the host: bridges named like its networks' (the
+    default one and ``dy-*`` of its user networks), their veths and nftables tables, its
+    helper processes, namespace files and mounts (other tests may run at the same time)."""
+    snap = take_snapshot()
+    bridges = {box.runner.bridge} | {
+        n["Options"]["com.docker.network.bridge.name"]
+        for n in json.loads(box.out("network", "inspect", *_user_networks(box)) or "[]")
+    } if _user_networks(box) else {box.runner.bridge}  # fmt: skip
+    found = [f"link {b}" for b in bridges if b in snap.links]
+    found += [f"table {t}" for t in snap.tables if t.removeprefix("dockyard-") in bridges]
+    found += [f"helper {h.split()[0]}" for h in snap.helpers if str(box.runroot) in h]
+    found += [f"netns {p.name[:12]}" for p in box.runroot.glob("netns/*")]
+    found += [f"mount {m}" for m in snap.mounts if m.startswith(str(box.root.parent))]
+    return found
+
+
+def _user_networks(box: Box) -> list[str]:
+    names = box.out("network", "ls", "--format", "{{.Name}}").split()
+    return [n for n in names if n not in ("bridge", "host", "none")]
+
+
+def _stop_helpers(box: Box) -> None:
     from dockyard.network.client import stop
 
-    for sock in box.runroot.glob("networks/*.sock"):  # the default network's helper
+    for sock in box.runroot.glob("networks/*.sock"):
         stop(box.runroot, sock.stem)
-    wait_until(lambda: not take_snapshot().leaked_since(before), "nothing left", timeout=10)
-    assert not list(box.runroot.glob("netns/*"))
+
+
+def test_removing_everything_leaves_nothing(box: Box) -> None:
+    _network(box, "neta")
+    _httpd(box, "web", "--network", "neta", "-p", f"{_free_port()}:80")
+    _httpd(box, "plain", "-p", f"{_free_port()}:80")
+    during = _ours(box)
+    assert any(f.startswith("table") for f in during) and any(
+        f.startswith("helper") for f in during
+    )
+    veths = [a["endpoint"]["veth"] for c in ("web", "plain")
+             for a in json.loads((box.container_dir(box.out("inspect", "-f", "{{.Id}}", c))
+                                  / "endpoints.json").read_text())]  # fmt: skip
+    box("rm", "-f", "web", "plain")
+    box("network", "rm", "neta")
+    _stop_helpers(box)  # the default network's helper would linger 30 s
+    wait_until(lambda: not _ours(box), "nothing left", timeout=10)
+    assert not [v for v in veths if Path("/sys/class/net", v).exists()]
 
 
 def test_connect_and_disconnect_a_running_container(box: Box) -> None:
@@ -244,15 +274,14 @@ def test_connect_and_disconnect_a_running_container(box: Box) -> None:
 
 
 def test_system_prune_removes_what_a_killed_helper_left(box: Box) -> None:
-    before = take_snapshot()
     box.run_d("--name", "web", "busybox", "sleep", "300")  # the default network: never pruned
-    helpers = take_snapshot().helpers - before.helpers
-    for line in helpers:
-        subprocess.run(["kill", "-9", line.split()[0]], check=True)
-    wait_until(lambda: not (take_snapshot().helpers - before.helpers), "the helper to die")
+    for found in _ours(box):
+        if found.startswith("helper"):
+            subprocess.run(["kill", "-9", found.split()[1]], check=True)
+    wait_until(lambda: not [f for f in _ours(box) if f.startswith("helper")], "the helper to die")
     box("rm", "-f", "web")
-    left = take_snapshot()
-    assert left.tables - before.tables and left.links - before.links  # what it could not remove
+    left = _ours(box)
+    assert f"link {box.runner.bridge}" in left and f"table dockyard-{box.runner.bridge}" in left
     out = box.out("system", "prune", "-f")
     assert "Removed leftovers:" in out
-    assert not take_snapshot().leaked_since(before)
+    assert _ours(box) == []

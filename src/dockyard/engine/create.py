@@ -181,6 +181,13 @@ def _networks(
     mode, attachments, share = networking.choose(networks, req.network)
     if share:
         share = store.find(share).id
+    if mode is not NetworkMode.BRIDGE and any(
+        hostfiles.parse_add_host(h)[1] == hostfiles.HOST_GATEWAY for h in req.add_hosts
+    ):
+        raise InvalidArgument(
+            f"--add-host NAME:host-gateway needs a bridge network (not --network {mode})",
+            hint="with --network host, the host is 127.0.0.1",
+        )
     bindings: tuple[PortBinding, ...] = ()
     if req.ports or req.publish_all:
         if mode is not NetworkMode.BRIDGE:

@@ -24,9 +24,12 @@ _LOOPBACK_HOSTS = (
 DEFAULT_DNS = ("8.8.8.8", "8.8.4.4")
 
 
+HOST_GATEWAY = "host-gateway"
+
+
 def parse_add_host(text: str) -> tuple[str, str]:
-    """``--add-host NAME:IP`` (or ``NAME=IP``) -> (name, ip); ``host-gateway`` is not known
-    without bridge networking.
+    """``--add-host NAME:IP`` (or ``NAME=IP``) -> (name, ip); the IP may be ``host-gateway``
+    (the host's address on the container's first network).
 
     Raises:
         InvalidArgument: a malformed entry.
@@ -34,6 +37,8 @@ def parse_add_host(text: str) -> tuple[str, str]:
     sep = "=" if "=" in text else ":"
     name, _, addr = text.partition(sep)
     addr = addr.strip("[]")
+    if addr == HOST_GATEWAY and name:
+        return name, addr
     try:
         ipaddress.ip_address(addr)
     except ValueError:
@@ -46,13 +51,20 @@ def parse_add_host(text: str) -> tuple[str, str]:
     return name, addr
 
 
-def hosts(add_hosts: Sequence[str], own: Sequence[tuple[str, str]] = ()) -> str:
+def hosts(
+    add_hosts: Sequence[str], own: Sequence[tuple[str, str]] = (), gateway: str = ""
+) -> str:
     """The container's /etc/hosts: loopback entries, ``own`` (address, names) entries, then
-    the ``--add-host`` entries."""
+    the ``--add-host`` entries, ``host-gateway`` replaced by ``gateway`` (left out while the
+    address is not known: the start writes the file again)."""
     lines = [_LOOPBACK_HOSTS]
     lines += [f"{addr}\t{names}\n" for addr, names in own]
     for entry in add_hosts:
         name, addr = parse_add_host(entry)
+        if addr == HOST_GATEWAY:
+            if not gateway:
+                continue
+            addr = gateway
         lines.append(f"{addr}\t{name}\n")
     return "".join(lines)
 

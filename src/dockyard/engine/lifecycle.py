@@ -92,8 +92,9 @@ def _network_namespace(engine: Containers, container: Container) -> tuple[str, t
         attached = networking.connect(engine.networks, engine.helper, config)
         networking.save_endpoints(container.dir, attached)
         hostname = config.options.hostname or config.short_id
-        own = networking.own_hosts_entries(attached, hostname)
-        networking.rewrite(container.dir / "hosts", hostfiles.hosts(config.add_hosts, own))
+        own = networking.own_hosts_entries(attached, hostname, config.name)
+        text = hostfiles.hosts(config.add_hosts, own, gateway=attached[0].gateway)
+        networking.rewrite(container.dir / "hosts", text)
         netns = networking.netns_file(engine.store.runroot, config.id)
         return str(netns), networking.helper_sockets(engine.store.runroot, config)
     if mode is NetworkMode.CONTAINER:

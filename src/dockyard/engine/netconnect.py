@@ -42,10 +42,7 @@ def connect(
             hint="create the container with --network bridge or a user network",
         )
     if (aliases or ip) and network.is_default:
-        raise InvalidArgument(
-            "network-scoped aliases and --ip are supported only for containers in user "
-            "defined networks"
-        )
+        raise InvalidArgument(networking.USER_NETWORKS_ONLY, hint=networking.USER_NETWORKS_HINT)
     if any(a.id == network.id for a in config.networks):
         raise AlreadyExists(
             f"endpoint with name {container.name} already exists in network {network.name}"

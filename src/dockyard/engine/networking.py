@@ -27,6 +27,12 @@ if TYPE_CHECKING:
     from dockyard.network.store import NetworkStore
 
 
+USER_NETWORKS_ONLY = (
+    "network-scoped aliases and --ip are supported only for containers in user defined networks"
+)
+USER_NETWORKS_HINT = "create a network (`dockyard network create NAME`) and use --network NAME"
+
+
 def choose(
     store: NetworkStore | None, req: NetworkRequest
 ) -> tuple[NetworkMode, tuple[NetworkAttachment, ...], str]:
@@ -37,7 +43,7 @@ def choose(
         NotFound: no such network.
         InvalidArgument: flags that do not go together (docker's messages).
     """
-    modes = req.modes or (DEFAULT_NETWORK,)
+    modes = tuple(dict.fromkeys(req.modes)) or (DEFAULT_NETWORK,)
     special = [m for m in modes if m in ("host", "none") or m.startswith("container:")]
     if special and len(modes) > 1:
         raise InvalidArgument(
@@ -46,13 +52,12 @@ def choose(
         )
     if special:
         if req.aliases or req.ip:
-            raise InvalidArgument(
-                "network-scoped aliases and --ip are supported only for containers in user "
-                "defined networks"
-            )
-        mode = special[0]
-        if mode.startswith("container:"):
-            return NetworkMode.CONTAINER, (), mode.partition(":")[2]
+            raise InvalidArgument(USER_NETWORKS_ONLY)
+        mode, _, other = special[0].partition(":")
+        if mode == "container":
+            if not other:
+                raise InvalidArgument("--network container: needs a container's name or ID")
+            return NetworkMode.CONTAINER, (), other
         return NetworkMode(mode), (), ""
     if store is None:
         raise InvalidArgument(f"--network {','.join(modes)}: no network store to look it up in")
@@ -60,11 +65,7 @@ def choose(
         store.default() if m == DEFAULT_NETWORK else store.get(m) for m in modes
     ]
     if (req.aliases or req.ip) and found[0].is_default:
-        raise InvalidArgument(
-            "network-scoped aliases and --ip are supported only for containers in user "
-            "defined networks",
-            hint="create a network (`dockyard network create NAME`) and use --network NAME",
-        )
+        raise InvalidArgument(USER_NETWORKS_ONLY, hint=USER_NETWORKS_HINT)
     first = NetworkAttachment(name=found[0].name, id=found[0].id, aliases=req.aliases, ip=req.ip)
     rest = tuple(NetworkAttachment(name=n.name, id=n.id) for n in found[1:])
     return NetworkMode.BRIDGE, (first, *rest), ""
@@ -184,9 +185,13 @@ def helper_sockets(runroot: Path, config: ContainerConfig) -> tuple[str, ...]:
     return tuple(str(client.socket_path(runroot, a.id)) for a in config.networks)
 
 
-def own_hosts_entries(attached: Sequence[Attached], hostname: str) -> list[tuple[str, str]]:
-    """``/etc/hosts`` lines for the container itself: its first address and hostname."""
-    return [(attached[0].endpoint.ip, hostname)] if attached else []
+def own_hosts_entries(
+    attached: Sequence[Attached], hostname: str, name: str
+) -> list[tuple[str, str]]:
+    """``/etc/hosts`` lines for the container itself: its first address, its hostname and
+    its name (docker writes the hostname only)."""
+    names = " ".join(dict.fromkeys(n for n in (hostname, name) if n))
+    return [(attached[0].endpoint.ip, names)] if attached else []
 
 
 def rewrite(path: Path, text: str) -> None:

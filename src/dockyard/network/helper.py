@@ -28,7 +28,7 @@ from pathlib import Path
 
 from dockyard import errors
 from dockyard.metadata import Database
-from dockyard.network import dns, nft, plumbing, sandbox
+from dockyard.network import dns, forward, nft, plumbing, sandbox
 from dockyard.network.client import ping, socket_path
 from dockyard.network.model import Endpoint, Network, PortBinding, Proto
 from dockyard.network.store import NetworkStore
@@ -53,6 +53,7 @@ class Helper:
         """Bridge, firewall table, surviving endpoints (a restarted helper), DNS."""
         plumbing.ensure_bridge(self.ipr, self.network)
         nft.apply(nft.network_table(self.network))
+        forward.exempt_forward(self.network)  # past another engine's FORWARD policy DROP
         for ep in self.store.endpoints(network_id=self.network.id):
             if not ep.veth or plumbing.link_index(self.ipr, ep.veth) is None:
                 self.store.release(self.network.id, ep.container_id)  # its container is gone
@@ -83,6 +84,8 @@ class Helper:
         plumbing.delete_link(self.ipr, self.network.bridge)
         with contextlib.suppress(errors.DockyardError):
             nft.apply(nft.delete_table(self.network.bridge))
+        with contextlib.suppress(errors.DockyardError):  # our rules in another engine's FORWARD
+            forward.unexempt_forward(self.network.bridge)
         self.ipr.close()
 
     # -- requests ---------------------------------------------------------------------------
