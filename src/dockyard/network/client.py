@@ -154,6 +154,10 @@ def remove_leftovers(bridge: str) -> None:
     for argv in commands:
         with contextlib.suppress(OSError):
             subprocess.run(argv, check=False, capture_output=True)
+    from dockyard.network.forward import unexempt_forward
+
+    with contextlib.suppress(errors.DockyardError):
+        unexempt_forward(bridge)
 
 
 def _exchange(path: Path, message: Mapping[str, object]) -> dict[str, object]:

@@ -53,7 +53,10 @@ class Helper:
         """Bridge, firewall table, surviving endpoints (a restarted helper), DNS."""
         plumbing.ensure_bridge(self.ipr, self.network)
         nft.apply(nft.network_table(self.network))
-        forward.exempt_forward(self.network)  # past another engine's FORWARD policy DROP
+        try:  # past another engine's FORWARD policy DROP
+            forward.exempt_forward(self.network)
+        except errors.DockyardError as err:  # local traffic works; routed traffic may not
+            print(f"network {self.network.name}: {err}", file=sys.stderr, flush=True)
         for ep in self.store.endpoints(network_id=self.network.id):
             if not ep.veth or plumbing.link_index(self.ipr, ep.veth) is None:
                 self.store.release(self.network.id, ep.container_id)  # its container is gone
