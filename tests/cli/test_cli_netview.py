@@ -12,7 +12,7 @@ import pytest
 from tests.conftest import DockyardRunner
 
 from dockyard.engine.container import ContainerConfig
-from dockyard.engine.networking import Attached, save_endpoints
+from dockyard.engine.endpoints import Attached, save_endpoints
 from dockyard.engine.options import NetworkAttachment, RunOptions
 from dockyard.monitor import state as run_state
 from dockyard.network.model import Endpoint, PortBinding, Proto

@@ -11,9 +11,9 @@ import pytest
 
 from dockyard.engine import netview
 from dockyard.engine.container import ContainerConfig
+from dockyard.engine.endpoints import Attached, save_endpoints
 from dockyard.engine.inspect import inspect_container
 from dockyard.engine.listing import matches, parse_filters, row
-from dockyard.engine.networking import Attached, save_endpoints
 from dockyard.engine.options import NetworkAttachment, NetworkMode, RunOptions
 from dockyard.engine.store import Container
 from dockyard.errors import InvalidArgument, NotFound

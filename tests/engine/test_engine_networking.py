@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from dockyard.engine import hostfiles, networking
+from dockyard.engine import endpoints, hostfiles, networking
 from dockyard.engine.options import NetworkMode, NetworkRequest
 from dockyard.errors import InvalidArgument, NotFound
 from dockyard.metadata import Database
 from dockyard.network import sandbox
-from dockyard.network.model import Endpoint, PortBinding
+from dockyard.network.model import Endpoint, PortBinding, netns_path
 from dockyard.network.store import NetworkStore
 
 
@@ -75,18 +75,18 @@ def test_endpoints_file_round_trips(tmp_path: Path) -> None:
     ports = (PortBinding(container_port=80, host_port=8080),)
     ep = Endpoint(network_id="n" * 64, container_id="c" * 64, ip="10.99.0.2",
                   mac="02:42:0a:63:00:02", names=("web",), ports=ports, veth="dyabc")  # fmt: skip
-    attached = networking.Attached(network="front", network_id="n" * 64, gateway="10.99.0.1",
+    attached = endpoints.Attached(network="front", network_id="n" * 64, gateway="10.99.0.1",
                                    prefixlen=24, endpoint=ep, ifname="eth1")  # fmt: skip
-    networking.save_endpoints(tmp_path, [attached])
-    assert networking.load_endpoints(tmp_path) == [attached]
-    (tmp_path / networking.ENDPOINTS_FILE).write_text("{broken")
-    assert networking.load_endpoints(tmp_path) == []
+    endpoints.save_endpoints(tmp_path, [attached])
+    assert endpoints.load_endpoints(tmp_path) == [attached]
+    (tmp_path / endpoints.ENDPOINTS_FILE).write_text("{broken")
+    assert endpoints.load_endpoints(tmp_path) == []
 
 
 @pytest.mark.root
 @pytest.mark.netns
 def test_sandbox_pins_and_unpins(tmp_path: Path) -> None:
-    path = sandbox.netns_path(tmp_path, "c" * 64)
+    path = netns_path(tmp_path, "c" * 64)
     sandbox.create(path)
     try:
         assert sandbox.is_pinned(path)

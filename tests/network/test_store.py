@@ -215,27 +215,22 @@ def test_allocate_given_addresses(store: NetworkStore) -> None:
     assert [ep.container_id for ep in store.endpoints(network_id=net.id)] == ["a", "b"]
 
 
-def test_set_endpoint_and_listing(store: NetworkStore) -> None:
+def test_endpoints_keep_ports_and_veth_and_list(store: NetworkStore) -> None:
     one, two = store.create("one"), store.create("two")
-    ep = store.allocate(one, "c1")
-    store.allocate(two, "c1")
-    store.allocate(two, "c2")
     ports = (
         PortBinding(container_port=80, host_port=8080),
         PortBinding(container_port=53, proto=Proto.UDP, host_ip="127.0.0.1", host_port=5353),
     )
-    from dataclasses import replace
-
-    updated = replace(ep, names=("db", "primary"), ports=ports, veth="veth1234")
-    store.set_endpoint(updated)
-    assert store.endpoints(network_id=one.id) == [updated]
+    ep = store.allocate(one, "c1", names=("db", "primary"), ports=ports, veth="veth1234")
+    store.allocate(two, "c1")
+    store.allocate(two, "c2")
+    assert (ep.names, ep.ports, ep.veth) == (("db", "primary"), ports, "veth1234")
+    assert store.endpoints(network_id=one.id) == [ep]
     assert [(e.network_id, e.container_id) for e in store.endpoints(container_id="c1")] == [
         (one.id, "c1"), (two.id, "c1"),
     ]  # fmt: skip
     assert len(store.endpoints()) == 3
-    store.release(one.id, "c1")
-    with pytest.raises(NotFound):
-        store.set_endpoint(updated)
+    assert store.release(one.id, "c1") and not store.release(one.id, "c1")
 
 
 # Several processes at once ---------------------------------------------------------------------

@@ -89,7 +89,7 @@ def override(settings: Settings, **values: str | None) -> Settings:
                 raise InvalidArgument(f'log level "{value}" is not one of {", ".join(LOG_LEVELS)}')
             changes[key] = value.lower()
         elif key == "bridge_name":
-            from dockyard.network.store import check_bridge_name
+            from dockyard.network.model import check_bridge_name
 
             changes[key] = check_bridge_name(value)
         elif key in ("address_pools", "dns_upstream"):

@@ -12,7 +12,7 @@ import click
 
 from dockyard._util.units import human_size
 from dockyard.cli.context import AppContext
-from dockyard.cli.output import emit_each, emit_json, emit_rows
+from dockyard.cli.output import emit_inspected, emit_rows, fail_with
 from dockyard.cli.prunefilter import parse_prune_filters
 from dockyard.errors import DockyardError, InvalidArgument, Unsupported
 from dockyard.image.importer import import_rootfs
@@ -94,11 +94,7 @@ def inspect_cmd(app: AppContext, names: tuple[str, ...], fmt: str | None, kind: 
             found.append(inspect_image(app.images, app.images.resolve(name)))
         except DockyardError as err:
             errors.append(str(err))
-    if fmt:
-        emit_each(found, fmt)
-    else:
-        emit_json(found)
-    _fail_with(errors)
+    emit_inspected(found, errors, fmt)
 
 
 @click.command("history")
@@ -148,7 +144,7 @@ def rmi_cmd(app: AppContext, names: tuple[str, ...], force: bool, no_prune: bool
             print_removal(remove_image(app.images, name, force=force), capital=True)
         except DockyardError as err:
             errors.append(str(err))
-    _fail_with(errors)
+    fail_with(errors)
 
 
 @click.command("prune")
@@ -290,10 +286,3 @@ def print_removal(result: Removal, *, capital: bool) -> None:
         click.echo(f"{untagged}: {ref}")
     for ident in result.deleted:
         click.echo(f"{deleted}: {ident}")
-
-
-def _fail_with(errors: list[str]) -> None:
-    for message in errors:
-        click.echo(f"Error: {message}", err=True)
-    if errors:
-        raise click.exceptions.Exit(1)

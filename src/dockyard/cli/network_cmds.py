@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 import click
 
 from dockyard.cli.context import AppContext
-from dockyard.cli.output import emit_each, emit_json, emit_rows
+from dockyard.cli.output import emit_inspected, emit_rows, fail_with
 from dockyard.errors import (
     Conflict,
     DockyardError,
@@ -167,11 +167,7 @@ def inspect_cmd(app: AppContext, /, refs: tuple[str, ...], fmt: str | None) -> N
             found.append(network_json(network, endpoints, names))
         except DockyardError as err:
             errors.append(str(err))
-    if fmt:
-        emit_each(found, fmt)
-    else:
-        emit_json(found)
-    _fail_with(errors)
+    emit_inspected(found, errors, fmt)
 
 
 @click.command("rm")
@@ -197,7 +193,7 @@ def rm_cmd(app: AppContext, /, refs: tuple[str, ...], force: bool) -> None:
             errors.append(str(err))
             continue
         click.echo(ref)
-    _fail_with(errors)
+    fail_with(errors)
 
 
 @click.command("prune")
@@ -331,10 +327,3 @@ def _key_values(items: Sequence[str], flag: str) -> dict[str, str]:
             raise InvalidArgument(f"invalid {flag} '{item}': empty key")
         result[key] = value
     return result
-
-
-def _fail_with(errors: list[str]) -> None:
-    for message in errors:
-        click.echo(f"Error: {message}", err=True)
-    if errors:
-        raise click.exceptions.Exit(1)

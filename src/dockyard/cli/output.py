@@ -44,3 +44,22 @@ def emit_each(values: Sequence[object], fmt: str) -> None:
     compiled = template.parse(fmt)
     for value in values:
         click.echo(compiled.execute(value))
+
+
+def fail_with(errors: Sequence[str]) -> None:
+    """Print each error docker-style; exit 1 when there was any (the other arguments of a
+    multi-argument command were still processed)."""
+    for message in errors:
+        click.echo(f"Error: {message}", err=True)
+    if errors:
+        raise click.exceptions.Exit(1)
+
+
+def emit_inspected(found: Sequence[object], errors: Sequence[str], fmt: str | None) -> None:
+    """``inspect``'s output: the documents found (JSON, or ``fmt`` applied to each), then
+    the errors for the arguments not found."""
+    if fmt:
+        emit_each(found, fmt)
+    else:
+        emit_json(found)
+    fail_with(errors)

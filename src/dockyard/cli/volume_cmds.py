@@ -11,7 +11,7 @@ import click
 
 from dockyard._util.units import human_size
 from dockyard.cli.context import AppContext
-from dockyard.cli.output import emit_each, emit_json, emit_rows
+from dockyard.cli.output import emit_inspected, emit_rows, fail_with
 from dockyard.errors import DockyardError, InvalidArgument
 
 if TYPE_CHECKING:
@@ -114,11 +114,7 @@ def inspect_cmd(app: AppContext, /, names: tuple[str, ...], fmt: str | None) -> 
             found.append(app.volumes.get(name).to_json())
         except DockyardError as err:
             errors.append(str(err))
-    if fmt:
-        emit_each(found, fmt)
-    else:
-        emit_json(found)
-    _fail_with(errors)
+    emit_inspected(found, errors, fmt)
 
 
 @click.command("rm")
@@ -135,7 +131,7 @@ def rm_cmd(app: AppContext, /, names: tuple[str, ...], force: bool) -> None:
             errors.append(str(err))
             continue
         click.echo(name)
-    _fail_with(errors)
+    fail_with(errors)
 
 
 @click.command("prune")
@@ -196,10 +192,3 @@ def _prune_filters(items: Sequence[str]) -> tuple[list[str], bool]:
         [i for i in items if i.partition("=")[0] != "all"], until_allowed=False
     )
     return labels, any(v in ("true", "1") for v in alls)
-
-
-def _fail_with(errors: list[str]) -> None:
-    for message in errors:
-        click.echo(f"Error: {message}", err=True)
-    if errors:
-        raise click.exceptions.Exit(1)

@@ -51,9 +51,7 @@ def parse_add_host(text: str) -> tuple[str, str]:
     return name, addr
 
 
-def hosts(
-    add_hosts: Sequence[str], own: Sequence[tuple[str, str]] = (), gateway: str = ""
-) -> str:
+def hosts(add_hosts: Sequence[str], own: Sequence[tuple[str, str]] = (), gateway: str = "") -> str:
     """The container's /etc/hosts: loopback entries, ``own`` (address, names) entries, then
     the ``--add-host`` entries, ``host-gateway`` replaced by ``gateway`` (left out while the
     address is not known: the start writes the file again)."""

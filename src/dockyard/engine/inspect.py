@@ -26,7 +26,7 @@ from dockyard.oci.image import ImageConfig
 
 if TYPE_CHECKING:
     from dockyard.engine.container import ContainerConfig
-    from dockyard.engine.networking import Attached
+    from dockyard.engine.endpoints import Attached
     from dockyard.engine.store import Container
 
 ZERO_TIME = "0001-01-01T00:00:00Z"  # Go's time.Time{} in RFC 3339: "never"

@@ -88,14 +88,16 @@ def _network_namespace(engine: Containers, container: Container) -> tuple[str, t
     mode = config.options.network
     if mode is NetworkMode.BRIDGE and config.networks:
         from dockyard.engine import networking
+        from dockyard.engine.endpoints import save_endpoints
+        from dockyard.network.model import netns_path
 
         attached = networking.connect(engine.networks, engine.helper, config)
-        networking.save_endpoints(container.dir, attached)
+        save_endpoints(container.dir, attached)
         hostname = config.options.hostname or config.short_id
         own = networking.own_hosts_entries(attached, hostname, config.name)
         text = hostfiles.hosts(config.add_hosts, own, gateway=attached[0].gateway)
         networking.rewrite(container.dir / "hosts", text)
-        netns = networking.netns_file(engine.store.runroot, config.id)
+        netns = netns_path(engine.store.runroot, config.id)
         return str(netns), networking.helper_sockets(engine.store.runroot, config)
     if mode is NetworkMode.CONTAINER:
         from dockyard.engine import networking

@@ -31,7 +31,7 @@ from dockyard.monitor import state as run_state
 from dockyard.oci.reference import parse_reference
 
 if TYPE_CHECKING:
-    from dockyard.engine.networking import Attached
+    from dockyard.engine.endpoints import Attached
     from dockyard.oci.image import ImageConfig
 
 FILTERS = (

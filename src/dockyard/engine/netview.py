@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from dockyard.engine.container import ContainerConfig
-    from dockyard.engine.networking import Attached
+    from dockyard.engine.endpoints import Attached
     from dockyard.engine.store import Container
 
 ANY_ADDRESS: Final = "0.0.0.0"  # what docker shows for a binding on every host address
@@ -45,7 +45,7 @@ def live_endpoints(container: Container) -> list[Attached]:
     container's ``endpoints.json`` is stale)."""
     if container.status not in run_state.ACTIVE or not bridged(container.config):
         return []
-    from dockyard.engine.networking import load_endpoints
+    from dockyard.engine.endpoints import load_endpoints
 
     return load_endpoints(container.dir)
 
@@ -54,9 +54,9 @@ def sandbox_key(container: Container, runroot: Path) -> str:
     """Docker's ``SandboxKey``: the namespace file of a running bridged container, else ``""``."""
     if container.status not in run_state.ACTIVE or not bridged(container.config):
         return ""
-    from dockyard.engine.networking import netns_file
+    from dockyard.network.model import netns_path
 
-    return str(netns_file(runroot, container.id))
+    return str(netns_path(runroot, container.id))
 
 
 def network_mode(config: ContainerConfig) -> str:

@@ -10,16 +10,15 @@ joins X's namespace; ``host`` and ``none`` need nothing here.
 from __future__ import annotations
 
 import contextlib
-import json
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from dockyard.engine.endpoints import Attached, load_endpoints, save_endpoints
 from dockyard.engine.options import NetworkAttachment, NetworkMode, NetworkRequest
 from dockyard.errors import Conflict, DockyardError, InvalidArgument, NotFound
 from dockyard.network import client, sandbox
-from dockyard.network.model import DEFAULT_NETWORK, Endpoint, HelperConfig, Network
+from dockyard.network.model import DEFAULT_NETWORK, HelperConfig, Network, netns_path
 
 if TYPE_CHECKING:
     from dockyard.engine.container import ContainerConfig
@@ -77,10 +76,6 @@ def dns_names(config: ContainerConfig, attachment: NetworkAttachment) -> tuple[s
     return tuple(dict.fromkeys(n for n in names if n))
 
 
-def netns_file(runroot: Path, container_id: str) -> Path:
-    return sandbox.netns_path(runroot, container_id)
-
-
 def connect(
     store: NetworkStore,
     cfg: HelperConfig,
@@ -92,7 +87,7 @@ def connect(
         NotFound: a network was removed since ``create`` (docker's message).
         Conflict: an address or a host port is taken.
     """
-    path = sandbox.create(netns_file(cfg.runroot, config.id))
+    path = sandbox.create(netns_path(cfg.runroot, config.id))
     attached: list[Attached] = []
     try:
         for index, attachment in enumerate(config.networks):
@@ -136,7 +131,7 @@ def connect_running(
     attached = load_endpoints(directory)
     used = {a.ifname for a in attached}
     ifname = next(f"eth{n}" for n in range(len(used) + 1) if f"eth{n}" not in used)
-    path = netns_file(cfg.runroot, config.id)
+    path = netns_path(cfg.runroot, config.id)
     attached.append(_attach(store, cfg, config, attachment, path, ifname, primary=not attached))
     save_endpoints(directory, attached)
 
@@ -166,7 +161,7 @@ def disconnect(store: NetworkStore, cfg: HelperConfig, config: ContainerConfig) 
     helper: without one, the address lease is dropped from the database directly."""
     for attachment in config.networks:
         release(store, cfg, attachment.id, config.id)
-    sandbox.remove(netns_file(cfg.runroot, config.id))
+    sandbox.remove(netns_path(cfg.runroot, config.id))
 
 
 def release(store: NetworkStore, cfg: HelperConfig, network_id: str, cid: str) -> None:
@@ -219,50 +214,7 @@ def shared_namespace(runroot: Path, other: Container, directory: Path) -> str:
     for name in ("hostname", "hosts", "resolv.conf"):
         with contextlib.suppress(OSError):
             rewrite(directory / name, (other.dir / name).read_text())
-    path = netns_file(runroot, other.id)
+    path = netns_path(runroot, other.id)
     if sandbox.is_pinned(path):
         return str(path)
     return f"/proc/{int(other.state.pid)}/ns/net"
-
-
-ENDPOINTS_FILE = "endpoints.json"
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Attached:
-    """What ``inspect``, ``ps`` and ``port`` show of one network of a running container
-    (saved in ``containers/<id>/endpoints.json`` at each start, so they read no database)."""
-
-    network: str
-    network_id: str
-    gateway: str
-    prefixlen: int
-    endpoint: Endpoint
-    ifname: str = "eth0"
-
-    def to_json(self) -> dict[str, object]:
-        return {"network": self.network, "network_id": self.network_id,
-                "gateway": self.gateway, "prefixlen": self.prefixlen,
-                "endpoint": self.endpoint.to_json(), "ifname": self.ifname}  # fmt: skip
-
-    @classmethod
-    def from_json(cls, doc: dict[str, Any]) -> Attached:
-        return cls(network=str(doc["network"]), network_id=str(doc["network_id"]),
-                   gateway=str(doc["gateway"]), prefixlen=int(doc["prefixlen"]),
-                   endpoint=Endpoint.from_json(doc["endpoint"]),
-                   ifname=str(doc.get("ifname", "eth0")))  # fmt: skip
-
-
-def save_endpoints(directory: Path, attached: Sequence[Attached]) -> None:
-    from dockyard._util.atomic import write_atomic
-
-    write_atomic(directory / ENDPOINTS_FILE, json.dumps([a.to_json() for a in attached]).encode())
-
-
-def load_endpoints(directory: Path) -> list[Attached]:
-    """The networks of the container's last start (empty when it never started on one)."""
-    try:
-        docs = json.loads((directory / ENDPOINTS_FILE).read_bytes())
-        return [Attached.from_json(d) for d in docs]
-    except (OSError, ValueError, KeyError, TypeError):
-        return []

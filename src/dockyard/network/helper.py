@@ -97,13 +97,14 @@ class Helper:
         self.detach(cid)
         ports = [PortBinding.from_json(p) for p in req.get("ports") or []]  # type: ignore[attr-defined]
         names = [str(n) for n in req.get("names") or []]  # type: ignore[attr-defined]
-        ep = self.store.allocate(self.network, cid, ip=str(req.get("ip") or ""), names=names)
         veth = plumbing.veth_name(self.network.id, cid)
+        sockets = _reserve(ports)
+        self.reserved[cid] = sockets
         try:
-            sockets = _reserve(ports)
-            self.reserved[cid] = sockets
-            ep = dataclasses.replace(ep, veth=veth, ports=tuple(_bound(ports, sockets)))
-            self.store.set_endpoint(ep)
+            ep = self.store.allocate(
+                self.network, cid, ip=str(req.get("ip") or ""), names=names,
+                ports=_bound(ports, sockets), veth=veth,
+            )  # fmt: skip
             plumbing.attach(
                 self.ipr, self.network, netns=Path(str(req["netns"])), veth=veth,
                 ifname=str(req.get("ifname") or "eth0"), ip=ep.ip, mac=ep.mac,

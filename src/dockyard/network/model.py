@@ -7,14 +7,41 @@ runs; a *port binding* maps a host address and port to a container port.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 from typing import Final
 
+from dockyard.errors import InvalidArgument
+
 DEFAULT_NETWORK: Final = "bridge"  # docker's default network name: no DNS for container names
 PREDEFINED: Final = ("bridge", "host", "none")  # names `network create` refuses
+
+
+# Stricter than the kernel's rule: the name also goes into nftables table names and scripts.
+_BRIDGE = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_.-]{0,14}")
+
+
+def check_bridge_name(name: str) -> str:
+    """A bridge device name we accept: ``[a-zA-Z0-9][a-zA-Z0-9_.-]``, at most 15 bytes.
+
+    Raises:
+        InvalidArgument: it breaks the rule.
+    """
+    if not _BRIDGE.fullmatch(name):
+        raise InvalidArgument(
+            f'bridge name "{name}": must be 1-15 characters of [a-zA-Z0-9_.-], starting with a '
+            "letter or digit",
+            hint="Linux limits device names to 15 bytes",
+        )
+    return name
+
+
+def netns_path(runroot: Path, container_id: str) -> Path:
+    """Where a container's network namespace is pinned (docker's ``SandboxKey``)."""
+    return runroot / "netns" / container_id
 
 
 class Proto(StrEnum):

@@ -135,23 +135,26 @@ def apply(script: str, nft: str = "nft") -> None:
         Unavailable: ``nft`` is missing, or it refused the script (its message is included).
     """
     what = _subject(script)
-    try:
-        done = subprocess.run(
-            [nft, "-f", "-"], input=script, capture_output=True, text=True,
-            timeout=_TIMEOUT_S, check=False,
-        )  # fmt: skip
-    except FileNotFoundError as err:
-        raise Unavailable(
-            f"{what}: cannot apply firewall rules: {nft} not found",
-            hint="install nftables (apt-get install nftables)",
-        ) from err
-    except subprocess.TimeoutExpired as err:
-        raise Unavailable(f"{what}: nft -f did not finish in {_TIMEOUT_S:.0f}s") from err
+    done = _run([nft, "-f", "-"], f"{what}: cannot apply firewall rules", script)
     if done.returncode != 0:
         raise Unavailable(
             f"{what}: nft -f failed (exit {done.returncode}): {done.stderr.strip()}",
             hint="check that the kernel has nf_tables (modprobe nf_tables nft_nat nft_fib)",
         )
+
+
+def _run(argv: list[str], what: str, script: str | None = None) -> subprocess.CompletedProcess[str]:
+    """Run ``nft``; a missing binary or a hang is Unavailable (naming ``what``)."""
+    try:
+        return subprocess.run(
+            argv, input=script, capture_output=True, text=True, timeout=_TIMEOUT_S, check=False
+        )
+    except FileNotFoundError as err:
+        raise Unavailable(
+            f"{what}: {argv[0]} not found", hint="install nftables (apt-get install nftables)"
+        ) from err
+    except subprocess.TimeoutExpired as err:
+        raise Unavailable(f"{what}: nft did not finish in {_TIMEOUT_S:.0f}s") from err
 
 
 def list_tables(nft: str = "nft") -> list[str]:
@@ -160,18 +163,7 @@ def list_tables(nft: str = "nft") -> list[str]:
     Raises:
         Unavailable: ``nft`` is missing or failed.
     """
-    try:
-        done = subprocess.run(
-            [nft, "-j", "list", "tables", "ip"], capture_output=True, text=True,
-            timeout=_TIMEOUT_S, check=False,
-        )  # fmt: skip
-    except FileNotFoundError as err:
-        raise Unavailable(
-            f"list nftables tables: {nft} not found",
-            hint="install nftables (apt-get install nftables)",
-        ) from err
-    except subprocess.TimeoutExpired as err:
-        raise Unavailable(f"list nftables tables: nft did not finish in {_TIMEOUT_S:.0f}s") from err
+    done = _run([nft, "-j", "list", "tables", "ip"], "list nftables tables")
     if done.returncode != 0:
         raise Unavailable(f"list nftables tables: nft failed: {done.stderr.strip()}")
     return parse_tables(done.stdout)

@@ -20,10 +20,6 @@ from dockyard.linux.mount import MNT_DETACH, MS_BIND, mount, umount
 from dockyard.linux.ns import CLONE_NEWNET, unshare
 
 
-def netns_path(runroot: Path, container_id: str) -> Path:
-    return runroot / "netns" / container_id
-
-
 def is_pinned(path: Path) -> bool:
     """Whether a namespace is mounted on ``path`` (nsfs has a device of its own)."""
     try:

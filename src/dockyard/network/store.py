@@ -7,7 +7,7 @@ write transaction (read the used addresses, pick the lowest free one, insert), s
 ``run``s never get one address twice, and :meth:`NetworkStore.release` frees it.
 
 Lifecycle: ``create`` (or ``default()`` for ``bridge``, made on first use) -> ``allocate``
-per container start -> ``set_endpoint`` once the veth and ports exist -> ``release`` when the
+per container start (with its ports and veth) -> ``release`` when the
 container stops -> ``remove`` (refused while any endpoint remains). ``host`` and ``none`` are
 network modes, not rows.
 """
@@ -42,31 +42,15 @@ from dockyard.network.model import (
     Endpoint,
     Network,
     PortBinding,
+    check_bridge_name,
 )
 
 BRIDGE_NAME_OPTION: Final = "com.docker.network.bridge.name"
 MODES: Final = ("host", "none")  # network modes docker lists as networks; never rows
 _RESERVED: Final = (*PREDEFINED, "default")  # docker refuses "default" too
 _NAME = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_.-]*")
-# Stricter than the kernel's rule: the name also goes into nftables table names and scripts.
-_BRIDGE = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_.-]{0,14}")
 _MAC = re.compile(r"[0-9a-f]{2}(:[0-9a-f]{2}){5}")
 _HEX = re.compile(r"[0-9a-f]+")
-
-
-def check_bridge_name(name: str) -> str:
-    """A bridge device name we accept: ``[a-zA-Z0-9][a-zA-Z0-9_.-]``, at most 15 bytes.
-
-    Raises:
-        InvalidArgument: it breaks the rule.
-    """
-    if not _BRIDGE.fullmatch(name):
-        raise InvalidArgument(
-            f'bridge name "{name}": must be 1-15 characters of [a-zA-Z0-9_.-], starting with a '
-            "letter or digit",
-            hint="Linux limits device names to 15 bytes",
-        )
-    return name
 
 
 class NetworkStore:
@@ -212,10 +196,12 @@ class NetworkStore:
         ip: str = "",
         names: Sequence[str] = (),
         mac: str = "",
+        ports: Sequence[PortBinding] = (),
+        veth: str = "",
     ) -> Endpoint:
         """Give the container an address on the network: ``ip`` when given, else the lowest
         free one of the ip-range (or subnet). The MAC defaults to docker's ``02:42:`` + the
-        address's bytes.
+        address's bytes. ``ports`` and ``veth`` are stored with it (one write per attach).
 
         Raises:
             InvalidArgument: ``ip`` is outside the subnet or ip-range, or ``mac`` is malformed.
@@ -233,17 +219,10 @@ class NetworkStore:
             return EndpointRecord(
                 network_id=rec.id, container_id=container_id, ip=address,
                 mac=mac or ipam.default_mac(address), names=tuple(names),
+                ports=json.dumps([p.to_json() for p in ports]), veth=veth,
             )  # fmt: skip
 
         return _endpoint(self.db.add_endpoint(network.id, container_id, build))
-
-    def set_endpoint(self, endpoint: Endpoint) -> None:
-        """Store the endpoint's MAC, names, ports and veth (its address stays).
-
-        Raises:
-            NotFound: it was released.
-        """
-        self.db.update_endpoint(_endpoint_record(endpoint))
 
     def release(self, network_id: str, container_id: str) -> bool:
         """Free the container's address on the network; False if it had none."""
@@ -365,12 +344,4 @@ def _endpoint(rec: EndpointRecord) -> Endpoint:
     return Endpoint(
         network_id=rec.network_id, container_id=rec.container_id, ip=rec.ip, mac=rec.mac,
         names=rec.names, ports=ports, veth=rec.veth,
-    )  # fmt: skip
-
-
-def _endpoint_record(endpoint: Endpoint) -> EndpointRecord:
-    return EndpointRecord(
-        network_id=endpoint.network_id, container_id=endpoint.container_id, ip=endpoint.ip,
-        mac=endpoint.mac, names=tuple(endpoint.names),
-        ports=json.dumps([p.to_json() for p in endpoint.ports]), veth=endpoint.veth,
     )  # fmt: skip
