@@ -150,9 +150,9 @@ class Database:
             conn = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
-            # Checkpoint every 256 pages and cut the WAL back to 256 KiB after: the write-ahead
+            # Checkpoint every 64 pages and cut the WAL back to 256 KiB after: the write-ahead
             # log otherwise keeps its high-water size (up to 4 MiB) on disk for good.
-            conn.execute("PRAGMA wal_autocheckpoint=256")
+            conn.execute("PRAGMA wal_autocheckpoint=64")
             conn.execute("PRAGMA journal_size_limit=262144")
             conn.execute("PRAGMA foreign_keys=ON")
             _migrate(conn, self.path)
