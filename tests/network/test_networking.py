@@ -285,3 +285,20 @@ def test_system_prune_removes_what_a_killed_helper_left(box: Box) -> None:
     out = box.out("system", "prune", "-f")
     assert "Removed leftovers:" in out
     assert _ours(box) == []
+
+
+def test_the_userland_proxy_serves_loopback(box: Box, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With ``userland_proxy`` (or when ``route_localnet`` cannot be set) 127.0.0.1 is relayed
+    by the network's helper; other addresses keep the kernel's DNAT."""
+    monkeypatch.setenv("DOCKYARD_USERLAND_PROXY", "true")
+    port = _free_port()
+    web = _httpd(box, "web", "-p", f"{port}:80")
+    rules = subprocess.run(["nft", "list", "table", "ip", f"dockyard-{box.runner.bridge}"],
+                           capture_output=True, text=True, check=True).stdout  # fmt: skip
+    assert "ip daddr != 127.0.0.0/8 jump ports" in rules  # loopback is not DNATed...
+    for _ in range(3):  # ...and still answers, through the proxy, several times
+        assert _http("127.0.0.1", port).strip() == web[:12]
+    assert _http(_host_address(), port).strip() == web[:12]
+    box("rm", "-f", "web")
+    with pytest.raises(OSError):  # the relay went with the container
+        _http("127.0.0.1", port)

@@ -64,6 +64,19 @@ def test_network_table() -> None:
     _golden("table.nft", nft.network_table(_network()))
 
 
+def test_network_table_with_the_userland_proxy_leaves_loopback_alone() -> None:
+    plain, proxied = (
+        nft.network_table(_network()),
+        nft.network_table(_network(), proxy_loopback=True),
+    )
+    assert "fib daddr type local jump ports" in plain and "127.0.0.0/8 jump" not in plain
+    assert proxied == plain.replace(
+        "type nat hook output priority -100; policy accept;\n\t\tfib daddr type local jump",
+        "type nat hook output priority -100; policy accept;\n\t\tfib daddr type local "
+        "ip daddr != 127.0.0.0/8 jump",
+    )
+
+
 def test_network_table_internal_has_no_masquerade_out_and_drops_egress() -> None:
     script = nft.network_table(_network(internal=True))
     _golden("table-internal.nft", script)

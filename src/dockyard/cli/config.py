@@ -14,6 +14,9 @@ Keys (all optional)::
     dns_upstream = ""                 # resolvers for names the networks' DNS does not know,
                                       # "ip[:port],..." (DOCKYARD_DNS_UPSTREAM); "" = the
                                       # host's /etc/resolv.conf
+    userland_proxy = "false"          # "true": published ports on loopback go through the
+                                      # network helper's proxy, not the kernel's DNAT
+                                      # (DOCKYARD_USERLAND_PROXY)
 
 Unknown keys are an error naming the file, so a typo never silently does nothing.
 """
@@ -42,6 +45,7 @@ class Settings:
     bridge_name: str = "dockyard0"
     address_pools: str = ""  # "": docker's default pools (checked when a network is created)
     dns_upstream: str = ""  # "": the host's /etc/resolv.conf (checked by the network helper)
+    userland_proxy: bool = False
 
 
 def user_config() -> Path:
@@ -66,6 +70,7 @@ def load_settings(files: tuple[Path, ...] | None = None) -> Settings:
         "bridge_name": os.environ.get("DOCKYARD_BRIDGE"),
         "address_pools": os.environ.get("DOCKYARD_ADDRESS_POOLS"),
         "dns_upstream": os.environ.get("DOCKYARD_DNS_UPSTREAM"),
+        "userland_proxy": os.environ.get("DOCKYARD_USERLAND_PROXY"),
     }
     return override(settings, **env)
 
@@ -94,6 +99,10 @@ def override(settings: Settings, **values: str | None) -> Settings:
             changes[key] = check_bridge_name(value)
         elif key in ("address_pools", "dns_upstream"):
             changes[key] = value.strip()
+        elif key == "userland_proxy":
+            if value.lower() not in ("true", "false", "1", "0"):
+                raise InvalidArgument(f'userland_proxy "{value}" is not true or false')
+            changes[key] = value.lower() in ("true", "1")
     return replace(settings, **changes)  # type: ignore[arg-type]
 
 
@@ -106,7 +115,7 @@ def _merge(settings: Settings, path: Path) -> Settings:
         raise InvalidArgument(f"config {path}: {err}", hint="fix or remove the file") from err
     known = {
         "root", "runroot", "storage_driver", "log_level", "bridge_name", "address_pools",
-        "dns_upstream",
+        "dns_upstream", "userland_proxy",
     }  # fmt: skip
     for key, value in data.items():
         if key not in known:

@@ -63,6 +63,7 @@ class AppContext:
                     root=self.settings.root,
                     runroot=self.settings.runroot,
                     dns_upstream=self.settings.dns_upstream,
+                    userland_proxy=self.settings.userland_proxy,
                 ),
                 root=self.settings.root,
                 runroot=self.settings.runroot,

@@ -208,6 +208,7 @@ def _start(cfg: HelperConfig, network: Network) -> None:
         sys.executable, "-m", "dockyard.network.helper", "--root", str(cfg.root),
         "--runroot", str(cfg.runroot), "--network", network.id,
         "--dns-upstream", cfg.dns_upstream, "--linger", str(cfg.linger),
+        *(["--userland-proxy"] if cfg.userland_proxy else []),
     ]  # fmt: skip
     with open(log, "ab") as out:  # setsid --fork: the helper outlives us and is not our child
         subprocess.run(

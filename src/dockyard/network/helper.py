@@ -28,7 +28,7 @@ from pathlib import Path
 
 from dockyard import errors
 from dockyard.metadata import Database
-from dockyard.network import dns, forward, nft, plumbing, sandbox
+from dockyard.network import dns, forward, nft, plumbing, proxy, sandbox
 from dockyard.network.client import ping, socket_path
 from dockyard.network.model import Endpoint, Network, PortBinding, Proto
 from dockyard.network.store import NetworkStore
@@ -37,13 +37,18 @@ from dockyard.network.store import NetworkStore
 class Helper:
     """One network's helper state: its IPRoute socket, DNS records and port reservations."""
 
-    def __init__(self, store: NetworkStore, network: Network, upstream: str, runroot: Path) -> None:
+    def __init__(
+        self, store: NetworkStore, network: Network, upstream: str, runroot: Path,
+        *, userland_proxy: bool = False,
+    ) -> None:  # fmt: skip
         self.store = store
         self.runroot = runroot
         self.network = network
         self.ipr = plumbing.open_netlink()
         self.records = dns.Records()
         self.reserved: dict[str, list[socket.socket]] = {}
+        self.relays: dict[str, list[proxy.Relay]] = {}
+        self.proxy_loopback = userland_proxy
         self.upstream = dns.parse_upstream(upstream) if upstream else _host_resolvers()
         self.responder: dns.Responder | None = None
         self.torn_down = False
@@ -52,7 +57,9 @@ class Helper:
     def setup(self) -> None:
         """Bridge, firewall table, surviving endpoints (a restarted helper), DNS."""
         plumbing.ensure_bridge(self.ipr, self.network)
-        nft.apply(nft.network_table(self.network))
+        if not plumbing.loopback_forwarding(self.network):
+            self.proxy_loopback = True  # the kernel cannot serve 127.0.0.1: relay it
+        nft.apply(nft.network_table(self.network, proxy_loopback=self.proxy_loopback))
         try:  # past another engine's FORWARD policy DROP
             forward.exempt_forward(self.network)
         except errors.DockyardError as err:  # local traffic works; routed traffic may not
@@ -63,6 +70,7 @@ class Helper:
                 continue
             with contextlib.suppress(errors.DockyardError):
                 self.reserved[ep.container_id] = _reserve(ep.ports)
+                self._relay(ep)
             self._names(ep)
         self._apply_ports()
         responder = dns.Responder(
@@ -112,6 +120,7 @@ class Helper:
             )  # fmt: skip
             if ep.ports:
                 self._apply_ports()
+                self._relay(ep)
         except BaseException:
             self.detach(cid)
             raise
@@ -121,6 +130,8 @@ class Helper:
     def detach(self, cid: str) -> dict[str, object]:
         found = self.store.endpoints(network_id=self.network.id, container_id=cid)
         self.records.drop(cid)
+        for relay in self.relays.pop(cid, []):
+            relay.close()
         for sock in self.reserved.pop(cid, []):
             sock.close()
         for ep in found:
@@ -130,6 +141,16 @@ class Helper:
             if ep.ports:
                 self._apply_ports()
         return {}
+
+    def _relay(self, ep: Endpoint) -> None:
+        """With the userland proxy: relay loopback connections to the published ports."""
+        if not self.proxy_loopback:
+            return
+        self.relays[ep.container_id] = [
+            proxy.Relay(sock, (ep.ip, binding.container_port))
+            for sock, binding in zip(self.reserved.get(ep.container_id, []), ep.ports, strict=True)
+            if sock.getsockname()[0] == "0.0.0.0" or sock.getsockname()[0].startswith("127.")
+        ]
 
     def reap(self) -> None:
         """Release endpoints whose veth is gone: the kernel deletes the pair with the
@@ -299,13 +320,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--network", required=True)
     parser.add_argument("--dns-upstream", default="")
     parser.add_argument("--linger", type=float, default=30.0)
+    parser.add_argument("--userland-proxy", action="store_true")
     args = parser.parse_args(argv)
     lock = _lock(args.runroot, args.network)
     if lock is None:
         return 0
     store = NetworkStore(Database(args.root / "metadata.db"))
     network = store.get(args.network)
-    helper = Helper(store, network, args.dns_upstream, args.runroot)
+    helper = Helper(
+        store, network, args.dns_upstream, args.runroot, userland_proxy=args.userland_proxy
+    )
     path = socket_path(args.runroot, network.id)
     listener: socket.socket | None = None
     try:

@@ -155,9 +155,11 @@ class Endpoint:
 @dataclass(frozen=True, slots=True, kw_only=True)
 class HelperConfig:
     """What a helper needs besides its network: the state roots, the upstream resolvers
-    (empty: the host's /etc/resolv.conf) and how long it lingers with no endpoints."""
+    (empty: the host's /etc/resolv.conf), how long it lingers with no endpoints, and whether
+    it serves loopback through its userland proxy instead of the kernel."""
 
     root: Path
     runroot: Path
     dns_upstream: str = ""
     linger: float = 30.0
+    userland_proxy: bool = False  # relay published ports on loopback in the helper

@@ -55,11 +55,12 @@ def table_name(bridge: str) -> str:
     return TABLE_PREFIX + bridge
 
 
-def network_table(network: Network) -> str:
+def network_table(network: Network, *, proxy_loopback: bool = False) -> str:
     """The script that (re)creates ``network``'s table with an empty ``ports`` chain.
 
     The script works whether or not the table exists (it is declared, deleted, declared
-    again in one transaction).
+    again in one transaction). With ``proxy_loopback`` the host's own connections to
+    127.0.0.0/8 are not DNATed (the userland proxy of :mod:`.proxy` serves them).
 
     Raises:
         InvalidArgument: the bridge name or the subnet is malformed.
@@ -80,13 +81,14 @@ def network_table(network: Network) -> str:
     ]
     if network.internal:
         forward.append(f"iifname {br} oifname != {br} drop")
+    loopback = "ip daddr != 127.0.0.0/8 " if proxy_loopback else ""
     chains = [
         _chain("postrouting", "type nat hook postrouting priority srcnat; policy accept;",
                postrouting),
         _chain("prerouting", "type nat hook prerouting priority dstnat; policy accept;",
                ["fib daddr type local jump ports"]),
         _chain("output", "type nat hook output priority -100; policy accept;",
-               ["fib daddr type local jump ports"]),
+               [f"fib daddr type local {loopback}jump ports"]),
         _chain("ports", "", []),
         _chain("forward", "type filter hook forward priority filter; policy accept;", forward),
     ]  # fmt: skip

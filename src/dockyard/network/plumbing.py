@@ -38,12 +38,8 @@ def link_index(ipr: IPRoute, name: str) -> int | None:
     return int(found[0]) if found else None
 
 
-def ensure_bridge(ipr: IPRoute, network: Network, sysctl: Path = Path("/proc/sys")) -> int:
-    """Create the bridge (if missing) with the gateway address, up; returns its index.
-
-    ``route_localnet`` lets 127.0.0.1 be DNATed to a container (published ports on loopback
-    without a userland proxy).
-    """
+def ensure_bridge(ipr: IPRoute, network: Network) -> int:
+    """Create the bridge (if missing) with the gateway address, up; returns its index."""
     index = link_index(ipr, network.bridge)
     if index is None:
         ipr.link("add", ifname=network.bridge, kind="bridge")
@@ -53,8 +49,17 @@ def ensure_bridge(ipr: IPRoute, network: Network, sysctl: Path = Path("/proc/sys
     if network.gateway not in have:
         ipr.addr("add", index=index, address=network.gateway, prefixlen=network.prefixlen)
     ipr.link("set", index=index, state="up")
-    enable_route_localnet(network.bridge, sysctl)
     return index
+
+
+def loopback_forwarding(network: Network, sysctl: Path = Path("/proc/sys")) -> bool:
+    """Let 127.0.0.1 be DNATed to the bridge's containers (``route_localnet``); False when
+    the kernel path cannot serve loopback (a read-only ``/proc/sys``)."""
+    try:
+        enable_route_localnet(network.bridge, sysctl)
+    except OSError:
+        return False
+    return True
 
 
 def delete_link(ipr: IPRoute, name: str) -> bool:
