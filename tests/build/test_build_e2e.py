@@ -134,7 +134,7 @@ def test_context_from_stdin(box: DockyardRunner, ctx: Path) -> None:
     [
         (("--platform", "linux/s390x"), "only this machine's platform"),
         (("--pull",), "pulling images is not implemented yet"),
-        (("--secret", "id=x,src=/etc/hostname"), "build secrets are not supported yet"),
+        (("--secret", "id=x,src=/no/such/secret"), "secret x: cannot read /no/such/secret"),
     ],
 )
 def test_unsupported_flags_are_refused(

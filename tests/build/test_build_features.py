@@ -8,6 +8,7 @@ import gzip
 import io
 import json
 import lzma
+import subprocess
 import tarfile
 from pathlib import Path
 
@@ -225,7 +226,7 @@ def test_run_mounts(box: DockyardRunner, tmp_path: Path) -> None:
     assert box.out("run", "--rm", "feat", "cat", "/bound") == "changed\n"
 
 
-@pytest.mark.parametrize("spec", ["type=secret,id=x", "type=bind,from=other,target=/o"])
+@pytest.mark.parametrize("spec", ["type=ssh", "type=bind,from=other,target=/o"])
 def test_unsupported_mounts_are_named(box: DockyardRunner, tmp_path: Path, spec: str) -> None:
     (tmp_path / "Dockerfile").write_text(
         f"FROM busybox AS other\nFROM busybox\nRUN --mount={spec} true\n"
@@ -301,3 +302,58 @@ def test_run_networks(box: DockyardRunner, tmp_path: Path) -> None:
     subnet = json.loads(box.out("network", "inspect", "buildnet"))[0]["IPAM"]["Config"][0]
     prefix = subnet["Subnet"].rsplit(".", 1)[0]
     assert f"inet {prefix}." in box.out("run", "--rm", "feat", "cat", "/addr")
+
+
+def test_copy_exclude_parents_and_link(box: DockyardRunner, tmp_path: Path) -> None:
+    for rel in ("app/main.py", "app/cache/x.pyc", "app/lib/util.py", "app/lib/util.pyc",
+                "docs/a/readme.md", "docs/b/notes.md"):  # fmt: skip
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text(rel + "\n")
+    dockerfile = (
+        "FROM busybox\n"
+        "COPY --exclude=**/*.pyc --exclude=cache app /app/\n"
+        "COPY --parents docs/*/*.md /tree/\n"
+        "COPY --parents ./docs/./a/readme.md /pivot/\n"
+        "COPY --link app/main.py /linked.py\n"
+    )
+    first = _build(box, tmp_path, dockerfile)
+    listing = box.out("run", "--rm", "feat", "sh", "-c",
+                      "cd / && find app tree pivot -type f | sort && cat linked.py")  # fmt: skip
+    assert listing.splitlines() == [
+        "app/lib/util.py", "app/main.py", "pivot/a/readme.md", "tree/docs/a/readme.md",
+        "tree/docs/b/notes.md", "app/main.py",
+    ]  # fmt: skip
+    assert "CACHED" not in first
+    (tmp_path / "app/lib/util.pyc").write_text("changed\n")  # excluded: no cache miss
+    again = _build(box, tmp_path, dockerfile)
+    assert again.count("CACHED") >= 4, again
+
+
+def test_secrets_are_mounted_but_never_kept(box: DockyardRunner, tmp_path: Path) -> None:
+    secret = tmp_path.parent / "token.txt"
+    secret.write_text("s3cr3t\n")
+    dockerfile = (
+        "FROM busybox\n"
+        "RUN --mount=type=secret,id=token cat /run/secrets/token > /seen && "
+        "stat -c '%a %u' /run/secrets/token >> /seen\n"
+        "RUN --mount=type=secret,id=api,target=/etc/api,mode=0440,uid=7,required "
+        "stat -c '%a %u' /etc/api > /api && test ! -e /run/secrets/token\n"
+        "RUN --mount=type=secret,id=absent ls /run/secrets 2>/dev/null | wc -l > /absent\n"
+    )
+    (tmp_path / "Dockerfile").write_text(dockerfile)
+    env = {**box.env(), "API_KEY": "k"}
+    proc = subprocess.run(box.argv("build", "-t", "feat", "--secret", f"id=token,src={secret}",
+                                   "--secret", "id=api,env=API_KEY", str(tmp_path)),
+                          env=env, capture_output=True, check=False)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr.decode()
+    out = box.out("run", "--rm", "feat", "sh", "-c", "cat /seen /api /absent")
+    assert out.splitlines() == ["s3cr3t", "400 0", "440 7", "0"]
+    image_fs = box.out("run", "--rm", "feat", "sh", "-c", "ls /run/secrets /etc/api 2>&1; true")
+    assert "s3cr3t" not in image_fs and "No such file" in image_fs
+    secret.write_text("changed\n")  # a new secret value does not invalidate the cache
+    again = subprocess.run(box.argv("build", "-t", "feat", "--secret", f"id=token,src={secret}",
+                                    "--secret", "id=api,env=API_KEY", str(tmp_path)),
+                           env=env, capture_output=True, check=True).stderr.decode()  # fmt: skip
+    assert again.count("CACHED") == 3, again
+    missing = box("build", str(tmp_path), check=False)
+    assert missing.returncode == 1 and b"secret api is required but was not given" in missing.stderr

@@ -64,6 +64,7 @@ class BuildOptions:
     epoch: int | None = None  # SOURCE_DATE_EPOCH
     cache_explain: bool = False
     dockerfile: str = "Dockerfile"  # as given (``--cache-explain`` tells builds apart by it)
+    secrets: Mapping[str, bytes] = field(default_factory=dict)  # --secret id -> value
 
 
 @dataclass(slots=True)
@@ -112,6 +113,7 @@ def build(
         NotFound: a base image is not here.
         Unsupported: a feature the builder does not have yet (named).
     """
+    _check_secrets(plan, options)
     total = sum(len(s.steps) + 1 for s in plan.stages)
     run = _Build(engine=engine, context=context, progress=progress, options=options, total=total)
     if options.cache_explain:
@@ -130,6 +132,27 @@ def build(
         image = _commit(engine, image, merged, "LABEL (build --label)", options.epoch)
     context.cache.save()
     return image
+
+
+def _check_secrets(plan: BuildPlan, options: BuildOptions) -> None:
+    """Every ``required`` secret is given, checked before any step (a cached step would
+    never look).
+
+    Raises:
+        NotFound: naming the first missing one and its RUN.
+    """
+    for stage in plan.stages:
+        for step in stage.steps:
+            instr = step.instruction
+            if not isinstance(instr, ins.Run):
+                continue
+            for m in instr.mounts:
+                if m.type is ins.MountType.SECRET and m.required and m.id not in options.secrets:
+                    raise NotFound(
+                        f"RUN at line {instr.node.position.line}: secret {m.id} is required "
+                        "but was not given",
+                        hint=f"pass it with build --secret id={m.id},src=FILE",
+                    )
 
 
 def _state_dir(engine: Containers, options: BuildOptions) -> Path:
@@ -310,8 +333,10 @@ def _content_key(
     if isinstance(instr, ins.Copy) and instr.from_:
         image = steps.from_image(engine, step, results)
         return f"from:{image.id if image is not None else 'scratch'}"
-    sources = [p for s in instr.sources for p in context.resolve(s, what=instr.node.keyword)]
     contents = [hashlib.sha256(c.data.encode()).hexdigest() for c in instr.contents]
+    if instr.exclude or (isinstance(instr, ins.Copy) and instr.parents):
+        return steps.selection_digest(instr, context) + ":" + ",".join(contents)
+    sources = [p for s in instr.sources for p in context.resolve(s, what=instr.node.keyword)]
     return context.digest(sources) + ":" + ",".join(contents)
 
 

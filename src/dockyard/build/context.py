@@ -191,7 +191,7 @@ class BuildContext:
 
     def entries(self, path: str) -> Iterator[Entry]:
         """``path`` and, for a directory, everything below it that .dockerignore keeps."""
-        yield self._entry(path)
+        yield self.entry(path)
         full = self.root / path if path else self.root
         if full.is_dir() and not full.is_symlink():
             yield from self._walk(path)
@@ -205,11 +205,12 @@ class BuildContext:
                 if is_dir and self.ignore.should_descend(rel):
                     yield from self._walk(rel)  # an exception (``!``) may bring some back
                 continue
-            yield self._entry(rel)
+            yield self.entry(rel)
             if is_dir:
                 yield from self._walk(rel)
 
-    def _entry(self, path: str) -> Entry:
+    def entry(self, path: str) -> Entry:
+        """The kind, mode, size and content digest of ``path`` (relative to the root)."""
         full = str(self.root / path) if path else str(self.root)
         st = os.lstat(full)
         mode = stat.S_IMODE(st.st_mode)

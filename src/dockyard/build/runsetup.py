@@ -29,12 +29,12 @@ import hashlib
 import os
 import posixpath
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from dockyard.build.dockerfile import instructions as ins
-from dockyard.errors import InvalidArgument, Unsupported
+from dockyard.errors import InvalidArgument, NotFound, Unsupported
 
 if TYPE_CHECKING:
     from dockyard.build.context import BuildContext
@@ -77,12 +77,16 @@ def mounts(
     workdir: str,
     context: BuildContext,
     build_dir: Path,
+    secrets: Mapping[str, bytes] | None = None,
+    secrets_at: Path | None = None,
 ) -> tuple[tuple[BindMount, ...], dict[str, str]]:
-    """The bind and tmpfs mounts of ``instr``'s ``--mount`` flags (cache directories made).
+    """The bind and tmpfs mounts of ``instr``'s ``--mount`` flags (cache directories made,
+    secrets written into ``secrets_at``: see :mod:`dockyard.build.secrets`).
 
     Raises:
-        Unsupported: secret/ssh mounts, ``from=``, a read-write bind (named).
-        InvalidArgument, NotFound: a bind source outside the context or missing.
+        Unsupported: ssh mounts, ``from=``, a read-write bind (named).
+        InvalidArgument, NotFound: a bind source outside the context or missing; a
+            ``required`` secret not given.
     """
     from dockyard.engine.options import BindMount
 
@@ -100,12 +104,32 @@ def mounts(
             tmpfs[target] = "exec" + (f",size={m.size}" if m.size else "")
         elif m.type is ins.MountType.BIND:
             binds.append(_context_bind(m, target, context, where))
+        elif m.type is ins.MountType.SECRET:
+            binds += _secret_bind(m, target, secrets or {}, secrets_at, where)
         else:
             raise Unsupported(
                 f"{where}: --mount=type={m.type} is not supported by dockyard's builder yet",
                 hint="pass what the command needs with COPY (and remove it in the same RUN)",
             )
     return tuple(binds), tmpfs
+
+
+def _secret_bind(
+    m: ins.Mount, target: str, secrets: Mapping[str, bytes], at: Path | None, where: str
+) -> list[BindMount]:
+    """The secret's file, bind-mounted read-only; none when it was not given and is not
+    ``required`` (docker's behaviour)."""
+    from dockyard.build.secrets import write_secret
+    from dockyard.engine.options import BindMount
+
+    if m.id not in secrets:
+        if m.required:
+            raise NotFound(f"{where}: secret {m.id} is required but was not given",
+                           hint=f"pass it with build --secret id={m.id},src=FILE")  # fmt: skip
+        return []
+    assert at is not None, "secrets need a directory to be written to"
+    path = write_secret(at, m.id, secrets[m.id], mode=m.mode, uid=m.uid, gid=m.gid)
+    return [BindMount(source=str(path), destination=target, readonly=True)]
 
 
 def cache_dir(build_dir: Path, mount: ins.Mount) -> Path:

@@ -11,12 +11,13 @@ of a local archive: :mod:`.addtar`.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import io
 import json
 import os
 import posixpath
 import tarfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from typing import TYPE_CHECKING
 
 from dockyard.build.dockerfile import instructions as ins
@@ -81,6 +82,7 @@ def run(
         Unsupported: a mount type dockyard lacks, a RUN on ``scratch``.
     """
     from dockyard.build import runsetup
+    from dockyard.build.secrets import secrets_dir
     from dockyard.engine.options import BindMount
 
     instr = step.instruction
@@ -90,13 +92,16 @@ def run(
         raise Unsupported(f"{where}: a RUN needs a base image with a shell (FROM scratch has none)")
     argv, script = runsetup.heredoc_argv(instr, tuple(config.shell or DEFAULT_SHELL))
     build_dir = options.state_dir or engine.store.root / "build"
-    binds, tmpfs = runsetup.mounts(
-        instr, workdir=config.working_dir, context=context, build_dir=build_dir
-    )
+    secret_mounts = any(m.type is ins.MountType.SECRET for m in instr.mounts)
     env = tuple(f"{k}={v}" for k, v in step.build_env)  # the image's own Env comes with it
     # RUN --network=none|host overrides build --network (bridge, a network's name, host, none)
     mode = str(instr.network) if str(instr.network) in ("none", "host") else options.network
     with contextlib.ExitStack() as stack:
+        at = stack.enter_context(secrets_dir(build_dir)) if secret_mounts else None
+        binds, tmpfs = runsetup.mounts(
+            instr, workdir=config.working_dir, context=context, build_dir=build_dir,
+            secrets=options.secrets, secrets_at=at,
+        )  # fmt: skip
         if script is not None:
             pipes = stack.enter_context(runsetup.script_dir(build_dir, *script))
             binds += (BindMount(source=pipes, destination=runsetup.PIPES_DIR, readonly=True),)
@@ -205,10 +210,9 @@ def check_supported(instr: ins.Copy | ins.Add) -> None:
         if "://" in source:
             raise Unsupported(f"{where}: ADD from a URL is not supported yet", hint="download it "
                               "in a RUN step, or into the context first")  # fmt: skip
-    if isinstance(instr, ins.Copy) and (instr.parents or instr.link):
-        raise Unsupported(f"{where}: --parents and --link are not supported yet")
-    if instr.exclude:
-        raise Unsupported(f"{where}: --exclude is not supported yet")
+    if isinstance(instr, ins.Copy) and instr.from_ and (instr.parents or instr.exclude):
+        raise Unsupported(f"{where}: --parents and --exclude with --from are not supported yet",
+                          hint="copy from the build context, or list the paths")  # fmt: skip
 
 
 def _destination(instr: ins.Copy | ins.Add, config: ImageDefaults) -> str:
@@ -230,30 +234,72 @@ def _owner(instr: ins.Copy | ins.Add) -> tuple[str, int | None]:
     return instr.chown, mode
 
 
+def selected(
+    instr: ins.Copy | ins.Add, context: BuildContext, dest: str, *, skip: Collection[str] = ()
+) -> Iterator[tuple[str, str]]:
+    """What a COPY/ADD copies from the context: ``(context path, name in the archive)``, names
+    relative to the destination directory (a single file to a file destination is named after
+    it). ``--parents`` keeps each path from the context root (or from a ``/./`` in the
+    source); ``--exclude`` patterns (.dockerignore syntax) drop what they match, tested on the
+    path under the source (and on a file's name). ``--link`` changes nothing here: the layer
+    holds the same files. The paths in ``skip`` (archives ADD unpacks) are left out."""
+    from dockyard.build.dockerfile.dockerignore import Matcher
+
+    excluded = Matcher(instr.exclude).excluded if instr.exclude else None
+    parents = isinstance(instr, ins.Copy) and instr.parents
+    into_dir = dest.endswith("/") or len(instr.sources) + len(instr.contents) > 1
+    for source in instr.sources:
+        base = _pivot(source) if parents else ""
+        for path in context.resolve(source, what=instr.node.keyword):
+            if path in skip:
+                continue
+            full = context.root / path if path else context.root
+            if full.is_dir() and not full.is_symlink():
+                prefix = _under(path, base) if parents else ""
+                for entry in context.entries(path):
+                    rel = entry.path[len(path) + 1 :] if path else entry.path
+                    if entry.path == path or (excluded is not None and excluded(rel)):
+                        continue
+                    yield entry.path, posixpath.join(prefix, rel) if prefix else rel
+            elif excluded is None or not (excluded(posixpath.basename(path)) or excluded(path)):
+                if parents:
+                    yield path, _under(path, base)
+                else:
+                    yield path, posixpath.basename(path if into_dir else dest)
+
+
+def selection_digest(instr: ins.Copy | ins.Add, context: BuildContext) -> str:
+    """The content digest of what :func:`selected` picks (names as copied): the cache key of
+    a COPY with ``--exclude`` or ``--parents`` (a change to an excluded file is no change)."""
+    h = hashlib.sha256()
+    for path, name in selected(instr, context, instr.dest):
+        entry = context.entry(path)
+        h.update(f"{name}\0{entry.kind}\0{entry.mode:o}\0{entry.digest}\n".encode())
+    return f"sha256:{h.hexdigest()}"
+
+
+def _pivot(source: str) -> str:
+    """``--parents``: the part of the source whose path is not kept (before ``/./``)."""
+    if "/./" not in source:
+        return ""
+    return posixpath.normpath(source.split("/./", 1)[0]).lstrip("/").removeprefix(".")
+
+
+def _under(path: str, base: str) -> str:
+    return path[len(base) + 1 :] if base and path.startswith(base + "/") else path
+
+
 def _context_archive(
     instr: ins.Copy | ins.Add, context: BuildContext, dest: str, *, skip: set[str]
 ) -> bytes | None:
-    """The selected context files as a tar whose names are relative to the destination
-    directory (a single file to a file destination is named after the destination); the
-    paths in ``skip`` (archives ADD unpacks) left out. None when there is nothing in it."""
+    """The :func:`selected` context files (and heredoc contents) as a tar; None when there is
+    nothing in it."""
     buf = io.BytesIO()
     _, mode = _owner(instr)
     into_dir = dest.endswith("/") or len(instr.sources) + len(instr.contents) > 1
     with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
-        for source in instr.sources:
-            for path in context.resolve(source, what=instr.node.keyword):
-                if path in skip:
-                    continue
-                full = context.root / path if path else context.root
-                if full.is_dir() and not full.is_symlink():
-                    for entry in context.entries(path):
-                        if entry.path == path:
-                            continue
-                        rel = entry.path[len(path) + 1 :] if path else entry.path
-                        _add(tar, context.root / entry.path, rel, mode)
-                else:
-                    name = posixpath.basename(path) if into_dir else posixpath.basename(dest)
-                    _add(tar, full, name, mode)
+        for path, name in selected(instr, context, dest, skip=skip):
+            _add(tar, context.root / path if path else context.root, name, mode)
         for content in instr.contents:
             data = content.data.encode()
             info = tarfile.TarInfo(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,7 +17,7 @@ from dockyard.errors import DockyardError, InvalidArgument, Unsupported
 pass_app = click.make_pass_decorator(AppContext)
 
 
-def _refuse_unsupported(platform: str | None, pull: bool, secrets: tuple[str, ...]) -> None:
+def _refuse_unsupported(platform: str | None, pull: bool) -> None:
     """Flags docker has that dockyard cannot honour yet: a clear error, never ignored."""
     from dockyard.oci.platform import host_platform
 
@@ -26,8 +27,6 @@ def _refuse_unsupported(platform: str | None, pull: bool, secrets: tuple[str, ..
     if pull:
         raise Unsupported("--pull: pulling images is not implemented yet",
                           hint="load or import the base image")  # fmt: skip
-    if secrets:
-        raise Unsupported("--secret: build secrets are not supported yet")
 
 
 @contextlib.contextmanager
@@ -100,7 +99,10 @@ def _pairs(values: tuple[str, ...], flag: str) -> dict[str, str]:
               help="Type of progress output (auto: tty on a terminal, else plain).")  # fmt: skip
 @click.option("--platform", help="Target platform (this machine's only).")
 @click.option("--pull", is_flag=True, help="Always pull base images (needs registry support).")
-@click.option("--secret", "secrets", multiple=True, help="Secrets (not supported yet).")
+@click.option(
+    "--secret", "secrets", multiple=True,
+    help="A secret for RUN --mount=type=secret: id=ID[,src=PATH|env=VAR].",
+)  # fmt: skip
 @click.option("--iidfile", help="Write the image ID to the file.")
 @click.option(
     "--check", is_flag=True, help="Check the Dockerfile (parse, plan, lint) without building."
@@ -125,11 +127,12 @@ def build_cmd(
     from dockyard.build.dockerfile.parser import parse
     from dockyard.build.dockerfile.stages import plan
     from dockyard.build.output import export, parse_output, source_date_epoch
+    from dockyard.build.secrets import parse_secrets
     from dockyard.oci.reference import parse_reference
 
     stack = contextlib.ExitStack()
     try:
-        _refuse_unsupported(platform, pull, secrets)
+        _refuse_unsupported(platform, pull)
         context_dir = stack.enter_context(_context_dir(path, dockerfile))
         text, name = _read_dockerfile(dockerfile, context_dir)
         names = [str(parse_reference(t).with_default_tag()) for t in tags]
@@ -156,6 +159,7 @@ def build_cmd(
             network="bridge" if network == "default" else network,
             state_dir=app.settings.root / "build", epoch=source_date_epoch(args),
             cache_explain=cache_explain, dockerfile=str(dockerfile or ""),
+            secrets=parse_secrets(secrets, os.environ),
         )  # fmt: skip
         shown = stack.enter_context(contextlib.closing(progress_for(progress, quiet)))
         image = builder.build(engine, build_plan, context, shown, options)
