@@ -16,7 +16,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
@@ -30,11 +30,14 @@ if TYPE_CHECKING:
     from dockyard.build.context import BuildContext
     from dockyard.build.dockerfile.dockerignore import Matcher
     from dockyard.build.explain import Explainer
+    from dockyard.build.remote import Download
     from dockyard.engine.containers import Containers
     from dockyard.metadata import ImageRecord
     from dockyard.oci.platform import Platform
 
 DEFAULT_SHELL = ("/bin/sh", "-c")
+FindImage = Callable[[str], "ImageRecord"]
+"""Gets a base image by reference (the CLI's pulls what is missing)."""
 
 
 class Progress(Protocol):
@@ -64,6 +67,7 @@ class BuildOptions:
     epoch: int | None = None  # SOURCE_DATE_EPOCH
     cache_explain: bool = False
     dockerfile: str = "Dockerfile"  # as given (``--cache-explain`` tells builds apart by it)
+    find_image: FindImage | None = None  # how FROM images are found (None: local only)
     secrets: Mapping[str, bytes] = field(default_factory=dict)  # --secret id -> value
 
 
@@ -75,27 +79,29 @@ class _State:
     config: ImageDefaults
 
 
-def resolve_base(engine: Containers) -> ResolveImage:
-    """The planner's view of a base image (Env and OnBuild), from the local store."""
+def resolve_base(engine: Containers, find: FindImage | None = None) -> ResolveImage:
+    """The planner's view of a base image (Env and OnBuild), from the local store (or from
+    ``find``: the CLI's, which pulls missing images, or every one with ``--pull``)."""
 
     def resolve(ref: str, platform: Platform) -> ImageInfo:
         if ref == "scratch":
             return ImageInfo()
-        image = _local_image(engine, ref)
+        image = _local_image(engine, ref, find)
         config = engine.images.config(image).config
         return ImageInfo(env=config.env, onbuild=config.on_build)
 
     return resolve
 
 
-def _local_image(engine: Containers, ref: str) -> ImageRecord:
+def _local_image(engine: Containers, ref: str, find: FindImage | None = None) -> ImageRecord:
+    if find is not None:
+        return find(ref)
     try:
         return engine.images.resolve(ref)
     except NotFound:
         raise NotFound(
             f"base image {ref}: not found locally",
-            hint="load or import it first (`dockyard load`, `dockyard import`); "
-            "pulling comes with registry support",
+            hint="pull it (`dockyard pull`), or load or import it",
         ) from None
 
 
@@ -121,8 +127,13 @@ def build(
 
         identity = f"{context.root}\0{options.dockerfile}"
         run.explainer = Explainer(_state_dir(engine, options) / "explain", identity)
-    for stage in plan.stages:
-        run.results[stage.index] = _build_stage(run, stage)
+    try:
+        for stage in plan.stages:
+            run.results[stage.index] = _build_stage(run, stage)
+    finally:
+        from dockyard.build.remote import remove
+
+        remove(run.downloads)
     image = run.results[plan.target.index]
     if image is None:
         raise Unsupported("a build that makes an empty scratch image has nothing to tag")
@@ -171,6 +182,7 @@ class _Build:
     counter: int = 0
     results: dict[int, ImageRecord | None] = field(default_factory=dict)
     explainer: Explainer | None = None
+    downloads: dict[str, Download] = field(default_factory=dict)  # ADD URL -> its file
 
     def label(self, stage: Stage) -> str:
         self.counter += 1
@@ -184,7 +196,7 @@ def _build_stage(run: _Build, stage: Stage) -> ImageRecord | None:
     elif stage.base.image.lower() == "scratch":
         image = None
     else:
-        image = _local_image(run.engine, stage.base.image)
+        image = _local_image(run.engine, stage.base.image, run.options.find_image)
     config = run.engine.images.config(image).config if image is not None else ImageDefaults()
     state = _State(image=image, config=config)
     uncached = {stage.name, str(stage.index)} & run.options.no_cache_stages
@@ -205,7 +217,7 @@ def _step(
     engine, options, progress = run.engine, run.options, run.progress
     instr = step.instruction
     text = instr.node.source.strip()
-    extra = _content_key(engine, step, run.results, run.context)
+    extra = _content_key(run, step)
     key = _cache_key(state.image, text, step, extra, options.epoch)
     if isinstance(instr, ins.Arg):
         _arg_step(run, state, key, label, text)
@@ -225,8 +237,9 @@ def _step(
         image = steps.run(engine, state.image, state.config, step, progress, options, run.context)
     elif isinstance(instr, ins.Copy | ins.Add):
         image = steps.copy(
-            engine, state.image, state.config, step, run.results, run.context, options
-        )
+            engine, state.image, state.config, step, run.results, run.context, options,
+            run.downloads,
+        )  # fmt: skip
     else:
         config = apply_metadata(state.config, instr)
         image = _commit(engine, state.image, config, text, options.epoch)
@@ -275,7 +288,9 @@ def _explain(
 def _selected_files(instr: ins.Instruction, context: BuildContext) -> dict[str, str]:
     """Per-file inputs of a COPY/ADD from the context or a RUN's context bind mounts."""
     if isinstance(instr, ins.Copy | ins.Add):
-        sources = list(instr.sources)
+        from dockyard.build import steps
+
+        sources = steps.local_sources(instr)
         files = {f"<<{c.path}": hashlib.sha256(c.data.encode()).hexdigest() for c in instr.contents}
     elif isinstance(instr, ins.Run):
         sources = [m.source or "." for m in instr.mounts if m.type is ins.MountType.BIND]
@@ -312,14 +327,10 @@ def _commit(
     return child_image(engine, parent, config, container=None, created_by=created_by, epoch=epoch)
 
 
-def _content_key(
-    engine: Containers,
-    step: Step,
-    results: Mapping[int, ImageRecord | None],
-    context: BuildContext,
-) -> str:
+def _content_key(run: _Build, step: Step) -> str:
     """What a COPY/ADD's result depends on besides its text: the selected files' content
-    (from the context) or the source stage's image."""
+    (from the context, or downloaded for ``ADD URL``) or the source stage's image."""
+    engine, results, context = run.engine, run.results, run.context
     instr = step.instruction
     if isinstance(instr, ins.Run):
         from dockyard.build.runsetup import mounts_key
@@ -334,10 +345,27 @@ def _content_key(
         image = steps.from_image(engine, step, results)
         return f"from:{image.id if image is not None else 'scratch'}"
     contents = [hashlib.sha256(c.data.encode()).hexdigest() for c in instr.contents]
+    contents += _downloaded(run, instr)
     if instr.exclude or (isinstance(instr, ins.Copy) and instr.parents):
         return steps.selection_digest(instr, context) + ":" + ",".join(contents)
-    sources = [p for s in instr.sources for p in context.resolve(s, what=instr.node.keyword)]
+    sources = [p for s in steps.local_sources(instr)
+               for p in context.resolve(s, what=instr.node.keyword)]  # fmt: skip
     return context.digest(sources) + ":" + ",".join(contents)
+
+
+def _downloaded(run: _Build, instr: ins.Copy | ins.Add) -> list[str]:
+    """``ADD URL``: fetch each URL once per build; the key holds their content digests."""
+    if not isinstance(instr, ins.Add):
+        return []
+    from dockyard.build import remote
+
+    where = f"ADD at line {instr.node.position.line}"
+    for url in (s for s in instr.sources if remote.is_url(s)):
+        if url not in run.downloads:
+            directory = _state_dir(run.engine, run.options) / "downloads"
+            run.downloads[url] = remote.fetch(url, directory, checksum=instr.checksum,
+                                              where=where)  # fmt: skip
+    return [f"{s}={run.downloads[s].digest}" for s in instr.sources if s in run.downloads]
 
 
 def _cache_key(

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from dockyard.build.builder import BuildOptions, Progress
     from dockyard.build.context import BuildContext
     from dockyard.build.dockerfile.stages import Step
+    from dockyard.build.remote import Download
     from dockyard.engine.containers import Containers
     from dockyard.engine.store import Container
     from dockyard.metadata import ImageRecord
@@ -160,9 +161,11 @@ def copy(
     results: Mapping[int, ImageRecord | None],
     context: BuildContext,
     options: BuildOptions,
+    downloads: Mapping[str, Download] | None = None,
 ) -> ImageRecord:
     """``COPY``/``ADD`` of local files (or another stage's) into a container of the parent;
-    ``ADD`` unpacks local tar archives (:mod:`dockyard.build.addtar`).
+    ``ADD`` unpacks local tar archives (:mod:`dockyard.build.addtar`) and copies the files
+    it downloaded (``downloads``: :mod:`dockyard.build.remote`).
 
     Raises:
         InvalidArgument, NotFound: a bad source or destination.
@@ -185,7 +188,8 @@ def copy(
                 in_child(lambda: _copy_between(engine, instr, source, target, dest))
         else:
             archives = _archives(instr, context)
-            archive = _context_archive(instr, context, dest, skip=set(archives))
+            archive = _context_archive(instr, context, dest, skip=set(archives),
+                                       downloads=downloads or {})  # fmt: skip
             unpack = [context.root / p for p in archives]
             in_child(lambda: _extract(engine, target, instr, archive, dest, unpack))
         engine.reload(target)
@@ -200,16 +204,28 @@ def _archives(instr: ins.Copy | ins.Add, context: BuildContext) -> list[str]:
 
     if not isinstance(instr, ins.Add):
         return []
-    found = [p for s in instr.sources for p in context.resolve(s, what=instr.node.keyword)]
+    found = [p for s in local_sources(instr) for p in context.resolve(s, what=instr.node.keyword)]
     return [p for p in found if p and is_archive(context.root / p)]
 
 
+def local_sources(instr: ins.Copy | ins.Add) -> list[str]:
+    """The sources from the build context (not ``ADD``'s URLs)."""
+    from dockyard.build.remote import is_url
+
+    return [s for s in instr.sources if not (isinstance(instr, ins.Add) and is_url(s))]
+
+
 def check_supported(instr: ins.Copy | ins.Add) -> None:
+    from dockyard.build.remote import check_url, is_url
+
     where = f"{instr.node.keyword} at line {instr.node.position.line}"
     for source in instr.sources:
-        if "://" in source:
-            raise Unsupported(f"{where}: ADD from a URL is not supported yet", hint="download it "
-                              "in a RUN step, or into the context first")  # fmt: skip
+        if isinstance(instr, ins.Copy) and "://" in source:
+            raise InvalidArgument(f"{where}: COPY does not take URLs ({source})",
+                                  hint="use ADD for remote files")  # fmt: skip
+        check_url(source, where)
+    if isinstance(instr, ins.Add) and instr.checksum and not all(map(is_url, instr.sources)):
+        raise InvalidArgument(f"{where}: --checksum is only for URL sources")
     if isinstance(instr, ins.Copy) and instr.from_ and (instr.parents or instr.exclude):
         raise Unsupported(f"{where}: --parents and --exclude with --from are not supported yet",
                           hint="copy from the build context, or list the paths")  # fmt: skip
@@ -248,7 +264,7 @@ def selected(
     excluded = Matcher(instr.exclude).excluded if instr.exclude else None
     parents = isinstance(instr, ins.Copy) and instr.parents
     into_dir = dest.endswith("/") or len(instr.sources) + len(instr.contents) > 1
-    for source in instr.sources:
+    for source in local_sources(instr):
         base = _pivot(source) if parents else ""
         for path in context.resolve(source, what=instr.node.keyword):
             if path in skip:
@@ -290,16 +306,26 @@ def _under(path: str, base: str) -> str:
 
 
 def _context_archive(
-    instr: ins.Copy | ins.Add, context: BuildContext, dest: str, *, skip: set[str]
+    instr: ins.Copy | ins.Add,
+    context: BuildContext,
+    dest: str,
+    *,
+    skip: set[str],
+    downloads: Mapping[str, Download],
 ) -> bytes | None:
-    """The :func:`selected` context files (and heredoc contents) as a tar; None when there is
-    nothing in it."""
+    """The :func:`selected` context files, the downloaded ones (mode 0600 unless
+    ``--chmod``) and heredoc contents as a tar; None when there is nothing in it."""
     buf = io.BytesIO()
     _, mode = _owner(instr)
     into_dir = dest.endswith("/") or len(instr.sources) + len(instr.contents) > 1
     with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
         for path, name in selected(instr, context, dest, skip=skip):
             _add(tar, context.root / path if path else context.root, name, mode)
+        for source in instr.sources:
+            if source in downloads:
+                got = downloads[source]
+                name = got.name if into_dir else posixpath.basename(dest)
+                _add(tar, got.path, name, mode if mode is not None else 0o600, got.mtime)
         for content in instr.contents:
             data = content.data.encode()
             info = tarfile.TarInfo(
@@ -311,9 +337,14 @@ def _context_archive(
     return None if empty else buf.getvalue()
 
 
-def _add(tar: tarfile.TarFile, path: os.PathLike[str], name: str, mode: int | None) -> None:
+def _add(
+    tar: tarfile.TarFile, path: os.PathLike[str], name: str, mode: int | None,
+    mtime: float | None = None,
+) -> None:  # fmt: skip
     info = tar.gettarinfo(os.fspath(path), arcname=name)
     info.uid = info.gid = 0
+    if mtime is not None:
+        info.mtime = mtime
     info.uname = info.gname = ""
     if mode is not None and not info.issym():
         info.mode = mode
