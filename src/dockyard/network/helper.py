@@ -102,6 +102,9 @@ class Helper:
     # -- requests ---------------------------------------------------------------------------
     def attach(self, req: dict[str, object]) -> dict[str, object]:
         cid = str(req["container"])
+        netns = Path(str(req["netns"]))
+        if netns.parent != self.runroot / "netns":  # only namespaces the engine pinned
+            raise errors.InvalidArgument(f"network namespace {netns}: not one of this engine's")
         self.detach(cid)
         ports = [PortBinding.from_json(p) for p in req.get("ports") or []]  # type: ignore[attr-defined]
         names = [str(n) for n in req.get("names") or []]  # type: ignore[attr-defined]
@@ -114,7 +117,7 @@ class Helper:
                 ports=_bound(ports, sockets), veth=veth,
             )  # fmt: skip
             plumbing.attach(
-                self.ipr, self.network, netns=Path(str(req["netns"])), veth=veth,
+                self.ipr, self.network, netns=netns, veth=veth,
                 ifname=str(req.get("ifname") or "eth0"), ip=ep.ip, mac=ep.mac,
                 default_route=bool(req.get("default_route", True)) and not self.network.internal,
             )  # fmt: skip
