@@ -146,6 +146,11 @@ class DockyardRunner:
             # names the networks' DNS does not know go nowhere (the discard port on
             # loopback: refused at once), never to the host's resolvers
             "DOCKYARD_DNS_UPSTREAM": "127.0.0.1:9",
+            # a pull of an image no test made (docker.io) meets a dead proxy on loopback
+            # instead of the internet; the tests' own registries are on loopback
+            "HTTPS_PROXY": "http://127.0.0.1:9",
+            "HTTP_PROXY": "http://127.0.0.1:9",
+            "NO_PROXY": "127.0.0.1,localhost",
         }
 
     def out(self, *args: str, input: bytes | None = None) -> str:
