@@ -133,7 +133,6 @@ def test_context_from_stdin(box: DockyardRunner, ctx: Path) -> None:
     ("flags", "message"),
     [
         (("--platform", "linux/s390x"), "only this machine's platform"),
-        (("--pull",), "pulling images is not implemented yet"),
         (("--secret", "id=x,src=/no/such/secret"), "secret x: cannot read /no/such/secret"),
     ],
 )

@@ -38,7 +38,12 @@ def _up(box: Box, cid: str) -> None:
         (("busybox", "sh", "-c", "exit 3"), 3, ""),
         (("busybox", "no-such-command"), 127, "executable file not found"),
         (("busybox", "/etc/passwd"), 126, "permission denied"),
-        (("no-such-image", "true"), 125, "Unable to find image 'no-such-image'"),
+        # --pull never: the test stays off the network (missing images are pulled otherwise)
+        (
+            ("--pull", "never", "no-such-image", "true"),
+            125,
+            "Unable to find image 'no-such-image' locally",
+        ),
         (("--no-such-flag", "busybox", "true"), 125, "No such option"),
     ],
     ids=["true", "exit-3", "missing-command", "not-executable", "missing-image", "bad-flag"],

@@ -302,3 +302,12 @@ def test_the_userland_proxy_serves_loopback(box: Box, monkeypatch: pytest.Monkey
     box("rm", "-f", "web")
     with pytest.raises(ConnectionRefusedError):  # the relay went with the container
         _http("127.0.0.1", port)
+
+
+def test_system_prune_stops_an_idle_helper(box: Box) -> None:
+    box("run", "--rm", "busybox", "true")
+    assert any(f.startswith("helper") for f in _ours(box))  # lingering, no containers
+    keep = box.run_d("--network", "none", "busybox", "sleep", "60")  # not on a network
+    assert "idle helper of network bridge" in box.out("system", "prune", "-f")
+    assert _ours(box) == []
+    assert box.status(keep) == "running"

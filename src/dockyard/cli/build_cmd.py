@@ -12,21 +12,19 @@ import click
 
 from dockyard.cli.build_progress import progress_for
 from dockyard.cli.context import AppContext
+from dockyard.cli.pulling import base_image_finder
 from dockyard.errors import DockyardError, InvalidArgument, Unsupported
 
 pass_app = click.make_pass_decorator(AppContext)
 
 
-def _refuse_unsupported(platform: str | None, pull: bool) -> None:
+def _refuse_unsupported(platform: str | None) -> None:
     """Flags docker has that dockyard cannot honour yet: a clear error, never ignored."""
     from dockyard.oci.platform import host_platform
 
     if platform and platform.removeprefix("linux/") != str(host_platform()).removeprefix("linux/"):
         raise Unsupported(f"--platform {platform}: only this machine's platform "
                           f"({host_platform()}) can be built")  # fmt: skip
-    if pull:
-        raise Unsupported("--pull: pulling images is not implemented yet",
-                          hint="load or import the base image")  # fmt: skip
 
 
 @contextlib.contextmanager
@@ -98,7 +96,7 @@ def _pairs(values: tuple[str, ...], flag: str) -> dict[str, str]:
 @click.option("--progress", type=click.Choice(["auto", "plain", "tty"]), default="auto",
               help="Type of progress output (auto: tty on a terminal, else plain).")  # fmt: skip
 @click.option("--platform", help="Target platform (this machine's only).")
-@click.option("--pull", is_flag=True, help="Always pull base images (needs registry support).")
+@click.option("--pull", is_flag=True, help="Always pull the base images (FROM).")
 @click.option(
     "--secret", "secrets", multiple=True,
     help="A secret for RUN --mount=type=secret: id=ID[,src=PATH|env=VAR].",
@@ -132,17 +130,18 @@ def build_cmd(
 
     stack = contextlib.ExitStack()
     try:
-        _refuse_unsupported(platform, pull)
+        _refuse_unsupported(platform)
         context_dir = stack.enter_context(_context_dir(path, dockerfile))
         text, name = _read_dockerfile(dockerfile, context_dir)
         names = [str(parse_reference(t).with_default_tag()) for t in tags]
         exports = [parse_output(o) for o in outputs]
         parsed = parse(text, filename=name)
         engine = app.containers
+        find = base_image_finder(app, always=pull, quiet=quiet)  # FROM: pulls what is missing
         args = _pairs(build_args, "--build-arg")
         build_plan = plan(
             parsed.nodes, build_args=args, target=target,
-            escape=parsed.directives.escape, resolve_image=builder.resolve_base(engine),
+            escape=parsed.directives.escape, resolve_image=builder.resolve_base(engine, find),
         )  # fmt: skip
         for warning in (*parsed.warnings, *build_plan.warnings):
             click.echo(warning.render(name), err=True)
@@ -159,7 +158,7 @@ def build_cmd(
             network="bridge" if network == "default" else network,
             state_dir=app.settings.root / "build", epoch=source_date_epoch(args),
             cache_explain=cache_explain, dockerfile=str(dockerfile or ""),
-            secrets=parse_secrets(secrets, os.environ),
+            secrets=parse_secrets(secrets, os.environ), find_image=find,
         )  # fmt: skip
         shown = stack.enter_context(contextlib.closing(progress_for(progress, quiet)))
         image = builder.build(engine, build_plan, context, shown, options)

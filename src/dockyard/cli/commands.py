@@ -18,6 +18,7 @@ _I = "dockyard.cli.image_cmds"
 _S = "dockyard.cli.system_cmds"
 _V = "dockyard.cli.volume_cmds"
 _N = "dockyard.cli.network_cmds"
+_T = "dockyard.cli.transfer_cmds"
 
 CONTAINER = {
     "create": f"{_C}:create_cmd", "run": f"{_C}:run_cmd", "start": f"{_C}:start_cmd",
@@ -37,6 +38,7 @@ IMAGE = {
     "history": f"{_I}:history_cmd", "tag": f"{_I}:tag_cmd", "rm": f"{_I}:rmi_cmd",
     "remove": f"{_I}:rmi_cmd", "prune": f"{_I}:prune_cmd", "import": f"{_I}:import_cmd",
     "save": f"{_I}:save_cmd", "load": f"{_I}:load_cmd",
+    "pull": f"{_T}:pull_cmd", "push": f"{_T}:push_cmd",
 }  # fmt: skip
 
 VOLUME = {
@@ -50,6 +52,13 @@ NETWORK = {
     "inspect": f"{_N}:inspect_cmd", "rm": f"{_N}:rm_cmd", "remove": f"{_N}:rm_cmd",
     "prune": f"{_N}:prune_cmd", "connect": "dockyard.cli.network_connect:connect_cmd",
     "disconnect": "dockyard.cli.network_connect:disconnect_cmd",
+}  # fmt: skip
+
+_R = "dockyard.cli.registry_cmds"
+REGISTRY = {
+    "serve": f"{_R}:serve_cmd", "gc": f"{_R}:gc_cmd", "check": f"{_R}:check_cmd",
+    "user": f"{_R}:user_group", "team": f"{_R}:team_group", "grant": f"{_R}:grant_cmd",
+    "revoke": f"{_R}:revoke_cmd", "grants": f"{_R}:grants_cmd", "repo": f"{_R}:repo_group",
 }  # fmt: skip
 
 SYSTEM = {
@@ -70,6 +79,9 @@ TOP = {
     "load": f"{_I}:load_cmd", "inspect": f"{_Q}:any_inspect_cmd",
     "version": f"{_S}:version_cmd", "info": f"{_S}:info_cmd",
     "build": "dockyard.cli.build_cmd:build_cmd",
+    "compose": "dockyard.cli.compose_cmds:compose_group",
+    "pull": f"{_T}:pull_cmd", "push": f"{_T}:push_cmd", "login": f"{_T}:login_cmd",
+    "logout": f"{_T}:logout_cmd", "search": f"{_T}:search_cmd",
 }  # fmt: skip
 
 GROUPS = {
@@ -78,6 +90,7 @@ GROUPS = {
     "volume": ("Manage volumes.", VOLUME),
     "network": ("Manage networks.", NETWORK),
     "system": ("Manage dockyard.", SYSTEM),
+    "registry": ("Run and manage a registry server.", REGISTRY),
 }
 
 

@@ -14,6 +14,15 @@ Keys (all optional)::
     dns_upstream = ""                 # resolvers for names the networks' DNS does not know,
                                       # "ip[:port],..." (DOCKYARD_DNS_UPSTREAM); "" = the
                                       # host's /etc/resolv.conf
+    registry_mirrors = []             # docker.io pull mirrors, tried before Docker Hub:
+                                      # ["https://mirror.example"] (DOCKYARD_REGISTRY_MIRRORS,
+                                      # comma-separated)
+    insecure_registries = []          # registries reached without verified TLS (or over
+                                      # HTTP): ["myregistry:5000", "10.0.0.0/8"]; localhost
+                                      # and 127.0.0.0/8 always are (DOCKYARD_INSECURE_REGISTRIES)
+    registry_certs_dirs = []          # folders of <host[:port]>/ CA and client certificates;
+                                      # [] = /etc/dockyard/certs.d and /etc/docker/certs.d
+                                      # (DOCKYARD_REGISTRY_CERTS_DIRS, colon-separated)
     userland_proxy = "false"          # "true": published ports on loopback go through the
                                       # network helper's proxy, not the kernel's DNAT
                                       # (DOCKYARD_USERLAND_PROXY)
@@ -45,6 +54,9 @@ class Settings:
     bridge_name: str = "dockyard0"
     address_pools: str = ""  # "": docker's default pools (checked when a network is created)
     dns_upstream: str = ""  # "": the host's /etc/resolv.conf (checked by the network helper)
+    registry_mirrors: tuple[str, ...] = ()
+    insecure_registries: tuple[str, ...] = ()
+    registry_certs_dirs: tuple[str, ...] = ()  # (): the defaults of registry client
     userland_proxy: bool = False
 
 
@@ -71,16 +83,32 @@ def load_settings(files: tuple[Path, ...] | None = None) -> Settings:
         "address_pools": os.environ.get("DOCKYARD_ADDRESS_POOLS"),
         "dns_upstream": os.environ.get("DOCKYARD_DNS_UPSTREAM"),
         "userland_proxy": os.environ.get("DOCKYARD_USERLAND_PROXY"),
+        "registry_mirrors": os.environ.get("DOCKYARD_REGISTRY_MIRRORS"),
+        "insecure_registries": os.environ.get("DOCKYARD_INSECURE_REGISTRIES"),
+        "registry_certs_dirs": os.environ.get("DOCKYARD_REGISTRY_CERTS_DIRS"),
     }
     return override(settings, **env)
 
 
-def override(settings: Settings, **values: str | None) -> Settings:
-    """Replace the settings given (non-``None``), validating them."""
+LIST_KEYS = {"registry_mirrors": ",", "insecure_registries": ",", "registry_certs_dirs": ":"}
+
+
+def override(settings: Settings, **values: str | list[str] | None) -> Settings:
+    """Replace the settings given (non-``None``), validating them.
+
+    The list settings take a list or one string of items (comma-separated; colons for
+    ``registry_certs_dirs``).
+    """
     changes: dict[str, object] = {}
     for key, value in values.items():
         if value is None or value == "":
             continue
+        if key in LIST_KEYS:
+            items = value.split(LIST_KEYS[key]) if isinstance(value, str) else value
+            changes[key] = tuple(item.strip() for item in items if item.strip())
+            continue
+        if not isinstance(value, str):
+            raise InvalidArgument(f'config: "{key}" must be a string')
         if key in ("root", "runroot"):
             changes[key] = Path(value).absolute()
         elif key == "storage_driver":
@@ -115,7 +143,7 @@ def _merge(settings: Settings, path: Path) -> Settings:
         raise InvalidArgument(f"config {path}: {err}", hint="fix or remove the file") from err
     known = {
         "root", "runroot", "storage_driver", "log_level", "bridge_name", "address_pools",
-        "dns_upstream", "userland_proxy",
+        "dns_upstream", "userland_proxy", *LIST_KEYS,
     }  # fmt: skip
     for key, value in data.items():
         if key not in known:
@@ -123,6 +151,9 @@ def _merge(settings: Settings, path: Path) -> Settings:
                 f'config {path}: unknown key "{key}"',
                 hint="known keys: " + ", ".join(sorted(known)),
             )
-        if not isinstance(value, str):
+        if key in LIST_KEYS:
+            if not (isinstance(value, list) and all(isinstance(v, str) for v in value)):
+                raise InvalidArgument(f'config {path}: "{key}" must be a list of strings')
+        elif not isinstance(value, str):
             raise InvalidArgument(f'config {path}: "{key}" must be a string')
     return override(settings, **data)

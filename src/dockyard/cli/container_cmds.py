@@ -16,6 +16,7 @@ import click
 
 from dockyard.cli.attach import attach
 from dockyard.cli.context import AppContext
+from dockyard.cli.pulling import ensure_image
 from dockyard.cli.runflags import build_request, run_options
 from dockyard.cli.terminal import parse_detach_keys
 from dockyard.engine import lifecycle
@@ -48,6 +49,7 @@ def _exit_code_of(err: DockyardError) -> int:
 def _create(app: AppContext, image: str, command: tuple[str, ...], o: dict[str, Any]) -> Container:
     engine = app.containers
     try:
+        ensure_image(app, image, o["pull"], quiet=o.get("quiet", False))
         config = create(
             engine.store, app.images, app.volumes, build_request(image, command, o),
             engine.networks,

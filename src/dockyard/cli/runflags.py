@@ -106,7 +106,8 @@ def parse_volume(spec: str) -> BindMount | VolumeRequest:
     readonly = _mode(parts[2] if len(parts) == 3 else "", spec)
     if source.startswith(("/", ".")) or "/" in source:
         host = os.path.abspath(source)
-        os.makedirs(host, exist_ok=True)  # docker creates a missing bind source for -v
+        if not os.path.lexists(host):  # docker creates a missing bind source for -v (a file
+            os.makedirs(host)  # that exists is bound as the file it is)
         return BindMount(source=host, destination=destination, readonly=readonly)
     return VolumeRequest(name=source, destination=destination, readonly=readonly)
 
@@ -257,9 +258,6 @@ def health_options(
 
 def build_request(image: str, command: Sequence[str], o: Mapping[str, Any]) -> CreateRequest:
     """The request for the parsed click values ``o`` of a ``run``/``create``."""
-    if o["pull"] == "always":
-        raise Unsupported("--pull always: pulling images is not implemented yet",
-                          hint="use --pull missing (the default) with a local image")  # fmt: skip
     if o["log_driver"] not in (None, "json-file"):
         raise Unsupported(
             f"log driver {o['log_driver']!r}", hint="dockyard has the json-file driver"
@@ -445,6 +443,7 @@ def run_options(f: F) -> F:
             default="missing",
             help="Pull image before running.",
         ),
+        click.option("-q", "--quiet", is_flag=True, help="Suppress the pull output."),
         click.option("--runtime", help="Runtime to use for this container (runc-compatible)."),
         click.option(
             "--privileged", is_flag=True, help="Give extended privileges to this container."

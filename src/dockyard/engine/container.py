@@ -40,6 +40,7 @@ class VolumeMount:
     destination: str
     readonly: bool = False
     anonymous: bool = False
+    nocopy: bool = False  # not filled from the image's content (compose's volume.nocopy)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

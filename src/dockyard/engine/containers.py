@@ -184,6 +184,8 @@ class Containers:
         root_fd = os.open(rootfs, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
         try:
             for volume in container.config.volumes:
+                if volume.nocopy:
+                    continue
                 try:
                     fd = secure_join(root_fd, volume.destination)
                 except OSError:

@@ -48,6 +48,7 @@ class VolumeRequest:
     name: str
     destination: str
     readonly: bool = False
+    nocopy: bool = False  # compose's volume.nocopy: never fill it from the image
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -106,7 +107,7 @@ def create(
     except NotFound:
         raise NotFound(
             f"Unable to find image '{req.image}' locally",
-            hint="load or import it first (`dockyard load`, `dockyard import`)",
+            hint="pull it (`dockyard pull`, or run with --pull missing), or load or import it",
         ) from None
     image_config = images.config(image)
     config = _config(store, req, image.id, image_config)
@@ -319,7 +320,7 @@ def _attach_volumes(
             undo.callback(volumes.remove, volume.name, force=True)
         mounts.append(
             VolumeMount(name=volume.name, destination=want.destination, readonly=want.readonly,
-                        anonymous=not want.name)
+                        anonymous=not want.name, nocopy=want.nocopy)
         )  # fmt: skip
     volumes.attach(config.id, [(m.name, m.destination) for m in mounts])
     undo.callback(volumes.release, config.id, remove_anonymous=True)

@@ -8,6 +8,7 @@ then an atomic write). The monitor records exits; these functions record user in
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import signal
 import socket
@@ -213,12 +214,18 @@ def _signal(
     from dockyard.runtime.kill import kill as runtime_kill
     from dockyard.runtime.state import StateStore
 
-    # FileNotFoundError: the container exited meanwhile and its monitor removed its cgroup
-    # while ``kill --all`` froze, signalled or counted its processes: nothing left to signal.
+    # FileNotFoundError (ENODEV when the write lands in a cgroup being removed): the container
+    # exited meanwhile and its monitor removed its cgroup while ``kill --all`` froze, signalled
+    # or counted its processes: nothing left to signal.
     with contextlib.suppress(NotFound, FailedPrecondition, FileNotFoundError):
-        runtime_kill(
-            StateStore(engine.store.runtime_root), container.id, sig, all_processes=all_processes
-        )
+        try:
+            runtime_kill(
+                StateStore(engine.store.runtime_root), container.id, sig,
+                all_processes=all_processes,
+            )  # fmt: skip
+        except OSError as err:
+            if err.errno != errno.ENODEV:
+                raise
 
 
 def stop(

@@ -5,7 +5,8 @@ helper start does the same for its own network).
   namespace and starting the container, a monitor killed before it told the helpers);
 - an endpoint (address lease, DNS name, published ports) of a container that is not running;
 - the bridge or nftables table of one of our networks when no helper runs for it and no
-  running container uses it.
+  running container uses it; a helper lingering with no containers is stopped (it removes
+  its bridge and rules) instead of waiting out its idle time.
 
 Only objects of this state root's networks are touched: another engine's bridges and tables,
 and other dockyard roots', never are.
@@ -40,8 +41,11 @@ def remove_leftovers(engine: Containers) -> list[str]:
             removed.append(f"endpoint of {ep.container_id[:12]} on {ep.network_id[:12]}")
     tables = _tables()
     for network in store.list():
-        if client.ping(engine.store.runroot, network.id) or store.endpoints(network_id=network.id):
-            continue  # served, or in use by running containers: their next start adopts it
+        if store.endpoints(network_id=network.id):
+            continue  # in use by running containers (their next start adopts what is left)
+        if client.stop(engine.store.runroot, network.id, force=False):
+            removed.append(f"idle helper of network {network.name} (its bridge and rules)")
+            continue
         bridge = Path("/sys/class/net", network.bridge).exists()
         if bridge or nft.table_name(network.bridge) in tables:
             client.remove_leftovers(network.bridge)

@@ -146,9 +146,13 @@ def _row(image: ImageRecord, ref: Reference | None, digests: list[str], no_trunc
         "<none>",
     )
     size = human_size(image.size)
+    # Untagged but pulled by digest: docker names the repository (``busybox <none> sha256:…``).
+    repository = ref.familiar_name if ref else "<none>"
+    if ref is None and digests:
+        repository = parse_reference(digests[0]).familiar_name
     return ImageRow(
         ID=image.id if no_trunc else image.id[7:19],
-        Repository=ref.familiar_name if ref else "<none>",
+        Repository=repository,
         Tag=(ref.tag or "<none>") if ref else "<none>",
         Digest=repo_digest,
         CreatedSince=since(image.created) if image.created else "N/A",

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from dockyard._util import rfc3339
 from dockyard.image.store import ImageStore, Operation
-from dockyard.image.unpack import unpack
+from dockyard.image.unpack import LayerOpener, unpack
 from dockyard.metadata import ImageRecord
 from dockyard.oci.digest import Digest
 from dockyard.oci.image import ImageConfig
@@ -31,13 +31,19 @@ def register(
     manifest: Manifest,
     config: ImageConfig,
     names: Sequence[str],
+    digests: Sequence[str] = (),
+    open_layer: LayerOpener | None = None,
 ) -> Registered:
     """Unpack the image's layers and record it under ``names`` (full references).
+
+    ``digests`` are repository digests (``docker.io/library/busybox@sha256:…``) recorded with
+    it (a pulled image's ``RepoDigests``); ``open_layer`` opens the layer blobs to unpack
+    (default: from the content store).
 
     Raises:
         DataCorrupted, InvalidArgument: from unpacking; nothing is recorded then.
     """
-    size = unpack(store, op, manifest, config)
+    size = unpack(store, op, manifest, config, open_layer)
     try:
         created = rfc3339.parse(config.created) if config.created else 0.0
     except ValueError:
@@ -60,4 +66,6 @@ def register(
             previous = store.db.set_ref(name, record.id)
             if previous is not None:
                 displaced.append((name, previous))
+        for digest in digests:
+            store.db.set_ref(digest, record.id, "digest")
     return Registered(image=store.db.get_image(record.id) or record, displaced=tuple(displaced))

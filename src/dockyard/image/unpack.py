@@ -7,18 +7,34 @@ share its snapshots and a layer is never unpacked twice.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from typing import BinaryIO
 
 from dockyard.archive import WhiteoutMode, apply_layer
 from dockyard.errors import AlreadyExists, DataCorrupted
 from dockyard.image.store import ImageStore, Operation
 from dockyard.metadata import LayerRecord
+from dockyard.oci.descriptor import Descriptor
 from dockyard.oci.digest import Digest
 from dockyard.oci.image import ImageConfig, chain_ids
 from dockyard.oci.manifest import Manifest
 
+LayerOpener = Callable[[Descriptor], AbstractContextManager[BinaryIO]]
+"""Opens a layer blob for reading (default: from the content store; a pull reads downloads
+as they arrive)."""
 
-def unpack(store: ImageStore, op: Operation, manifest: Manifest, config: ImageConfig) -> int:
+
+def unpack(
+    store: ImageStore,
+    op: Operation,
+    manifest: Manifest,
+    config: ImageConfig,
+    open_layer: LayerOpener | None = None,
+) -> int:
     """Apply every layer that is not unpacked yet; return the image's size (sum of layers).
+
+    ``open_layer`` opens each layer blob that must be applied (default: the content store).
 
     Raises:
         DataCorrupted: the manifest and config disagree, or a layer's uncompressed digest is not
@@ -40,20 +56,28 @@ def unpack(store: ImageStore, op: Operation, manifest: Manifest, config: ImageCo
         store.db.lease_add(op.lease, "snapshot", name)
         record = store.db.get_layer(name)
         if record is None or not store.snapshots.exists(name):
-            record = _apply(store, op, desc.digest, diff_id, name, parent)
+            opener = open_layer or (lambda d: store.content.open(d.digest))
+            record = _apply(store, op, desc, diff_id, name, parent, opener)
         size += record.size
         parent = name
     return size
 
 
 def _apply(
-    store: ImageStore, op: Operation, blob: Digest, diff_id: Digest, name: str, parent: str | None
+    store: ImageStore,
+    op: Operation,
+    desc: Descriptor,
+    diff_id: Digest,
+    name: str,
+    parent: str | None,
+    opener: LayerOpener,
 ) -> LayerRecord:
+    blob = desc.digest
     key = f"extract-{uuid.uuid4().hex}"
     store.snapshots.prepare(key, parent)
     mode = WhiteoutMode.OVERLAY if store.snapshots.name == "overlayfs" else WhiteoutMode.NATIVE
     try:
-        with store.content.open(blob) as stream:
+        with opener(desc) as stream:
             result = apply_layer(
                 stream, store.snapshots.upper_dir(key), mode=mode, label=f"layer {blob}"
             )

@@ -25,7 +25,7 @@ from pathlib import Path
 from dockyard import errors
 from dockyard.network.model import Endpoint, HelperConfig, Network, PortBinding
 
-START_TIMEOUT = 20.0
+START_TIMEOUT = 60.0  # a helper may wait for another engine's lingering one (helper.py)
 REPLY_TIMEOUT = 60.0
 
 
@@ -96,13 +96,23 @@ def request(
         except (FileNotFoundError, ConnectionRefusedError, ConnectionResetError, EOFError):
             if time.monotonic() > deadline:
                 raise errors.Unavailable(
-                    f"network {network.name}: its helper did not answer",
+                    f"network {network.name}: its helper did not answer"
+                    + _last_words(path.with_suffix(".log")),
                     hint=f"see {path.with_suffix('.log')}",
                 ) from None
             if not started:
                 _start(cfg, network)
                 started = True
             time.sleep(0.01)
+
+
+def _last_words(log: Path) -> str:
+    """The helper log's last line (why it stopped), for the error message."""
+    try:
+        lines = log.read_text(errors="replace").strip().splitlines()
+    except OSError:
+        return ""
+    return f": {lines[-1]}" if lines else ""
 
 
 def ping(runroot: Path, network_id: str) -> bool:
@@ -116,11 +126,14 @@ def ping(runroot: Path, network_id: str) -> bool:
 
 def stop(runroot: Path, network_id: str, *, force: bool = True) -> bool:
     """Ask a running helper to tear its network down and exit, and wait until it has
-    (its lock is free); False when none answered."""
+    (its lock is free); False when none answered (or, not ``force``d, it still serves
+    containers)."""
     path = socket_path(runroot, network_id)
     try:
         _exchange(path, {"op": "stop", "force": force})
     except (FileNotFoundError, ConnectionRefusedError, ConnectionResetError, EOFError):
+        return False
+    except errors.Conflict:  # not forced, and containers joined meanwhile: it stays
         return False
     fd = os.open(path.with_suffix(".lock"), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
     try:

@@ -298,6 +298,40 @@ def _lock(runroot: Path, network_id: str) -> int | None:
     return fd
 
 
+BRIDGE_LOCKS = Path("/run/lock")
+BRIDGE_WAIT = 45.0  # longer than a helper lingers: a stopped engine's helper lets go by then
+
+
+def _claim_bridge(bridge: str, root: Path, locks: Path = BRIDGE_LOCKS) -> int:
+    """The host-wide lock of the bridge device: two state roots configured with one bridge
+    name (``bridge_name``) would otherwise delete each other's bridge and rules. Waits for a
+    lingering helper of the other root to let go.
+
+    Raises:
+        Conflict: another dockyard still uses the bridge (its state root is named).
+    """
+    locks.mkdir(parents=True, exist_ok=True)
+    fd = os.open(locks / f"dockyard-bridge-{bridge}.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC,
+                 0o600)  # fmt: skip
+    deadline = time.monotonic() + BRIDGE_WAIT
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            break
+        except BlockingIOError:
+            if time.monotonic() > deadline:
+                owner = os.pread(fd, 4096, 0).decode(errors="replace").strip()
+                os.close(fd)
+                raise errors.Conflict(
+                    f"bridge {bridge} is in use by another dockyard (state root {owner})",
+                    hint="give each state root its own bridge_name (DOCKYARD_BRIDGE)",
+                ) from None
+            time.sleep(0.2)
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, str(root).encode(), 0)
+    return fd
+
+
 def _listen(path: Path) -> socket.socket:
     """Bind at a temporary name, then rename: a client connects only to a ready helper."""
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
@@ -330,6 +364,11 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     store = NetworkStore(Database(args.root / "metadata.db"))
     network = store.get(args.network)
+    try:
+        _claim_bridge(network.bridge, args.root)  # held until this process exits
+    except errors.DockyardError as err:
+        print(f"error: {err.message} ({err.hint})", file=sys.stderr, flush=True)
+        return 1
     helper = Helper(
         store, network, args.dns_upstream, args.runroot, userland_proxy=args.userland_proxy
     )

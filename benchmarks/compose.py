@@ -1,0 +1,359 @@
+"""Compose: ``up -d`` and ``down`` of a 10-service project, against Debian's docker-compose (v1,
+on a private dockerd) and podman-compose, interleaved.
+
+Usage: python benchmarks/compose.py [--runs 5] [--services 10] [--out FILE] [--workdir DIR]
+                                    [--no-docker] [--no-podman] [--install-peers]
+
+The project: ``--services`` busybox services (``sleep 300`` under ``init: true``, so that
+``down``'s SIGTERM ends them at once on every engine), on the project's default network, in
+one file every tool reads (``version: "3.7"``: docker-compose v1 wants one; dockyard notes it
+is obsolete). Each run, engine after engine: ``up -d`` (timed, from the command's start to its
+exit), a check that the project's containers all run, then ``down`` (timed). One untimed
+``up -d`` + ``down`` per engine first proves it works (a peer that fails there is left out
+with the reason).
+
+The peers: Debian's ``docker-compose`` (1.29, Python) on a private ``dockerd``, and Debian's
+``podman-compose`` driving ``podman`` with the benchmark's private roots (through a wrapper
+script, as ``--podman-path``). They are not installed by the tests; ``--install-peers``
+installs the missing ones with apt-get first.
+
+Isolation, cleanup, the engines' private roots and the busybox image are those of
+``benchmarks/containers.py`` (imported from it): the script re-executes itself under
+``unshare --mount --net`` with a tmpfs over ``/run``; everything the engines create lives in
+the benchmark's namespaces and temporary directory and goes with them.
+
+Prints a Markdown report (medians, the ratio against the faster peer, the target, the
+min-max spread, load average at start and end, versions) and writes it to --out.
+"""
+
+from __future__ import annotations
+
+import argparse
+import compileall
+import contextlib
+import os
+import platform
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import dockyard
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # benchmarks/containers.py
+from containers import (
+    _HOST_PATHS,
+    _INNER,
+    _PEERS,
+    _REPO,
+    _RUN,
+    BenchError,
+    Engine,
+    _cgroup_dirs,
+    _cleanup,
+    _dockyard,
+    _Netns,
+    _podman,
+    _prepare,
+    _start_dockerd,
+)
+
+_PROJECT = "bench"
+_TARGET = 0.3  # up -d <= 0.3x the faster peer (issue 9)
+# Podman's lock file is global whatever its --root: removed after the run if the run made it.
+_HOST_EXTRA = (Path("/dev/shm/libpod_lock"),)
+
+
+def _compose_file(work: Path, services: int) -> Path:
+    lines = ['version: "3.7"', "services:"]
+    for i in range(1, services + 1):
+        lines += [f"  s{i}:", "    image: busybox", '    command: ["sleep", "300"]',
+                  "    init: true"]  # fmt: skip
+    path = work / "project" / "compose.yaml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+class Tool:
+    """One compose implementation: its command line and the engine it drives."""
+
+    def __init__(self, name: str, argv: list[str], engine: Engine, env: dict[str, str]) -> None:
+        self.name, self.argv, self.engine, self.env = name, argv, engine, env
+        self.version = ""
+
+    def run(self, *args: str) -> float:
+        """Run ``argv + args`` in the project directory; its wall time."""
+        start = time.perf_counter()
+        proc = subprocess.run(
+            [*self.argv, *args], stdin=subprocess.DEVNULL, capture_output=True, text=True,
+            env=self.env, timeout=600,
+        )  # fmt: skip
+        took = time.perf_counter() - start
+        if proc.returncode != 0:
+            tail = (proc.stderr.strip().splitlines() or ["(no stderr)"])[-1]
+            raise BenchError(f"{self.name} {' '.join(args)}: exit {proc.returncode}: {tail}")
+        return took
+
+    def running(self) -> int:
+        """How many containers of the project run (read through the engine)."""
+        fmt = "{{.Names}} {{.State}}" if self.engine.name != "dockyard" else "{{.Names}}"
+        out = self.engine.run("ps", "--format", fmt)
+        return sum(1 for line in out.splitlines() if line.startswith((f"{_PROJECT}-",
+                                                                      f"{_PROJECT}_")))  # fmt: skip
+
+
+def _tools(work: Path, compose: Path, args: argparse.Namespace,
+           stack: contextlib.ExitStack) -> tuple[list[Tool], dict[str, str]]:  # fmt: skip
+    from tests.support.rootfs import cached
+
+    busybox = cached("busybox")
+    ours = _dockyard(work)
+    _prepare(ours, busybox)
+    base = ["-p", _PROJECT, "-f", str(compose)]
+    tools = [Tool("dockyard", [*ours.argv, "compose", *base], ours, ours.env)]
+    tools[0].version = ours.version
+    notes: dict[str, str] = {}
+    for name in _PEERS:
+        if getattr(args, f"no_{name}"):
+            notes[name] = f"skipped (--no-{name})"
+            continue
+        try:
+            with contextlib.ExitStack() as own:
+                tool = _docker_compose(work, own, base) if name == "docker" else _podman_compose(
+                    work, base)  # fmt: skip
+                _prepare(tool.engine, busybox)
+                _once(tool, args.services)
+                stack.enter_context(own.pop_all())
+        except (BenchError, OSError, subprocess.TimeoutExpired) as err:
+            notes[name] = f"not working: {err}"
+            continue
+        tools.append(tool)
+    _once(tools[0], args.services)
+    return tools, notes
+
+
+def _docker_compose(work: Path, stack: contextlib.ExitStack, base: list[str]) -> Tool:
+    found = shutil.which("docker-compose")
+    if found is None:
+        raise BenchError("docker-compose is not installed (apt-get install docker-compose, "
+                         "or --install-peers)")  # fmt: skip
+    engine = _start_dockerd(work, stack)
+    env = {**os.environ, "DOCKER_HOST": f"unix://{_RUN / 'docker.sock'}"}
+    tool = Tool("docker-compose", [found, *base], engine, env)
+    version = subprocess.run([found, "version", "--short"], capture_output=True, text=True,
+                             env=env, check=False).stdout.strip()  # fmt: skip
+    tool.version = f"docker-compose {version} on {engine.version}"
+    return tool
+
+
+def _podman_compose(work: Path, base: list[str]) -> Tool:
+    found = shutil.which("podman-compose")
+    if found is None:
+        raise BenchError("podman-compose is not installed (apt-get install podman-compose, "
+                         "or --install-peers)")  # fmt: skip
+    engine = _podman(work)
+    wrapper = work / "podman-wrapper"
+    wrapper.write_text("#!/bin/sh\nexec " + " ".join(engine.argv) + ' "$@"\n')
+    wrapper.chmod(0o755)
+    env = {**os.environ, **_podman_init(work)}
+    engine.env.update(env)
+    tool = Tool("podman-compose", [found, "--podman-path", str(wrapper), *base], engine, env)
+    out = subprocess.run([found, "version"], capture_output=True, text=True, check=False).stdout
+    own = [line.split()[-1] for line in out.splitlines() if "podman-compose" in line]
+    tool.version = f"podman-compose {own[0] if own else '?'} on {engine.version}"
+    return tool
+
+
+def _podman_init(work: Path) -> dict[str, str]:
+    """``init: true`` needs podman's init binary (catatonit); Debian's podman does not bring
+    it, so without it the run points podman at tini (``docker-init``) through a copy of the
+    host's containers.conf with ``init_path`` set (``CONTAINERS_CONF``)."""
+    if Path("/usr/libexec/podman/catatonit").exists():
+        return {}
+    init = shutil.which("docker-init") or shutil.which("tini")
+    if init is None:
+        raise BenchError("no init for podman's --init (apt-get install catatonit or tini)")
+    host = Path("/etc/containers/containers.conf")
+    text = host.read_text() if host.exists() else ""
+    line = f'init_path = "{init}"\n'
+    if "[containers]\n" in text:
+        text = text.replace("[containers]\n", "[containers]\n" + line, 1)
+    else:
+        text = "[containers]\n" + line + text
+    conf = work / "containers.conf"
+    conf.write_text(text)
+    return {"CONTAINERS_CONF": str(conf)}
+
+
+def _once(tool: Tool, services: int) -> None:
+    """One untimed up + down that must bring up every service."""
+    tool.run("up", "-d")
+    try:
+        if tool.running() != services:
+            states = tool.engine.run("ps", "-a", "--format", "{{.Names}}: {{.Status}}")
+            raise BenchError(
+                f"{tool.name}: up -d ran {tool.running()} of {services} services "
+                f"({'; '.join(states.splitlines()[:3]) or 'no containers'})"
+            )
+    finally:
+        tool.run("down")
+
+
+Results = dict[str, dict[str, list[float]]]  # "up"/"down" -> tool -> seconds
+
+
+def _measure(tools: list[Tool], runs: int, services: int, notes: dict[str, str]) -> Results:
+    res: Results = {"up": {}, "down": {}}
+    for _ in range(runs):
+        for tool in list(tools):
+            try:
+                up = tool.run("up", "-d")
+                count = tool.running()
+                if count != services:
+                    raise BenchError(f"{tool.name}: {count} of {services} services run after up")
+                down = tool.run("down")
+            except (BenchError, subprocess.TimeoutExpired) as err:
+                if tool.name == "dockyard":
+                    raise
+                notes[tool.name] = f"dropped: {err}"
+                tools.remove(tool)
+                with contextlib.suppress(BenchError, subprocess.TimeoutExpired):
+                    tool.run("down")
+                continue
+            res["up"].setdefault(tool.name, []).append(up)
+            res["down"].setdefault(tool.name, []).append(down)
+    return res
+
+
+def _table(res: Results, tools: list[Tool], notes: dict[str, str], meta: dict[str, str]) -> str:
+    names = ["dockyard", "docker-compose", "podman-compose"]
+    rows = ["| workload | " + " | ".join(names) + " | ratio | target |",
+            "| --- | " + " | ".join("---" for _ in names) + " | --- | --- |"]  # fmt: skip
+    for key, label in (("up", f"`up -d`, {meta['services']} services"),
+                       ("down", f"`down`, {meta['services']} services")):  # fmt: skip
+        med = {n: statistics.median(v) for n, v in res[key].items() if v}
+        cells = [f"{med[n]:.3f} s" if n in med else "—" for n in names]
+        peers = {n: t for n, t in med.items() if n != "dockyard"}
+        ratio, verdict = "—", "—"
+        if peers and "dockyard" in med:
+            peer = min(peers, key=lambda n: peers[n])
+            value = med["dockyard"] / peers[peer]
+            ratio = f"{value:.2f}x {peer}"
+            if key == "up":
+                verdict = f"<= {_TARGET}x: " + ("met" if value <= _TARGET else "**missed**")
+        rows.append(f"| {label} | " + " | ".join(cells) + f" | {ratio} | {verdict} |")
+    spread = [f"- {key} {n}: {min(v):.3f}-{max(v):.3f} s" for key in ("up", "down")
+              for n, v in res[key].items()]  # fmt: skip
+    lines = [
+        f"Measured {meta['date']} on {meta['machine']}, {meta['runs']} runs, load average "
+        f"{meta['load']} at the start and {meta['load_end']} at the end.", "", *rows, "",
+        "Spread (min-max):", *spread, "", "Versions:",
+        *[f"- {t.name}: {t.version}" for t in tools],
+        *[f"- {n}: {why}" for n, why in notes.items()],
+    ]  # fmt: skip
+    return "\n".join(lines)
+
+
+def _load() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+def _inner(work: Path, args: argparse.Namespace) -> int:
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "mode=0755", "tmpfs", "/run"], check=True)
+    _RUN.mkdir()
+    (work / "netns").write_text(f"{os.getpid()} {os.readlink('/proc/self/ns/net')}")
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # unwind: the finally blocks clean up
+    meta = {
+        "date": time.strftime("%Y-%m-%d %H:%M"), "runs": str(args.runs),
+        "machine": f"{os.cpu_count()} cores, Linux {platform.release()}", "load": _load(),
+        "services": str(args.services),
+    }  # fmt: skip
+    compose = _compose_file(work, args.services)
+    with contextlib.ExitStack() as stack:
+        tools, notes = _tools(work, compose, args, stack)
+        print("measuring " + ", ".join(t.name for t in tools), file=sys.stderr)
+        try:
+            res = _measure(tools, args.runs, args.services, notes)
+        finally:
+            for tool in tools:
+                with contextlib.suppress(BenchError, subprocess.TimeoutExpired):
+                    tool.run("down")
+    meta["load_end"] = _load()
+    (work / "table.md").write_text(_table(res, tools, notes, meta) + "\n")
+    return 0
+
+
+def _outer(args: argparse.Namespace) -> int:
+    """Run the measurement in private namespaces; clean up whatever happens; the report."""
+    if os.geteuid() != 0 or shutil.which("unshare") is None:
+        raise SystemExit("needs root and unshare (util-linux)")
+    compileall.compile_dir(str(Path(dockyard.__file__).parent), quiet=1)
+    parent = str(args.workdir) if args.workdir else None
+    work = Path(tempfile.mkdtemp(prefix="dockyard-bench-", dir=parent))
+    cgroups_before, netns, rc, table = _cgroup_dirs(), _Netns(work), 1, None
+    fresh = [p for p in (*_HOST_PATHS, *_HOST_EXTRA) if not p.exists()]
+    argv = ["unshare", "--mount", "--net", "--propagation", "private", "--",
+            sys.executable, str(Path(__file__).resolve()), *sys.argv[1:]]  # fmt: skip
+    try:
+        child = subprocess.Popen(argv, env={**os.environ, _INNER: str(work)}, cwd=_REPO)
+        while True:  # on ^C the child gets SIGINT too and cleans up: wait for it
+            with contextlib.suppress(KeyboardInterrupt, subprocess.TimeoutExpired):
+                netns.grab()
+                rc = child.wait(timeout=0.2)
+                break
+        if (work / "table.md").exists():
+            table = (work / "table.md").read_text()
+        elif (work / "dockerd.log").exists():
+            print((work / "dockerd.log").read_text()[-3000:], file=sys.stderr)
+    finally:
+        for what in _cleanup(work, netns, cgroups_before):
+            print(f"cleanup: {what}", file=sys.stderr)
+        for path in fresh:
+            if path.is_dir():
+                shutil.rmtree(path, ignore_errors=True)
+            elif path.exists():
+                path.unlink()
+    if table is None:
+        return rc or 1
+    print(table, end="")
+    if args.out:
+        args.out.write_text(table)
+    return rc
+
+
+def _install_peers() -> None:
+    missing = [p for p in ("docker-compose", "podman-compose") if shutil.which(p) is None]
+    if missing:
+        subprocess.run(["apt-get", "install", "-y", "-q", *missing], check=True,
+                       env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"})  # fmt: skip
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=5, help="timed up/down pairs per tool")
+    parser.add_argument("--services", type=int, default=10, help="services in the project")
+    parser.add_argument("--out", type=Path)
+    parser.add_argument("--workdir", type=Path, help="where the state roots go (default /tmp)")
+    parser.add_argument("--no-docker", action="store_true")
+    parser.add_argument("--no-podman", action="store_true")
+    parser.add_argument(
+        "--install-peers",
+        action="store_true",
+        help="apt-get install docker-compose and podman-compose if missing",
+    )
+    args = parser.parse_args()
+    inner = os.environ.get(_INNER)
+    if inner:
+        sys.exit(_inner(Path(inner), args))
+    if args.install_peers:
+        _install_peers()
+    sys.exit(_outer(args))
+
+
+if __name__ == "__main__":
+    main()

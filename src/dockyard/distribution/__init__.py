@@ -1,0 +1,1 @@
+"""Registries: the distribution client (pull, push, login) and the registry server."""
