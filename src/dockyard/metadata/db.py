@@ -45,10 +45,10 @@ from pathlib import Path
 from dockyard.errors import (
     AlreadyExists,
     Conflict,
-    FailedPrecondition,
     InvalidArgument,
     NotFound,
 )
+from dockyard.metadata.migrate import migrate
 from dockyard.metadata.records import (
     ContainerRef,
     EndpointRecord,
@@ -155,7 +155,13 @@ class Database:
             conn.execute("PRAGMA wal_autocheckpoint=64")
             conn.execute("PRAGMA journal_size_limit=262144")
             conn.execute("PRAGMA foreign_keys=ON")
-            _migrate(conn, self.path)
+            migrate(
+                conn,
+                self.path,
+                what="metadata database",
+                version=SCHEMA_VERSION,
+                migrations=_MIGRATIONS,
+            )
             self._local.conn = conn
         return conn
 
@@ -615,28 +621,6 @@ class Database:
 
     def leased(self, kind: str) -> set[str]:
         return {r[0] for r in self._query("SELECT ref FROM lease_resources WHERE kind=?", (kind,))}
-
-
-def _migrate(conn: sqlite3.Connection, path: Path) -> None:
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        version = int(conn.execute("PRAGMA user_version").fetchone()[0])
-        if version > SCHEMA_VERSION:
-            raise FailedPrecondition(
-                f"metadata database {path}: schema version {version} is newer than this "
-                f"dockyard supports ({SCHEMA_VERSION})",
-                hint="upgrade dockyard, or use another --root",
-            )
-        while version < SCHEMA_VERSION:
-            for statement in _MIGRATIONS[version].split(";"):
-                if statement.strip():
-                    conn.execute(statement)
-            version += 1
-            conn.execute(f"PRAGMA user_version={version}")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
-    conn.execute("COMMIT")
 
 
 def _image(row: sqlite3.Row) -> ImageRecord:

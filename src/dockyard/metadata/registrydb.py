@@ -40,7 +40,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from dockyard.errors import AlreadyExists, FailedPrecondition, NotFound
+from dockyard.errors import AlreadyExists, NotFound
+from dockyard.metadata.migrate import migrate
 
 SCHEMA_VERSION = 1
 
@@ -181,7 +182,13 @@ class RegistryDB:
             conn.execute("PRAGMA synchronous=NORMAL")
             conn.execute("PRAGMA journal_size_limit=1048576")
             conn.execute("PRAGMA foreign_keys=ON")
-            _migrate(conn, self.path)
+            migrate(
+                conn,
+                self.path,
+                what="registry database",
+                version=SCHEMA_VERSION,
+                migrations=_MIGRATIONS,
+            )
             self._local.conn = conn
         return conn
 
@@ -562,28 +569,6 @@ class RegistryDB:
 
 _USERS_HINT = "list users with: dockyard registry user ls"
 _TEAMS_HINT = "list teams with: dockyard registry team ls"
-
-
-def _migrate(conn: sqlite3.Connection, path: Path) -> None:
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        version = int(conn.execute("PRAGMA user_version").fetchone()[0])
-        if version > SCHEMA_VERSION:
-            raise FailedPrecondition(
-                f"registry database {path}: schema version {version} is newer than this "
-                f"dockyard supports ({SCHEMA_VERSION})",
-                hint="upgrade dockyard, or use another --root",
-            )
-        while version < SCHEMA_VERSION:
-            for statement in _MIGRATIONS[version].split(";"):
-                if statement.strip():
-                    conn.execute(statement)
-            version += 1
-            conn.execute(f"PRAGMA user_version={version}")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
-    conn.execute("COMMIT")
 
 
 def _manifest(row: sqlite3.Row) -> ManifestRecord:
