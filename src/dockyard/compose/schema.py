@@ -15,6 +15,7 @@ wrapper: :mod:`.merge` gives them their meaning.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,14 +41,15 @@ _TRUE = ("true", "yes", "on", "1", "y")
 _FALSE = ("false", "no", "off", "0", "n")
 
 
-class Node:
+class Node(ABC):
     """A schema node; ``label`` names what it wants in type errors (``a list``)."""
 
     label = "a value"
     category = "scalar"  # "scalar", "list" or "map": what OneOf dispatches on
 
+    @abstractmethod
     def convert(self, value: Any, where: Where, ctx: Ctx) -> Any:
-        raise NotImplementedError
+        """``value`` checked and converted; errors name ``where``."""
 
 
 @dataclass(frozen=True, slots=True)
