@@ -35,12 +35,9 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
-from pathlib import Path
+from collections.abc import Callable, Sequence
 
 from dockyard.errors import (
     AlreadyExists,
@@ -48,7 +45,6 @@ from dockyard.errors import (
     InvalidArgument,
     NotFound,
 )
-from dockyard.metadata.migrate import migrate
 from dockyard.metadata.records import (
     ContainerRef,
     EndpointRecord,
@@ -57,6 +53,7 @@ from dockyard.metadata.records import (
     NetworkRecord,
     VolumeRecord,
 )
+from dockyard.metadata.sqlitefile import SQLiteFile
 
 SCHEMA_VERSION = 4
 
@@ -132,64 +129,22 @@ CREATE INDEX endpoints_container ON endpoints(container_id);
 _MIGRATIONS: dict[int, str] = {0: _SCHEMA_V1, 1: _V1_TO_V2, 2: _V2_TO_V3, 3: _V3_TO_V4}
 
 
-class Database:
+class Database(SQLiteFile):
     """A connection per thread to ``path``; created and migrated on first open.
 
     Raises:
         FailedPrecondition: the database was written by a newer dockyard.
     """
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self._local = threading.local()
-
-    def _conn(self) -> sqlite3.Connection:
-        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
-        if conn is None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            conn = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=NORMAL")
-            # Checkpoint every 64 pages and cut the WAL back to 256 KiB after: the write-ahead
-            # log otherwise keeps its high-water size (up to 4 MiB) on disk for good.
-            conn.execute("PRAGMA wal_autocheckpoint=64")
-            conn.execute("PRAGMA journal_size_limit=262144")
-            conn.execute("PRAGMA foreign_keys=ON")
-            migrate(
-                conn,
-                self.path,
-                what="metadata database",
-                version=SCHEMA_VERSION,
-                migrations=_MIGRATIONS,
-            )
-            self._local.conn = conn
-        return conn
-
-    def close(self) -> None:
-        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
-        if conn is not None:
-            conn.close()
-            self._local.conn = None
-
-    @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
-        """Run the block in one write transaction; roll back if it raises."""
-        conn = self._conn()
-        if conn.in_transaction:  # nested: join the outer transaction
-            yield conn
-            return
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield conn
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT")
-
-    def _query(self, sql: str, args: Sequence[object] = ()) -> list[sqlite3.Row]:
-        conn = self._conn()
-        conn.row_factory = sqlite3.Row
-        return list(conn.execute(sql, args))
+    WHAT = "metadata database"
+    SCHEMA_VERSION = SCHEMA_VERSION
+    MIGRATIONS = _MIGRATIONS
+    PRAGMAS = (
+        # checkpoint every 64 pages and cut the WAL back to 256 KiB after: the write-ahead
+        # log otherwise keeps its high-water size (up to 4 MiB) on disk for good
+        "wal_autocheckpoint=64",
+        "journal_size_limit=262144",
+    )
 
     # images -------------------------------------------------------------------------------
 

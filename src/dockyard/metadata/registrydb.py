@@ -33,15 +33,12 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 from dockyard.errors import AlreadyExists, NotFound
-from dockyard.metadata.migrate import migrate
+from dockyard.metadata.sqlitefile import SQLiteFile
 
 SCHEMA_VERSION = 1
 
@@ -161,63 +158,17 @@ class GrantRecord:
     permission: str
 
 
-class RegistryDB:
+class RegistryDB(SQLiteFile):
     """A connection per thread to ``path``; created and migrated on first use.
 
     Raises:
         FailedPrecondition: the database was written by a newer dockyard.
     """
 
-    def __init__(self, path: Path) -> None:
-        self.path = Path(path)
-        self._local = threading.local()
-
-    def _conn(self) -> sqlite3.Connection:
-        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
-        if conn is None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            conn = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
-            conn.row_factory = sqlite3.Row
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=NORMAL")
-            conn.execute("PRAGMA journal_size_limit=1048576")
-            conn.execute("PRAGMA foreign_keys=ON")
-            migrate(
-                conn,
-                self.path,
-                what="registry database",
-                version=SCHEMA_VERSION,
-                migrations=_MIGRATIONS,
-            )
-            self._local.conn = conn
-        return conn
-
-    def close(self) -> None:
-        """Close this thread's connection (a later call opens a new one)."""
-        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
-        if conn is not None:
-            conn.close()
-            self._local.conn = None
-
-    @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
-        """Run the block in one write transaction (joining an outer one); roll back on error."""
-        conn = self._conn()
-        if conn.in_transaction:
-            yield conn
-            return
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield conn
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT")
-
-    def _query(
-        self, sql: str, args: Sequence[object] | Mapping[str, object] = ()
-    ) -> list[sqlite3.Row]:
-        return list(self._conn().execute(sql, args))
+    WHAT = "registry database"
+    SCHEMA_VERSION = SCHEMA_VERSION
+    MIGRATIONS = _MIGRATIONS
+    PRAGMAS = ("journal_size_limit=1048576",)
 
     # repositories ---------------------------------------------------------------------------
 

@@ -12,7 +12,7 @@ import json
 import re
 from collections.abc import Callable, Mapping
 from enum import Enum
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from dockyard._util.units import parse_go_duration
 from dockyard.build.dockerfile.grammar import JSON_KEYWORDS, exec_form, split_instruction
@@ -403,18 +403,7 @@ def _add(node: Node, escape: str) -> Add:
             "exclude": STRINGS,
         },
     )
-    sources, dest, contents = _sources_and_dest(node)
-    return Add(
-        node=node,
-        sources=sources,
-        dest=dest,
-        contents=contents,
-        chown=_text(values, "chown"),
-        chmod=_text(values, "chmod"),
-        checksum=_text(values, "checksum"),
-        link=_boolean(values, "link"),
-        exclude=_texts(values, "exclude"),
-    )
+    return Add(**_transfer(node, values), checksum=_text(values, "checksum"))
 
 
 def _copy(node: Node, escape: str) -> Copy:
@@ -429,19 +418,21 @@ def _copy(node: Node, escape: str) -> Copy:
             "exclude": STRINGS,
         },
     )
-    sources, dest, contents = _sources_and_dest(node)
     return Copy(
-        node=node,
-        sources=sources,
-        dest=dest,
-        contents=contents,
+        **_transfer(node, values),
         from_=_text(values, "from"),
-        chown=_text(values, "chown"),
-        chmod=_text(values, "chmod"),
-        link=_boolean(values, "link"),
         parents=_boolean(values, "parents"),
-        exclude=_texts(values, "exclude"),
     )
+
+
+def _transfer(node: Node, values: _FlagValues) -> dict[str, Any]:
+    """What ADD and COPY share: sources, destination, heredoc contents and the common flags."""
+    sources, dest, contents = _sources_and_dest(node)
+    return {
+        "node": node, "sources": sources, "dest": dest, "contents": contents,
+        "chown": _text(values, "chown"), "chmod": _text(values, "chmod"),
+        "link": _boolean(values, "link"), "exclude": _texts(values, "exclude"),
+    }  # fmt: skip
 
 
 def _volume(node: Node, escape: str) -> Volume:

@@ -1,0 +1,105 @@
+"""What dockyard's SQLite databases (the engine's and the registry's) share: a connection per
+thread opened in WAL mode and migrated on first use, write transactions that join an outer
+one, and schema migrations (the version lives in ``PRAGMA user_version``; ``migrations[n]``
+upgrades version n to n+1, all in one write transaction)."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import ClassVar
+
+from dockyard.errors import FailedPrecondition
+
+
+def migrate(
+    conn: sqlite3.Connection, path: Path, *, what: str, version: int, migrations: Mapping[int, str]
+) -> None:
+    """Bring the database at ``path`` to schema ``version``.
+
+    Raises:
+        FailedPrecondition: the file is newer than this dockyard (``what`` names it).
+    """
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        current = int(conn.execute("PRAGMA user_version").fetchone()[0])
+        if current > version:
+            raise FailedPrecondition(
+                f"{what} {path}: schema version {current} is newer than this "
+                f"dockyard supports ({version})",
+                hint="upgrade dockyard, or use another --root",
+            )
+        while current < version:
+            for statement in migrations[current].split(";"):
+                if statement.strip():
+                    conn.execute(statement)
+            current += 1
+            conn.execute(f"PRAGMA user_version={current}")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+
+
+class SQLiteFile:
+    """A database file: ``WHAT`` names it in errors, ``SCHEMA_VERSION`` and ``MIGRATIONS``
+    define its schema, ``PRAGMAS`` tune its connections (after WAL, synchronous=NORMAL and
+    foreign keys).
+
+    Raises:
+        FailedPrecondition: (on first use) the file was written by a newer dockyard.
+    """
+
+    WHAT: ClassVar[str] = "database"
+    SCHEMA_VERSION: ClassVar[int] = 0
+    MIGRATIONS: ClassVar[Mapping[int, str]] = {}
+    PRAGMAS: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self._local = threading.local()
+
+    def _conn(self) -> sqlite3.Connection:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
+            conn.row_factory = sqlite3.Row
+            for pragma in ("journal_mode=WAL", "synchronous=NORMAL", *self.PRAGMAS,
+                           "foreign_keys=ON"):  # fmt: skip
+                conn.execute(f"PRAGMA {pragma}")
+            migrate(conn, self.path, what=self.WHAT, version=self.SCHEMA_VERSION,
+                    migrations=self.MIGRATIONS)  # fmt: skip
+            self._local.conn = conn
+        return conn
+
+    def close(self) -> None:
+        """Close this thread's connection (a later call opens a new one)."""
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """Run the block in one write transaction (joining an outer one); roll back if it
+        raises."""
+        conn = self._conn()
+        if conn.in_transaction:
+            yield conn
+            return
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield conn
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
+    def _query(
+        self, sql: str, args: Sequence[object] | Mapping[str, object] = ()
+    ) -> list[sqlite3.Row]:
+        return list(self._conn().execute(sql, args))
