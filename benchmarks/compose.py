@@ -29,7 +29,6 @@ min-max spread, load average at start and end, versions) and writes it to --out.
 from __future__ import annotations
 
 import argparse
-import compileall
 import contextlib
 import os
 import platform
@@ -38,28 +37,22 @@ import signal
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
-
-import dockyard
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # benchmarks/containers.py
 from containers import (
     _HOST_PATHS,
     _INNER,
     _PEERS,
-    _REPO,
     _RUN,
     BenchError,
     Engine,
-    _cgroup_dirs,
-    _cleanup,
     _dockyard,
-    _Netns,
     _podman,
     _prepare,
     _start_dockerd,
+    run_isolated,
 )
 
 _PROJECT = "bench"
@@ -290,40 +283,7 @@ def _inner(work: Path, args: argparse.Namespace) -> int:
 
 def _outer(args: argparse.Namespace) -> int:
     """Run the measurement in private namespaces; clean up whatever happens; the report."""
-    if os.geteuid() != 0 or shutil.which("unshare") is None:
-        raise SystemExit("needs root and unshare (util-linux)")
-    compileall.compile_dir(str(Path(dockyard.__file__).parent), quiet=1)
-    parent = str(args.workdir) if args.workdir else None
-    work = Path(tempfile.mkdtemp(prefix="dockyard-bench-", dir=parent))
-    cgroups_before, netns, rc, table = _cgroup_dirs(), _Netns(work), 1, None
-    fresh = [p for p in (*_HOST_PATHS, *_HOST_EXTRA) if not p.exists()]
-    argv = ["unshare", "--mount", "--net", "--propagation", "private", "--",
-            sys.executable, str(Path(__file__).resolve()), *sys.argv[1:]]  # fmt: skip
-    try:
-        child = subprocess.Popen(argv, env={**os.environ, _INNER: str(work)}, cwd=_REPO)
-        while True:  # on ^C the child gets SIGINT too and cleans up: wait for it
-            with contextlib.suppress(KeyboardInterrupt, subprocess.TimeoutExpired):
-                netns.grab()
-                rc = child.wait(timeout=0.2)
-                break
-        if (work / "table.md").exists():
-            table = (work / "table.md").read_text()
-        elif (work / "dockerd.log").exists():
-            print((work / "dockerd.log").read_text()[-3000:], file=sys.stderr)
-    finally:
-        for what in _cleanup(work, netns, cgroups_before):
-            print(f"cleanup: {what}", file=sys.stderr)
-        for path in fresh:
-            if path.is_dir():
-                shutil.rmtree(path, ignore_errors=True)
-            elif path.exists():
-                path.unlink()
-    if table is None:
-        return rc or 1
-    print(table, end="")
-    if args.out:
-        args.out.write_text(table)
-    return rc
+    return run_isolated(Path(__file__), args, host_paths=(*_HOST_PATHS, *_HOST_EXTRA))
 
 
 def _install_peers() -> None:

@@ -548,17 +548,32 @@ def _cleanup(work: Path, netns: _Netns, cgroups_before: set[Path]) -> list[str]:
 
 
 def _outer(args: argparse.Namespace) -> int:
+    return run_isolated(Path(__file__), args)
+
+
+def run_isolated(
+    script: Path,
+    args: argparse.Namespace,
+    *,
+    host_paths: tuple[Path, ...] = _HOST_PATHS,
+    tmp_scan: Path | None = None,
+) -> int:
+    """Re-run ``script`` under ``unshare --mount --net`` (its ``_INNER`` side measures and
+    writes ``table.md``), clean up whatever happens, print the table (and write ``--out``).
+    ``host_paths`` the peers may create outside their roots are removed when they were not
+    there before; new entries of ``tmp_scan`` are reported (not ours to remove)."""
     if os.geteuid() != 0 or shutil.which("unshare") is None:
         raise SystemExit("needs root and unshare (util-linux)")
     compileall.compile_dir(str(Path(dockyard.__file__).parent), quiet=1)
     parent = str(args.workdir) if args.workdir else None
     work = Path(tempfile.mkdtemp(prefix="dockyard-bench-", dir=parent))
     cgroups_before, netns, rc, table = _cgroup_dirs(), _Netns(work), 1, None
-    fresh = [p for p in _HOST_PATHS if not p.exists()]
+    fresh = [p for p in host_paths if not p.exists()]
+    scanned = set(tmp_scan.iterdir()) if tmp_scan is not None and tmp_scan.is_dir() else set()
     argv = ["unshare", "--mount", "--net", "--propagation", "private", "--",
-            sys.executable, str(Path(__file__).resolve()), *sys.argv[1:]]  # fmt: skip
+            sys.executable, str(script.resolve()), *sys.argv[1:]]  # fmt: skip
     try:
-        child = subprocess.Popen(argv, env={**os.environ, _INNER: str(work)})
+        child = subprocess.Popen(argv, env={**os.environ, _INNER: str(work)}, cwd=_REPO)
         while True:  # on ^C the child gets SIGINT too and cleans up: wait for it
             with contextlib.suppress(KeyboardInterrupt, subprocess.TimeoutExpired):
                 netns.grab()
@@ -576,6 +591,9 @@ def _outer(args: argparse.Namespace) -> int:
                 shutil.rmtree(path, ignore_errors=True)
             elif path.exists():
                 path.unlink()
+        if tmp_scan is not None and tmp_scan.is_dir():  # a peer that ignored TMPDIR
+            for path in set(tmp_scan.iterdir()) - scanned:
+                print(f"cleanup: new in {tmp_scan} during the run: {path}", file=sys.stderr)
     if table is None:
         return rc or 1
     print(table, end="")
