@@ -1,9 +1,14 @@
-"""The host-wide bridge lock: two state roots configured with one bridge name never run
-helpers on it at once (each would delete the other's bridge and rules)."""
+"""The helpers' locks: one helper per network (parallel clients start several), and the
+host-wide bridge lock: two state roots configured with one bridge name never run helpers on
+it at once (each would delete the other's bridge and rules)."""
 
 from __future__ import annotations
 
+import fcntl
 import os
+import socket
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -27,3 +32,46 @@ def test_a_second_root_waits_then_is_refused_naming_the_first(
     again = helper._claim_bridge("dytlock0", Path("/roots/two"), tmp_path)  # released: free
     assert (tmp_path / "dockyard-bridge-dytlock0.lock").read_text() == "/roots/two"
     os.close(again)
+
+
+def _hold_network_lock(runroot: Path, network_id: str) -> int:
+    path = helper.socket_path(runroot, network_id).with_suffix(".lock")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    return fd
+
+
+def test_a_helper_started_beside_a_starting_one_leaves_it_the_network(tmp_path: Path) -> None:
+    """Parallel clients each start a helper: the later ones see the first answer and exit
+    (they used to queue on its lock and take the network over after it, and linger)."""
+    held = _hold_network_lock(tmp_path, "a" * 64)
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+
+    def answer_soon() -> None:  # the first helper finishes its set-up and serves
+        time.sleep(0.2)
+        listener.bind(str(helper.socket_path(tmp_path, "a" * 64)))
+        listener.listen(1)
+        conn, _ = listener.accept()
+        with conn:
+            conn.recv(100)
+            conn.sendall(b'{"ok": true}\n')
+
+    thread = threading.Thread(target=answer_soon)
+    thread.start()
+    try:
+        assert helper._lock(tmp_path, "a" * 64) is None
+    finally:
+        thread.join()
+        listener.close()
+        os.close(held)
+
+
+def test_a_helper_takes_over_after_one_shutting_down(tmp_path: Path) -> None:
+    held = _hold_network_lock(tmp_path, "b" * 64)
+    timer = threading.Timer(0.2, os.close, (held,))  # the old helper exits: its lock is free
+    timer.start()
+    fd = helper._lock(tmp_path, "b" * 64)
+    timer.join()
+    assert fd is not None
+    os.close(fd)

@@ -29,7 +29,7 @@ from pathlib import Path
 from dockyard import errors
 from dockyard.metadata import Database
 from dockyard.network import dns, forward, nft, plumbing, proxy, sandbox
-from dockyard.network.client import ping, socket_path
+from dockyard.network.client import START_TIMEOUT, ping, socket_path
 from dockyard.network.model import Endpoint, Network, PortBinding, Proto
 from dockyard.network.store import NetworkStore
 
@@ -284,18 +284,23 @@ def _handle(helper: Helper, conn: socket.socket) -> bool:
 
 
 def _lock(runroot: Path, network_id: str) -> int | None:
-    """The network's lock, or None when a live helper already serves it."""
+    """The network's lock, or None when another helper serves it (or is starting to)."""
     path = socket_path(runroot, network_id).with_suffix(".lock")
     fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        return fd
-    except BlockingIOError:
+    deadline = time.monotonic() + START_TIMEOUT  # the clients give up by then
+    while time.monotonic() < deadline:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return fd
+        except BlockingIOError:
+            pass
+        # Held: another helper is starting (it answers soon: leave it the network) or
+        # shutting down (its lock comes free: take over after it).
         if ping(runroot, network_id):
-            os.close(fd)
-            return None
-    fcntl.flock(fd, fcntl.LOCK_EX)  # an old helper is shutting down: take over after it
-    return fd
+            break
+        time.sleep(0.01)
+    os.close(fd)
+    return None
 
 
 BRIDGE_LOCKS = Path("/run/lock")
