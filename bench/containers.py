@@ -1,12 +1,15 @@
 """Container workloads against Docker and Podman, interleaved: W1, W1n, W4, W4p, W4r, W5, monitor.
 
-Usage: python benchmarks/containers.py [--runs 10] [--count 50] [--out FILE] [--workdir DIR]
-                                       [--no-docker] [--no-podman]
+Usage: python bench/containers.py [--runs 10] [--count 50] [--quick] [--out FILE]
+                                  [--json FILE] [--workdir DIR] [--no-docker] [--no-podman]
+
+Usually run by the suite's entry point, ``bench/run`` (every workload, one report).
 
 Workloads (``../shared/design/PERFORMANCE.md``), each engine on its own private state:
 
 - W1 ``run --rm busybox /bin/true`` and W1n the same with ``--network none``: --runs each,
-  interleaved (dockyard, docker, podman, then ``python -c pass`` as the interpreter floor);
+  interleaved (dockyard, docker, podman, then ``python -c pass`` as the interpreter floor),
+  after one untimed warm-up run per engine; the peak RSS of the W1 command (``wait4``);
 - W4 ``run -d busybox sleep 300``, --count containers per engine, interleaved container by
   container (median per container); W4p ``ps`` with them running (median of --runs); W4r one
   ``rm -f`` of all of them (total time);
@@ -15,7 +18,8 @@ Workloads (``../shared/design/PERFORMANCE.md``), each engine on its own private 
   containerd-shim, parent of the container's init; podman: conmon), median over 10 of the
   W4 containers, measured while all W4 containers run;
 - W5 disk: ``du`` of each engine's state root before and after 10 containers of the cached
-  Debian minbase rootfs (``tests/support/rootfs.py``, ~200 MB) each ran ``true``.
+  Debian minbase rootfs (``tests/support/rootfs.py``, ~200 MB; busybox with --quick) each ran
+  ``true``.
 
 Images: the busybox and Debian rootfs tarballs of ``tests/support/rootfs.py``, imported into
 each engine (``dockyard import`` / ``docker import`` / ``podman import``): no registry needed.
@@ -31,13 +35,14 @@ outer process then kills whatever is still alive in the benchmark's network name
 the cgroups of its containers, removes the cgroup directories the run created, and deletes the
 temporary directory.
 
-Like ``benchmarks/runtime.py``, the dockyard sources are byte-compiled first, and dockyard is
+Like ``bench/runtime.py``, the dockyard sources are byte-compiled first, and dockyard is
 the ``dockyard`` console script beside this interpreter (never a pyenv shim). Podman gets
 ``--runtime runc --cgroup-manager cgroupfs`` on its command line; it still needs the
 ``default_ulimits`` of ``/etc/containers/containers.conf`` (PERFORMANCE.md). A peer that is
 missing or fails its first ``run`` is left out, and the report says why.
 
-Prints a Markdown report and writes it to --out: the medians (workload, dockyard, docker,
+Prints a Markdown report (``bench/report.py``'s table) and writes it to --out, and every raw
+sample to --json: the medians (workload, dockyard, docker,
 podman, ratio, target; ratios only against peers measured), the min-max spread of the timed
 workloads, the interpreter floors (``python -c pass`` in the W1 loop; the RSS and PSS of an
 idle ``python -I -S``, the least any Python monitor costs), the load average at start and end
@@ -52,16 +57,17 @@ import compileall
 import contextlib
 import json
 import os
-import platform
 import shutil
 import signal
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+
+from report import Suite, Workload, fmt, table
+from timing import Timed, run_timed
 
 import dockyard
 
@@ -91,20 +97,16 @@ class Engine:
 
     def run(self, *args: str, timeout: float = 300) -> str:
         """Run ``argv + args``; its stdout. Raises BenchError on a non-zero exit."""
-        proc = subprocess.run(
-            [*self.argv, *args], stdin=subprocess.DEVNULL, capture_output=True, text=True,
-            env=self.env, timeout=timeout,
-        )  # fmt: skip
-        if proc.returncode != 0:
-            tail = (proc.stderr.strip().splitlines() or ["(no stderr)"])[-1]
-            raise BenchError(f"{self.name} {' '.join(args[:4])}: exit {proc.returncode}: {tail}")
-        return proc.stdout
+        return self.timed(*args, timeout=timeout).stdout
 
-    def timed(self, *args: str) -> tuple[float, str]:
-        """Wall time of ``run(*args)`` (the process, start to exit), and its stdout."""
-        start = time.perf_counter()
-        out = self.run(*args)
-        return time.perf_counter() - start, out
+    def timed(self, *args: str, timeout: float = 300) -> Timed:
+        """Run ``argv + args``: wall time, peak RSS and output. Raises BenchError on a
+        non-zero exit."""
+        done = run_timed([*self.argv, *args], env=self.env, timeout=timeout)
+        if done.returncode != 0:
+            tail = (done.stderr.strip().splitlines() or ["(no stderr)"])[-1]
+            raise BenchError(f"{self.name} {' '.join(args[:4])}: exit {done.returncode}: {tail}")
+        return done
 
     def monitor_pid(self, cid: str) -> int:
         """The pid of the process that watches container ``cid`` while it runs."""
@@ -233,64 +235,76 @@ def _engines(
 
 # ---- workloads -------------------------------------------------------------------------------
 
-Results = dict[str, dict[str, list[float]]]  # workload -> engine -> samples (s, bytes, kB)
-_FLOOR = "python"  # the interpreter floor's pseudo engine name in Results
+_FLOOR = "python"  # the interpreter floor's pseudo tool name in the samples
+
+WORKLOADS = [
+    Workload("W1", "W1 `run --rm busybox /bin/true`", "s", "docker", 0.35),
+    Workload("W1n", "W1n same with `--network none`", "s", "docker", 0.20),
+    Workload("W1rss", "peak RSS of the W1 command (client)", "kB"),
+    Workload("W4", "W4 `run -d busybox sleep 300`, per container", "s", "podman", 0.4),
+    Workload("W4p", "W4p `ps` with the W4 containers running", "ms", "docker", 1.5),
+    Workload("W4r", "W4r `rm -f` of all W4 containers, one command", "s", "docker", 0.3),
+    Workload("W5", "W5 disk for 10 containers of the W5 image", "+bytes", "podman", 1.0,
+             goal="no more than podman"),
+    Workload("RSS", "monitor RSS per running container", "kB", limit=10 * 1024),
+    Workload("PSS", "monitor PSS per running container", "kB"),
+]  # fmt: skip
 
 
-def _add(res: Results, key: str, name: str, value: float) -> None:
-    res.setdefault(key, {}).setdefault(name, []).append(value)
-
-
-def _w1(engines: list[Engine], runs: int, res: Results) -> None:
+def _w1(engines: list[Engine], runs: int, suite: Suite) -> None:
     for _ in range(runs):
         for engine in engines:
             for key, extra in (("W1", ()), ("W1n", ("--network", "none"))):
-                elapsed, _ = engine.timed("run", "--rm", *extra, "busybox", "/bin/true")
-                _add(res, key, engine.name, elapsed)
-        start = time.perf_counter()
-        subprocess.run([sys.executable, "-c", "pass"], check=True)
-        _add(res, "W1", _FLOOR, time.perf_counter() - start)
+                done = engine.timed("run", "--rm", *extra, "busybox", "/bin/true")
+                suite.add(key, engine.name, done.elapsed)
+                if key == "W1":
+                    suite.add("W1rss", engine.name, done.max_rss_kb)
+        floor = run_timed([sys.executable, "-c", "pass"])
+        suite.add("W1", _FLOOR, floor.elapsed)
 
 
-def _w4(engines: list[Engine], count: int, runs: int, res: Results) -> None:
+def _w4(engines: list[Engine], count: int, runs: int, suite: Suite) -> None:
     ids: dict[str, list[str]] = {e.name: [] for e in engines}
     try:
         for _ in range(count):
             for engine in engines:
-                elapsed, out = engine.timed("run", "-d", "busybox", "sleep", "300")
-                ids[engine.name].append(out.split()[-1])
-                _add(res, "W4", engine.name, elapsed)
+                done = engine.timed("run", "-d", "busybox", "sleep", "300")
+                ids[engine.name].append(done.stdout.split()[-1])
+                suite.add("W4", engine.name, done.elapsed)
         for _ in range(runs):
             for engine in engines:
-                elapsed, out = engine.timed("ps")
-                if len(out.splitlines()) != count + 1:
-                    raise BenchError(f"{engine.name} ps: {len(out.splitlines()) - 1} running")
-                _add(res, "W4p", engine.name, elapsed)
-        _monitors(engines, ids, res)
+                done = engine.timed("ps")
+                if len(done.stdout.splitlines()) != count + 1:
+                    running = len(done.stdout.splitlines()) - 1
+                    raise BenchError(f"{engine.name} ps: {running} running")
+                suite.add("W4p", engine.name, done.elapsed)
+        _monitors(engines, ids, suite)
     finally:  # W4r, also the cleanup of the W4 containers when something above failed
         for engine in engines:
             if ids[engine.name]:
-                elapsed, _ = engine.timed("rm", "-f", *ids[engine.name])
-                _add(res, "W4r", engine.name, elapsed)
+                suite.add("W4r", engine.name, engine.timed("rm", "-f", *ids[engine.name]).elapsed)
 
 
-def _monitors(engines: list[Engine], ids: dict[str, list[str]], res: Results) -> None:
+def _monitors(engines: list[Engine], ids: dict[str, list[str]], suite: Suite) -> None:
     """RSS and PSS of 10 monitors per engine, and of an idle ``python -I -S`` (the floor)."""
     time.sleep(1.0)  # let every monitor settle (dockyard's exec's its small loop)
+    monitors = []
     for engine in engines:
         step = max(1, len(ids[engine.name]) // 10)
         for cid in ids[engine.name][::step][:10]:
             fields = _smaps_rollup(engine.monitor_pid(cid))
-            _add(res, "RSS", engine.name, fields["Rss"])
-            _add(res, "PSS", engine.name, fields["Pss"])
+            suite.add("RSS", engine.name, fields["Rss"])
+            suite.add("PSS", engine.name, fields["Pss"])
         cmdline = Path(f"/proc/{engine.monitor_pid(ids[engine.name][0])}/cmdline").read_bytes()
-        engine.monitor = os.path.basename(cmdline.split(b"\0")[0].decode())
+        program = os.path.basename(cmdline.split(b"\0")[0].decode())
+        monitors.append(f"{engine.name} `{program}`")
+    suite.notes.append("Monitor processes: " + ", ".join(monitors) + ".")
     idle = subprocess.Popen([sys.executable, "-I", "-S", "-c", "import time; time.sleep(30)"])
     try:
         time.sleep(0.5)
         fields = _smaps_rollup(idle.pid)
-        _add(res, "RSS", _FLOOR, fields["Rss"])
-        _add(res, "PSS", _FLOOR, fields["Pss"])
+        suite.add("RSS", _FLOOR, fields["Rss"])
+        suite.add("PSS", _FLOOR, fields["Pss"])
     finally:
         idle.kill()
         idle.wait()
@@ -305,20 +319,17 @@ def _smaps_rollup(pid: int) -> dict[str, float]:
     return out
 
 
-def _w5(engines: list[Engine], res: Results, containers: int = 10) -> None:
-    from tests.support.rootfs import cached
-
-    debian = cached("debian")
+def _w5(engines: list[Engine], suite: Suite, image: Path, containers: int = 10) -> None:
     for engine in engines:
-        engine.run("import", str(debian), "debian", timeout=600)
+        engine.run("import", str(image), "w5-image", timeout=600)
     before = {e.name: _du(e.root) for e in engines}
     names = [f"bench-w5-{i}" for i in range(containers)]
     try:
         for name in names:
             for engine in engines:
-                engine.run("run", "--name", name, "debian", "true")
+                engine.run("run", "--name", name, "w5-image", "true")
         for engine in engines:
-            _add(res, "W5", engine.name, float(_du(engine.root) - before[engine.name]))
+            suite.add("W5", engine.name, float(_du(engine.root) - before[engine.name]))
     finally:
         for engine in engines:
             with contextlib.suppress(BenchError):
@@ -333,91 +344,12 @@ def _du(path: Path) -> int:
     return int(out.split()[0])
 
 
-# ---- the table -------------------------------------------------------------------------------
-
-_ROWS = (  # key, label, unit, target peer, target ratio (None: absolute or informational)
-    ("W1", "W1 `run --rm busybox /bin/true`", "s", "docker", 0.35),
-    ("W1n", "W1n same with `--network none`", "s", "docker", 0.20),
-    ("W4", "W4 `run -d busybox sleep 300`, per container", "s", "podman", 0.4),
-    ("W4p", "W4p `ps` with {count} running", "ms", "docker", 1.5),
-    ("W4r", "W4r `rm -f` all {count}, one command", "s", "docker", 0.3),
-    ("W5", "W5 disk for 10 containers of a {image} image", "+MiB", "podman", 1.0),
-    ("RSS", "monitor RSS per running container (median of {mon})", "MiB", None, None),
-    ("PSS", "monitor PSS per running container (median of {mon})", "MiB", None, None),
-)
-
-
-def _fmt(value: float | None, unit: str) -> str:
-    """``value`` (seconds, or bytes for "+MiB", or kB for "MiB") as the table shows it."""
-    if value is None:
-        return "-"
-    if unit == "s":
-        return f"{value:.3f} s"
-    if unit == "ms":
-        return f"{value * 1000:.0f} ms"
-    if unit == "+MiB":
-        return f"{value / 2**20:+.2f} MiB"
-    return f"{value / 1024:.1f} MiB"
-
-
-def _median(res: Results, key: str, name: str) -> float | None:
-    samples = res.get(key, {}).get(name)
-    return statistics.median(samples) if samples else None
-
-
-def _ratio(res: Results, key: str, peer: str | None, target: float | None) -> tuple[str, str]:
-    """The ratio cell (dockyard's median over the target peer's) and the target cell."""
-    ours = _median(res, key, "dockyard")
-    if key == "RSS":
-        verdict = "-" if ours is None else ("met" if ours <= 10 * 1024 else "**missed**")
-        return "-", f"<= 10 MiB: {verdict}"
-    if peer is None or target is None:
-        return "-", "-"
-    goal = f"<= {target:g}x {peer}" if key != "W5" else "no more than podman"
-    theirs = _median(res, key, peer)
-    if ours is None or theirs is None:
-        return f"n/a ({peer} not measured)", goal
-    if theirs <= 0:
-        return f"n/a ({peer} measured {theirs:g})", goal
-    ratio = ours / theirs
-    verdict = "met" if ratio <= target else "**missed**"
-    return f"{ratio:.2f}x {peer}", f"{goal}: {verdict}"
-
-
-def _table(res: Results, notes: dict[str, str], engines: list[Engine], meta: dict[str, str]) -> str:
-    """The Markdown report: medians with ratios and targets, then min-max of the timings."""
-    names = ["dockyard", *_PEERS]
-    lines = [
-        f"Containers, {meta['date']}: {meta['machine']}; --runs {meta['runs']}, "
-        f"{meta['count']} W4 containers; load average at start {meta['load']}, "
-        f"at end {meta['load_end']}",
-        "",
-        "| workload | dockyard | docker | podman | ratio | target |",
-        "| --- | ---: | ---: | ---: | ---: | --- |",
-    ]
-    for key, label, unit, peer, target in _ROWS:
-        cells = [_fmt(_median(res, key, n), unit) for n in names]
-        ratio, goal = _ratio(res, key, peer, target)
-        lines.append(f"| {label.format(**meta)} | {' | '.join(cells)} | {ratio} | {goal} |")
-    lines += ["", "Spread (min - max) of the timed workloads:", ""]
-    lines += ["| workload | dockyard | docker | podman |", "| --- | ---: | ---: | ---: |"]
-    for key, _label, unit, *_ in _ROWS:
-        if unit in ("s", "ms") and any(len(v) > 1 for v in res.get(key, {}).values()):
-            spread = [res.get(key, {}).get(n) for n in names]
-            cells = [f"{_fmt(min(v), unit)} - {_fmt(max(v), unit)}" if v else "-" for v in spread]
-            lines.append(f"| {key} | {' | '.join(cells)} |")
-    floor = [_median(res, k, _FLOOR) for k in ("W1", "RSS", "PSS")]
-    lines += [
-        "",
-        f"Interpreter floors: `python -c pass` {_fmt(floor[0], 'ms')} (median, in the W1 loop); "
-        f"an idle `python -I -S`: RSS {_fmt(floor[1], 'MiB')}, PSS {_fmt(floor[2], 'MiB')}.",
-        "Measured: " + "; ".join(e.version for e in engines) + ".",
-        "Monitor processes: "
-        + ", ".join(f"{e.name} `{e.monitor}`" for e in engines if e.monitor)
-        + ".",
-    ]
-    lines += [f"Not measured: {name}: {why}." for name, why in notes.items()]
-    return "\n".join(lines)
+def _floors(suite: Suite) -> None:
+    floor = [suite.median(k, _FLOOR) for k in ("W1", "RSS", "PSS")]
+    suite.notes.append(
+        f"Interpreter floors: `python -c pass` {fmt(floor[0], 'ms')} (median, in the W1 loop); "
+        f"an idle `python -I -S`: RSS {fmt(floor[1], 'kB')}, PSS {fmt(floor[2], 'kB')}."
+    )
 
 
 # ---- inside the namespaces -------------------------------------------------------------------
@@ -428,23 +360,22 @@ def _inner(work: Path, args: argparse.Namespace) -> int:
     _RUN.mkdir()
     (work / "netns").write_text(f"{os.getpid()} {os.readlink('/proc/self/ns/net')}")
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # unwind: the finally blocks clean up
-    meta = {
-        "date": time.strftime("%Y-%m-%d"), "runs": str(args.runs), "count": str(args.count),
-        "mon": str(min(10, args.count)),
-        "machine": f"{os.cpu_count()} cores, Linux {platform.release()}",
-        "load": " ".join(f"{x:.2f}" for x in os.getloadavg()), "image": "200 MB Debian",
-    }  # fmt: skip
-    res: Results = {}
+    from tests.support.rootfs import cached
+
+    image = "busybox" if args.quick else "debian"
+    suite = Suite("containers", "Containers", ["dockyard", *_PEERS], WORKLOADS)
+    suite.begin(runs=str(args.runs), containers=f"{args.count} W4", W5=f"{image} image")
     with contextlib.ExitStack() as stack:
-        engines, notes = _engines(work, args, stack)
-        for name in (e.name for e in engines):
-            print(f"measuring {name}", file=sys.stderr)
-        _w1(engines, args.runs, res)
-        _w4(engines, args.count, args.runs, res)
-        _w5(engines, res)
-    meta["load_end"] = " ".join(f"{x:.2f}" for x in os.getloadavg())
-    table = _table(res, notes, engines, meta)
-    (work / "table.md").write_text(table + "\n")
+        engines, suite.missing = _engines(work, args, stack)
+        suite.versions = {e.name: e.version for e in engines}
+        print("measuring " + ", ".join(e.name for e in engines), file=sys.stderr)
+        _w1(engines, args.runs, suite)
+        _w4(engines, args.count, args.runs, suite)
+        _w5(engines, suite, cached(image))
+    suite.end()
+    _floors(suite)
+    suite.write(work / "suite.json")
+    (work / "table.md").write_text(table(suite) + "\n")
     return 0
 
 
@@ -567,7 +498,7 @@ def run_isolated(
     compileall.compile_dir(str(Path(dockyard.__file__).parent), quiet=1)
     parent = str(args.workdir) if args.workdir else None
     work = Path(tempfile.mkdtemp(prefix="dockyard-bench-", dir=parent))
-    cgroups_before, netns, rc, table = _cgroup_dirs(), _Netns(work), 1, None
+    cgroups_before, netns, rc, report = _cgroup_dirs(), _Netns(work), 1, None
     fresh = [p for p in host_paths if not p.exists()]
     scanned = set(tmp_scan.iterdir()) if tmp_scan is not None and tmp_scan.is_dir() else set()
     argv = ["unshare", "--mount", "--net", "--propagation", "private", "--",
@@ -580,7 +511,9 @@ def run_isolated(
                 rc = child.wait(timeout=0.2)
                 break
         if (work / "table.md").exists():
-            table = (work / "table.md").read_text()
+            report = (work / "table.md").read_text()
+            if args.json:
+                shutil.copyfile(work / "suite.json", args.json)
         elif (work / "dockerd.log").exists():
             print((work / "dockerd.log").read_text()[-3000:], file=sys.stderr)
     finally:
@@ -594,11 +527,11 @@ def run_isolated(
         if tmp_scan is not None and tmp_scan.is_dir():  # a peer that ignored TMPDIR
             for path in set(tmp_scan.iterdir()) - scanned:
                 print(f"cleanup: new in {tmp_scan} during the run: {path}", file=sys.stderr)
-    if table is None:
+    if report is None:
         return rc or 1
-    print(table, end="")
+    print(report, end="")
     if args.out:
-        args.out.write_text(table)
+        args.out.write_text(report)
     return rc
 
 
@@ -606,7 +539,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=10, help="runs of W1, W1n and W4p")
     parser.add_argument("--count", type=int, default=50, help="W4 containers per engine")
-    parser.add_argument("--out", type=Path)
+    parser.add_argument("--quick", action="store_true", help="W5 with busybox, not Debian")
+    parser.add_argument("--out", type=Path, help="write the Markdown table here too")
+    parser.add_argument("--json", type=Path, help="write every raw sample here (bench/report.py)")
     parser.add_argument("--workdir", type=Path, help="where the state roots go (default /tmp)")
     parser.add_argument("--no-docker", action="store_true")
     parser.add_argument("--no-podman", action="store_true")

@@ -1,13 +1,15 @@
 """The registry server against Debian's ``docker-registry``, same client, interleaved.
 
-Usage: python benchmarks/registry.py [--runs 5] [--random-mb 100] [--no-debian]
-                                     [--workdir DIR] [--out FILE]
+Usage: python bench/registry.py [--runs 5] [--random-mb 100] [--no-debian]
+                                [--workdir DIR] [--out FILE] [--json FILE]
+
+Usually run by the suite's entry point, ``bench/run`` (every workload, one report).
 
 W3's image (``../shared/design/PERFORMANCE.md``): the Debian bookworm minbase rootfs of
 ``tests/support/rootfs.py`` plus a layer of 100 MB of random bytes, as an OCI layout with gzip
 layers (made once, untimed; ``--no-debian`` uses the busybox rootfs instead). One client,
-``skopeo`` (it keeps no store, so the registry is what differs), then, per run, for each server
-in turn (the order alternates between runs):
+``skopeo`` (it keeps no store, so the registry is what differs), then one untimed warm-up run
+per server and, per run, for each server in turn (the order alternates between runs):
 
 - start a fresh server on 127.0.0.1 with empty storage under the work directory, no access
   control (``dockyard registry serve --auth none``; ``docker-registry`` with its default
@@ -16,9 +18,10 @@ in turn (the order alternates between runs):
 - W3l: ``skopeo copy docker://HOST/w3:latest oci:NEW`` (every blob downloaded and verified);
 - stop the server, remove its storage.
 
-MB/s is the image's compressed size (the bytes on the wire) over the median time; the ratio
-is dockyard's throughput over docker-registry's (target: >= 0.8x for push and for pull). Traffic
-stays on 127.0.0.1; everything is removed at the end.
+Samples are MB/s: the image's compressed size (the bytes on the wire) over each time; the
+ratio is dockyard's throughput over docker-registry's (target: >= 0.8x for push and for pull).
+Prints ``bench/report.py``'s table (--out; every raw sample to --json). Traffic stays on
+127.0.0.1; everything is removed at the end.
 """
 
 from __future__ import annotations
@@ -31,7 +34,6 @@ import json
 import random
 import shutil
 import socket
-import statistics
 import subprocess
 import sys
 import tarfile
@@ -42,7 +44,14 @@ from pathlib import Path
 _REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(_REPO))  # tests.support.rootfs
 
-TARGET = 0.8
+from report import Suite, Workload, table  # noqa: E402
+
+WORKLOADS = [
+    Workload("server push", "W3p push to the server (skopeo)", "MB/s", "docker-registry", 0.8,
+             True),
+    Workload("server pull", "W3l pull from the server (skopeo)", "MB/s", "docker-registry", 0.8,
+             True),
+]  # fmt: skip
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 OCI_LAYER_GZIP = "application/vnd.oci.image.layer.v1.tar+gzip"
 
@@ -116,7 +125,7 @@ def _wait(port: int, proc: subprocess.Popen[bytes]) -> None:
 
 
 def start(kind: str, root: Path) -> tuple[subprocess.Popen[bytes], str]:
-    """Start a fresh server of ``kind`` ("dockyard" or "distribution"); return it and its host."""
+    """Start a fresh server of ``kind`` ("dockyard" or "docker-registry"); it and its host."""
     port = _free_port()
     root.mkdir(parents=True)
     if kind == "dockyard":
@@ -162,50 +171,39 @@ def main() -> int:
     parser.add_argument("--random-mb", type=int, default=100)
     parser.add_argument("--no-debian", action="store_true", help="busybox base, not debian")
     parser.add_argument("--workdir", type=Path, default=Path(tempfile.gettempdir()))
-    parser.add_argument("--out", type=Path, help="also write the markdown table here")
+    parser.add_argument("--out", type=Path, help="write the Markdown table here too")
+    parser.add_argument("--json", type=Path, help="write every raw sample here (bench/report.py)")
     args = parser.parse_args()
     missing = [t for t in ("skopeo", "docker-registry") if shutil.which(t) is None]
     if missing:
         raise SystemExit(f"needs {', '.join(missing)} (apt-get install skopeo docker-registry)")
+    suite = Suite("registry", "Registry server", ["dockyard", "docker-registry"], WORKLOADS)
+    suite.versions = {"skopeo": f"client skopeo {_version(['skopeo', '--version'])}"}
     work = Path(tempfile.mkdtemp(prefix="dockyard-regbench-", dir=args.workdir))
     try:
         layout, wire = make_layout(work, args.random_mb, not args.no_debian)
-        times: dict[str, dict[str, list[float]]] = {"push": {}, "pull": {}}
-        kinds = ["dockyard", "distribution"]
+        base = "Debian minbase" if not args.no_debian else "busybox"
+        image = f"{base} + {args.random_mb} MB random ({wire / 1e6:.0f} MB gzip)"
+        suite.begin(runs=str(args.runs), image=image)
+        kinds = ["dockyard", "docker-registry"]
+        for kind in kinds:  # the warm-up
+            one_run(kind, work, layout, -1)
         for n in range(args.runs):
             for kind in kinds if n % 2 == 0 else kinds[::-1]:
                 push, pull = one_run(kind, work, layout, n)
-                times["push"].setdefault(kind, []).append(push)
-                times["pull"].setdefault(kind, []).append(pull)
+                suite.add("server push", kind, wire / 1e6 / push)
+                suite.add("server pull", kind, wire / 1e6 / pull)
                 print(f"run {n + 1} {kind}: push {push:.2f} s, pull {pull:.2f} s", file=sys.stderr)
-        table = _table(times, wire, args.runs)
+        suite.end()
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    print(table)
+    text = table(suite)
+    print(text)
     if args.out:
-        args.out.write_text(table + "\n")
+        args.out.write_text(text + "\n")
+    if args.json:
+        suite.write(args.json)
     return 0
-
-
-def _table(times: dict[str, dict[str, list[float]]], wire: int, runs: int) -> str:
-    mb = wire / 1e6
-    lines = [
-        f"Image: {mb:.0f} MB on the wire; median of {runs} runs; client skopeo "
-        f"{_version(['skopeo', '--version'])}.",
-        "",
-        "| transfer | dockyard registry | docker-registry | ratio | target |",
-        "| --- | ---: | ---: | ---: | --- |",
-    ]
-    for op, label in (("push", "W3p push"), ("pull", "W3l pull")):
-        ours = statistics.median(times[op]["dockyard"])
-        theirs = statistics.median(times[op]["distribution"])
-        ratio = theirs / ours  # throughput ratio: ours over theirs
-        verdict = "met" if ratio >= TARGET else "**missed**"
-        lines.append(
-            f"| {label} | {ours:.2f} s, {mb / ours:.0f} MB/s | {theirs:.2f} s, "
-            f"{mb / theirs:.0f} MB/s | {ratio:.2f}x | >= {TARGET}x: {verdict} |"
-        )
-    return "\n".join(lines)
 
 
 def _version(argv: list[str]) -> str:

@@ -1,13 +1,16 @@
 """TCP throughput through a published port on 127.0.0.1 against the container's own address.
 
-Usage: python benchmarks/network.py [--mib 256] [--runs 5] [--out FILE]
+Usage: python bench/network.py [--mib 256] [--runs 5] [--out FILE] [--json FILE]
+
+Usually run by the suite's entry point, ``bench/run`` (every workload, one report).
 
 One busybox container on the default bridge network runs a sink (``nc -ll -p 5001 -e sh -c
 'cat >/dev/null'``) published with ``-p 127.0.0.1:PORT:5001``. This process streams --mib MiB
 into it, alternating (A B A B ...) between the container's address (the bridge, no NAT) and
 127.0.0.1:PORT (nftables DNAT from loopback, ``route_localnet``, masquerade: the kernel path,
-no userland proxy), --runs times each, and reports the median MiB/s of each and their ratio
-(target: published >= 0.5x direct, issue 6). ``iperf3`` is not needed: both paths carry the
+no userland proxy), --runs times each after a warm-up, and reports (``bench/report.py``'s
+table; --out, and every raw sample to --json) the median MB/s of each and their ratio (target:
+published >= 0.5x direct, issue 6). ``iperf3`` is not needed: both paths carry the
 same Python socket stream, so the ratio isolates the port publishing.
 
 The run uses a private state root, bridge name and address pool, and removes its container
@@ -21,7 +24,6 @@ import argparse
 import os
 import shutil
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -31,20 +33,24 @@ from pathlib import Path
 _REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(_REPO))  # for tests.support.rootfs
 
+from report import Suite, Workload, table  # noqa: E402
 from tests.support import rootfs  # noqa: E402
 
 CHUNK = b"\0" * (1 << 20)
+WORKLOADS = [
+    Workload("port", "TCP stream through a published port", "MB/s", "direct", 0.5, True),
+]
 
 
 def _stream(addr: tuple[str, int], mib: int) -> float:
-    """Send ``mib`` MiB to ``addr``; MiB/s."""
+    """Send ``mib`` MiB to ``addr``; MB/s."""
     with socket.create_connection(addr, timeout=30) as sock:
         start = time.perf_counter()
         for _ in range(mib):
             sock.sendall(CHUNK)
         sock.shutdown(socket.SHUT_WR)
         sock.recv(1)  # the sink closes when it has read everything
-        return mib / (time.perf_counter() - start)
+        return mib * 1.048576 / (time.perf_counter() - start)
 
 
 def _free_port() -> int:
@@ -57,8 +63,11 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--mib", type=int, default=256)
     parser.add_argument("--runs", type=int, default=5)
-    parser.add_argument("--out", type=Path)
+    parser.add_argument("--out", type=Path, help="write the Markdown table here too")
+    parser.add_argument("--json", type=Path, help="write every raw sample here (bench/report.py)")
     args = parser.parse_args()
+    suite = Suite("network", "Networking: TCP into a container", ["dockyard", "direct"], WORKLOADS)
+    suite.begin(runs=str(args.runs), stream=f"{args.mib} MiB")
     work = Path(tempfile.mkdtemp(prefix="dockyard-netbench-"))
     exe = str(Path(sys.executable).parent / "dockyard")
     env = {**os.environ, "DOCKYARD_ROOT": str(work / "root"), "DOCKYARD_RUNROOT": str(work / "run"),
@@ -76,10 +85,9 @@ def main() -> int:
         ip = dockyard("inspect", "-f", "{{.NetworkSettings.IPAddress}}", cid)
         time.sleep(0.3)
         _stream((ip, 5001), 16)  # warm-up
-        direct, published = [], []
         for _ in range(args.runs):
-            direct.append(_stream((ip, 5001), args.mib))
-            published.append(_stream(("127.0.0.1", port), args.mib))
+            suite.add("port", "direct", _stream((ip, 5001), args.mib))
+            suite.add("port", "dockyard", _stream(("127.0.0.1", port), args.mib))
     finally:
         subprocess.run([exe, "rm", "-f", *_ids(exe, env)], env=env, capture_output=True,
                        check=False)  # fmt: skip
@@ -88,18 +96,17 @@ def main() -> int:
         for sock in (work / "run" / "networks").glob("*.sock"):
             stop(work / "run", sock.stem)
         shutil.rmtree(work, ignore_errors=True)
-    d, p = statistics.median(direct), statistics.median(published)
-    ratio = p / d
-    report = (
-        "| path | MiB/s (median) | min-max |\n| --- | --- | --- |\n"
-        f"| container address (direct) | {d:.0f} | {min(direct):.0f}-{max(direct):.0f} |\n"
-        f"| 127.0.0.1 published port | {p:.0f} | {min(published):.0f}-{max(published):.0f} |\n"
-        f"\nratio published/direct: **{ratio:.2f}x** (target >= 0.5x: "
-        f"{'met' if ratio >= 0.5 else 'not met'}); {args.runs} runs of {args.mib} MiB each.\n"
+    suite.end()
+    suite.notes.append(
+        "dockyard: through the port published on 127.0.0.1 (nftables DNAT); direct: to the "
+        "container's own address on the bridge."
     )
-    print(report)
+    text = table(suite)
+    print(text)
     if args.out:
-        args.out.write_text(report)
+        args.out.write_text(text + "\n")
+    if args.json:
+        suite.write(args.json)
     return 0
 
 

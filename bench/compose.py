@@ -1,8 +1,10 @@
 """Compose: ``up -d`` and ``down`` of a 10-service project, against Debian's docker-compose (v1,
 on a private dockerd) and podman-compose, interleaved.
 
-Usage: python benchmarks/compose.py [--runs 5] [--services 10] [--out FILE] [--workdir DIR]
-                                    [--no-docker] [--no-podman] [--install-peers]
+Usage: python bench/compose.py [--runs 5] [--services 10] [--out FILE] [--json FILE]
+                               [--workdir DIR] [--no-docker] [--no-podman] [--install-peers]
+
+Usually run by the suite's entry point, ``bench/run`` (every workload, one report).
 
 The project: ``--services`` busybox services (``sleep 300`` under ``init: true``, so that
 ``down``'s SIGTERM ends them at once on every engine), on the project's default network, in
@@ -18,12 +20,13 @@ script, as ``--podman-path``). They are not installed by the tests; ``--install-
 installs the missing ones with apt-get first.
 
 Isolation, cleanup, the engines' private roots and the busybox image are those of
-``benchmarks/containers.py`` (imported from it): the script re-executes itself under
+``bench/containers.py`` (imported from it): the script re-executes itself under
 ``unshare --mount --net`` with a tmpfs over ``/run``; everything the engines create lives in
 the benchmark's namespaces and temporary directory and goes with them.
 
-Prints a Markdown report (medians, the ratio against the faster peer, the target, the
-min-max spread, load average at start and end, versions) and writes it to --out.
+Prints a Markdown report (``bench/report.py``'s table: medians, the ratio against the faster
+peer, the target, the min-max spread, load average at start and end, versions), writes it to
+--out and every raw sample to --json.
 """
 
 from __future__ import annotations
@@ -31,16 +34,16 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
-import platform
 import shutil
 import signal
-import statistics
 import subprocess
 import sys
-import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))  # benchmarks/containers.py
+from report import Suite, Workload, table
+from timing import run_timed
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench/containers.py
 from containers import (
     _HOST_PATHS,
     _INNER,
@@ -56,7 +59,6 @@ from containers import (
 )
 
 _PROJECT = "bench"
-_TARGET = 0.3  # up -d <= 0.3x the faster peer (issue 9)
 # Podman's lock file is global whatever its --root: removed after the run if the run made it.
 _HOST_EXTRA = (Path("/dev/shm/libpod_lock"),)
 
@@ -81,16 +83,11 @@ class Tool:
 
     def run(self, *args: str) -> float:
         """Run ``argv + args`` in the project directory; its wall time."""
-        start = time.perf_counter()
-        proc = subprocess.run(
-            [*self.argv, *args], stdin=subprocess.DEVNULL, capture_output=True, text=True,
-            env=self.env, timeout=600,
-        )  # fmt: skip
-        took = time.perf_counter() - start
-        if proc.returncode != 0:
-            tail = (proc.stderr.strip().splitlines() or ["(no stderr)"])[-1]
-            raise BenchError(f"{self.name} {' '.join(args)}: exit {proc.returncode}: {tail}")
-        return took
+        done = run_timed([*self.argv, *args], env=self.env, timeout=600)
+        if done.returncode != 0:
+            tail = (done.stderr.strip().splitlines() or ["(no stderr)"])[-1]
+            raise BenchError(f"{self.name} {' '.join(args)}: exit {done.returncode}: {tail}")
+        return done.elapsed
 
     def running(self) -> int:
         """How many containers of the project run (read through the engine)."""
@@ -197,11 +194,14 @@ def _once(tool: Tool, services: int) -> None:
         tool.run("down")
 
 
-Results = dict[str, dict[str, list[float]]]  # "up"/"down" -> tool -> seconds
+WORKLOADS = [  # up -d <= 0.3x the faster peer (issue 9)
+    Workload("up", "`up -d` of the project", "s", "fastest", 0.3),
+    Workload("down", "`down` of the project", "s", "fastest"),
+]
+_TOOLS = {"docker": "docker-compose", "podman": "podman-compose"}  # peer engine -> its tool
 
 
-def _measure(tools: list[Tool], runs: int, services: int, notes: dict[str, str]) -> Results:
-    res: Results = {"up": {}, "down": {}}
+def _measure(tools: list[Tool], runs: int, services: int, suite: Suite) -> None:
     for _ in range(runs):
         for tool in list(tools):
             try:
@@ -213,47 +213,13 @@ def _measure(tools: list[Tool], runs: int, services: int, notes: dict[str, str])
             except (BenchError, subprocess.TimeoutExpired) as err:
                 if tool.name == "dockyard":
                     raise
-                notes[tool.name] = f"dropped: {err}"
+                suite.missing[tool.name] = f"dropped: {err}"
                 tools.remove(tool)
                 with contextlib.suppress(BenchError, subprocess.TimeoutExpired):
                     tool.run("down")
                 continue
-            res["up"].setdefault(tool.name, []).append(up)
-            res["down"].setdefault(tool.name, []).append(down)
-    return res
-
-
-def _table(res: Results, tools: list[Tool], notes: dict[str, str], meta: dict[str, str]) -> str:
-    names = ["dockyard", "docker-compose", "podman-compose"]
-    rows = ["| workload | " + " | ".join(names) + " | ratio | target |",
-            "| --- | " + " | ".join("---" for _ in names) + " | --- | --- |"]  # fmt: skip
-    for key, label in (("up", f"`up -d`, {meta['services']} services"),
-                       ("down", f"`down`, {meta['services']} services")):  # fmt: skip
-        med = {n: statistics.median(v) for n, v in res[key].items() if v}
-        cells = [f"{med[n]:.3f} s" if n in med else "—" for n in names]
-        peers = {n: t for n, t in med.items() if n != "dockyard"}
-        ratio, verdict = "—", "—"
-        if peers and "dockyard" in med:
-            peer = min(peers, key=lambda n: peers[n])
-            value = med["dockyard"] / peers[peer]
-            ratio = f"{value:.2f}x {peer}"
-            if key == "up":
-                verdict = f"<= {_TARGET}x: " + ("met" if value <= _TARGET else "**missed**")
-        rows.append(f"| {label} | " + " | ".join(cells) + f" | {ratio} | {verdict} |")
-    spread = [f"- {key} {n}: {min(v):.3f}-{max(v):.3f} s" for key in ("up", "down")
-              for n, v in res[key].items()]  # fmt: skip
-    lines = [
-        f"Measured {meta['date']} on {meta['machine']}, {meta['runs']} runs, load average "
-        f"{meta['load']} at the start and {meta['load_end']} at the end.", "", *rows, "",
-        "Spread (min-max):", *spread, "", "Versions:",
-        *[f"- {t.name}: {t.version}" for t in tools],
-        *[f"- {n}: {why}" for n, why in notes.items()],
-    ]  # fmt: skip
-    return "\n".join(lines)
-
-
-def _load() -> str:
-    return " ".join(f"{x:.2f}" for x in os.getloadavg())
+            suite.add("up", tool.name, up)
+            suite.add("down", tool.name, down)
 
 
 def _inner(work: Path, args: argparse.Namespace) -> int:
@@ -261,23 +227,23 @@ def _inner(work: Path, args: argparse.Namespace) -> int:
     _RUN.mkdir()
     (work / "netns").write_text(f"{os.getpid()} {os.readlink('/proc/self/ns/net')}")
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # unwind: the finally blocks clean up
-    meta = {
-        "date": time.strftime("%Y-%m-%d %H:%M"), "runs": str(args.runs),
-        "machine": f"{os.cpu_count()} cores, Linux {platform.release()}", "load": _load(),
-        "services": str(args.services),
-    }  # fmt: skip
+    suite = Suite("compose", "Compose", ["dockyard", *_TOOLS.values()], WORKLOADS)
+    suite.begin(runs=str(args.runs), services=str(args.services))
     compose = _compose_file(work, args.services)
     with contextlib.ExitStack() as stack:
         tools, notes = _tools(work, compose, args, stack)
+        suite.missing = {_TOOLS[peer]: why for peer, why in notes.items()}
+        suite.versions = {t.name: t.version for t in tools}
         print("measuring " + ", ".join(t.name for t in tools), file=sys.stderr)
         try:
-            res = _measure(tools, args.runs, args.services, notes)
+            _measure(tools, args.runs, args.services, suite)
         finally:
             for tool in tools:
                 with contextlib.suppress(BenchError, subprocess.TimeoutExpired):
                     tool.run("down")
-    meta["load_end"] = _load()
-    (work / "table.md").write_text(_table(res, tools, notes, meta) + "\n")
+    suite.end()
+    suite.write(work / "suite.json")
+    (work / "table.md").write_text(table(suite) + "\n")
     return 0
 
 
@@ -297,7 +263,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5, help="timed up/down pairs per tool")
     parser.add_argument("--services", type=int, default=10, help="services in the project")
-    parser.add_argument("--out", type=Path)
+    parser.add_argument("--out", type=Path, help="write the Markdown table here too")
+    parser.add_argument("--json", type=Path, help="write every raw sample here (bench/report.py)")
     parser.add_argument("--workdir", type=Path, help="where the state roots go (default /tmp)")
     parser.add_argument("--no-docker", action="store_true")
     parser.add_argument("--no-podman", action="store_true")

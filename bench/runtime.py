@@ -1,12 +1,16 @@
 """Container start-to-exit: ``dockyard-runtime run`` against ``runc run``, interleaved.
 
-Usage: python benchmarks/runtime.py [--runs 20] [--out FILE] [--runtime CMD | --venv DIR]
+Usage: python bench/runtime.py [--runs 20] [--out FILE] [--json FILE]
+                               [--runtime CMD | --venv DIR]
+
+Usually run by the suite's entry point, ``bench/run`` (every workload, one report).
 
 Builds one busybox bundle (Debian's busybox-static, ``tests/support/rootfs.py``) whose process
 is ``/bin/true``, ``runc spec``'s defaults otherwise (no terminal), then alternates
 ``runc run`` and ``dockyard-runtime run`` on it, ``--runs`` times each, every run with a fresh
-container id and its own cgroup. Prints the medians and the ratio as a Markdown table (and
-writes it to --out). Target (issue 3): dockyard <= 1.5x runc's median. Needs root and runc.
+container id and its own cgroup, after one untimed warm-up run each. Prints
+``bench/report.py``'s table (medians, the ratio, min-max; writes it to --out, every raw sample
+to --json). Target (issue 3): dockyard <= 1.5x runc's median. Needs root and runc.
 
 ``--runtime`` is the command for dockyard-runtime (default: the ``dockyard-runtime`` console
 script beside this interpreter, never a pyenv shim, else ``python -m
@@ -37,13 +41,14 @@ import compileall
 import json
 import os
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
-import time
 import uuid
 from pathlib import Path
+
+from report import Suite, Workload, table
+from timing import run_timed
 
 import dockyard
 from dockyard.oci.runtime import default_spec
@@ -67,12 +72,10 @@ _ENV: dict[str, str] | None = None  # the children's environment; None: ours
 
 
 def _time(argv: list[str]) -> float:
-    start = time.perf_counter()
-    proc = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, env=_ENV)
-    elapsed = time.perf_counter() - start
-    if proc.returncode != 0:
-        raise SystemExit(f"{' '.join(argv)} exited {proc.returncode}: {proc.stderr.decode()}")
-    return elapsed
+    done = run_timed(argv, env=_ENV)
+    if done.returncode != 0:
+        raise SystemExit(f"{' '.join(argv)} exited {done.returncode}: {done.stderr}")
+    return done.elapsed
 
 
 def _runtime_cmd(given: str | None) -> list[str]:
@@ -105,56 +108,50 @@ def _interpreter_cmds(python: str) -> dict[str, list[str]]:
     }
 
 
-def _measure(
-    commands: dict[str, list[str]], bundle: Path, runs: int, python: str
-) -> dict[str, list[float]]:
-    times: dict[str, list[float]] = {name: [] for name in commands}
+WORKLOADS = [
+    Workload("run", "`run` of a busybox bundle running /bin/true", "ms", "runc", 1.5),
+    Workload("python -c pass", "`python -c pass` (the interpreter floor)", "ms"),
+    Workload("python -S -c pass", "`python -S -c pass` (without site-packages)", "ms"),
+]
+
+
+def _measure(commands: dict[str, list[str]], bundle: Path, python: str, suite: Suite) -> None:
+    runs = int(suite.meta["runs"])
     floors = _interpreter_cmds(python)
-    times.update({name: [] for name in floors})
     for base in commands.values():  # warm up caches, untimed
         _time([*base, "run", "--bundle", str(bundle), f"warm-{uuid.uuid4().hex[:8]}"])
     for _ in range(runs):
         for name, base in commands.items():
             cid = f"bench-{uuid.uuid4().hex[:12]}"
-            times[name].append(_time([*base, "run", "--bundle", str(bundle), cid]))
+            suite.add("run", name, _time([*base, "run", "--bundle", str(bundle), cid]))
         for name, argv in floors.items():
-            times[name].append(_time(argv))
-    return times
+            suite.add(name, "dockyard", _time(argv))
 
 
-def _table(times: dict[str, list[float]], runs: int, venv: Path | None) -> str:
-    med = {name: statistics.median(v) for name, v in times.items()}
-    ours, runc, floor = med["dockyard-runtime"], med["runc"], med["python -c pass"]
+def _notes(suite: Suite, venv: Path | None) -> None:
+    ours, runc = suite.median("run", "dockyard"), suite.median("run", "runc")
+    floor, bare = (
+        suite.median("python -c pass", "dockyard"),
+        suite.median("python -S -c pass", "dockyard"),
+    )
+    assert ours is not None and runc is not None and floor is not None and bare is not None
     env = os.environ if _ENV is None else _ENV
     bytecode = "set" if env.get("PYTHONDONTWRITEBYTECODE") else "unset"
     where = f"clean venv {venv}, pip-installed" if venv else "dockyard byte-compiled"
-    return "\n".join(
-        [
-            f"`run` of a busybox bundle running /bin/true, {runs} interleaved runs each "
-            f"({where}; PYTHONDONTWRITEBYTECODE {bytecode})",
-            "",
-            "| command | median | min | max |",
-            "| --- | --- | --- | --- |",
-            *(
-                f"| {name} | {med[name] * 1000:.1f} ms | {min(v) * 1000:.1f} ms "
-                f"| {max(v) * 1000:.1f} ms |"
-                for name, v in times.items()
-            ),
-            "",
-            f"ratio dockyard-runtime / runc: **{ours / runc:.2f}x** (target <= 1.5x)",
-            f"excluding interpreter start (dockyard - `python -c pass`) / runc: "
-            f"**{(ours - floor) / runc:.2f}x**",
-            f"environment share of `python -c pass` (site-packages .pth hooks; "
-            f"`python -c pass` - `python -S -c pass`): "
-            f"{(floor - med['python -S -c pass']) * 1000:.1f} ms",
-        ]
-    )
+    suite.notes += [
+        f"Set-up: {where}; PYTHONDONTWRITEBYTECODE {bytecode}.",
+        f"Excluding interpreter start (dockyard - `python -c pass`) / runc: "
+        f"**{(ours - floor) / runc:.2f}x**.",
+        f"Environment share of `python -c pass` (site-packages .pth hooks; "
+        f"`python -c pass` - `python -S -c pass`): {(floor - bare) * 1000:.1f} ms.",
+    ]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=20)
-    parser.add_argument("--out", type=Path)
+    parser.add_argument("--out", type=Path, help="write the Markdown table here too")
+    parser.add_argument("--json", type=Path, help="write every raw sample here (bench/report.py)")
     chosen = parser.add_mutually_exclusive_group()
     chosen.add_argument("--runtime")
     chosen.add_argument("--venv", type=Path, help="benchmark a clean venv's install (created)")
@@ -167,18 +164,26 @@ def main() -> None:
     else:
         ours, python, venv = _runtime_cmd(args.runtime), sys.executable, None
         compileall.compile_dir(str(Path(dockyard.__file__).parent), quiet=1)
+    suite = Suite("runtime", "Runtime: container start to exit", ["dockyard", "runc"], WORKLOADS)
+    runc_version = subprocess.run(["runc", "--version"], capture_output=True, text=True).stdout
+    suite.versions = {"runc": (runc_version.splitlines() or ["runc"])[0]}
+    suite.begin(runs=str(args.runs))
     with tempfile.TemporaryDirectory(prefix="dockyard-bench-") as tmp:
         work = Path(tmp)
         bundle = _bundle(work)
         commands = {
             "runc": ["runc", "--root", str(work / "runc")],
-            "dockyard-runtime": [*ours, "--root", str(work / "dy")],
+            "dockyard": [*ours, "--root", str(work / "dy")],
         }
-        times = _measure(commands, bundle, args.runs, python)
-    table = _table(times, args.runs, venv)
-    print(table)
+        _measure(commands, bundle, python, suite)
+    suite.end()
+    _notes(suite, venv)
+    text = table(suite)
+    print(text)
     if args.out:
-        args.out.write_text(table + "\n")
+        args.out.write_text(text + "\n")
+    if args.json:
+        suite.write(args.json)
 
 
 if __name__ == "__main__":

@@ -1,7 +1,9 @@
 """Image builds against Docker and Podman, interleaved: W2 (cold), W2c (cached), W2f (1 file).
 
-Usage: python benchmarks/builds.py [--runs 5] [--out FILE] [--workdir DIR]
-                                   [--no-docker] [--no-podman]
+Usage: python bench/builds.py [--runs 5] [--quick] [--out FILE] [--json FILE] [--workdir DIR]
+                              [--no-docker] [--no-podman]
+
+Usually run by the suite's entry point, ``bench/run`` (every workload, one report).
 
 Workloads (``../shared/design/PERFORMANCE.md``), on W2's Dockerfile and a context of 1,000 files
 of 200 bytes under ``files/``, built as ``w2`` by each engine on its own private state:
@@ -22,13 +24,14 @@ that silently misses shows.
 
 Base image: Docker Hub is not reachable, so the cached Debian bookworm minbase rootfs of
 ``tests/support/rootfs.py`` (made with debootstrap when missing) is imported into each engine
-as ``debian:bookworm`` (``dockyard import`` / ``docker import`` / ``podman import``), followed
+as ``debian:bookworm`` (``dockyard import`` / ``docker import`` / ``podman import``; --quick
+imports the busybox rootfs under that name instead, and makes 100 files), followed
 by one untimed build (warms caches, proves the engine builds). A peer that is missing or fails
 there is left out, and the report says why; one that fails later is dropped with its error.
 After the timed runs each engine runs its ``w2`` once (``run --rm w2``, untimed) and the
 report says whether it printed 1000.
 
-Isolation and cleanup are those of ``benchmarks/containers.py`` (imported from it): the
+Isolation and cleanup are those of ``bench/containers.py`` (imported from it): the
 script re-executes itself under ``unshare --mount --net`` with a tmpfs over ``/run``; the
 state roots live in one temporary directory, run roots on that tmpfs; Docker is a private
 ``dockerd`` started and stopped by the run; Podman's temporary files (``TMPDIR``) go to the
@@ -39,9 +42,10 @@ temporary directory, and the host paths the peers write outside their roots (Pod
 ``/var/tmp`` (not removed: it may not be ours). The dockyard sources are byte-compiled
 first, and dockyard is the ``dockyard`` console script beside this interpreter.
 
-Prints a Markdown report (medians, ratios against the peer each target names, targets, the
-min-max spread, cache hits, the check run, load average at start and end, versions) and writes
-it to --out. Needs root and ``unshare`` (util-linux).
+Prints a Markdown report (``bench/report.py``'s table: medians, ratios against the peer each
+target names, targets, the min-max spread; cache hits, the check run, load average at start and
+end, versions), writes it to --out and every raw sample to --json. Needs root and
+``unshare`` (util-linux).
 """
 
 from __future__ import annotations
@@ -49,15 +53,15 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
-import platform
 import signal
-import statistics
 import subprocess
 import sys
-import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))  # benchmarks/containers.py
+from report import Suite, Workload, table
+from timing import run_timed
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench/containers.py
 from containers import (
     _HOST_PATHS,
     _INNER,
@@ -79,7 +83,7 @@ RUN mkdir -p gen && for i in $(seq 1 200); do echo "generated $i" > gen/g$i.txt;
 COPY files/ /app/files/
 CMD ["/bin/sh", "-c", "ls /app/files | wc -l"]
 """
-_FILES, _FILE_SIZE = 1000, 200
+_FILES, _FILE_SIZE = 1000, 200  # --quick: 100 files
 _TAG = "w2"
 _HIT_MARKS = ("Using cache", "  CACHED")  # a cache hit in the peers' / dockyard's build output
 _TMP_SCAN = Path("/var/tmp")  # where Buildah puts temporary files when TMPDIR is not set
@@ -96,19 +100,19 @@ def _content(name: str, run: int) -> bytes:
     return (head + "x" * (_FILE_SIZE - len(head) - 1) + "\n").encode()
 
 
-def _context(work: Path) -> Path:
-    """W2's context: the Dockerfile and ``files/`` with _FILES files of _FILE_SIZE bytes."""
+def _context(work: Path, files: int) -> Path:
+    """W2's context: the Dockerfile and ``files/`` with ``files`` files of _FILE_SIZE bytes."""
     ctx = work / "context"
     (ctx / "files").mkdir(parents=True)
     (ctx / "Dockerfile").write_text(DOCKERFILE)
-    for i in range(_FILES):
+    for i in range(files):
         (ctx / "files" / f"f{i:04d}.txt").write_bytes(_content(f"f{i:04d}.txt", -1))
     return ctx
 
 
-def _touch_one(ctx: Path, run: int) -> str:
+def _touch_one(ctx: Path, run: int, files: int) -> str:
     """Give one file (a different one for each ``run``) new content of the same size."""
-    name = f"f{(run * 397 + 11) % _FILES:04d}.txt"  # 397 is prime to 1000: no repeats
+    name = f"f{(run * 397 + 11) % files:04d}.txt"  # 397 is prime to 1000 and 100: no repeats
     (ctx / "files" / name).write_bytes(_content(name, run))
     return name
 
@@ -128,18 +132,13 @@ def _build(engine: Engine, ctx: Path, *flags: str) -> Build:
     iid = ctx.parent / f"iid-{engine.name}"
     iid.unlink(missing_ok=True)
     argv = [*engine.argv, "build", "-t", _TAG, "--iidfile", str(iid), *flags, str(ctx)]
-    start = time.perf_counter()
-    proc = subprocess.run(
-        argv, stdin=subprocess.DEVNULL, capture_output=True, text=True, env=engine.env,
-        timeout=600,
-    )  # fmt: skip
-    elapsed = time.perf_counter() - start
-    if proc.returncode != 0:
-        tail = (proc.stderr.strip().splitlines() or proc.stdout.strip().splitlines() or ["-"])[-1]
-        raise BenchError(f"{engine.name} build {' '.join(flags)}: exit {proc.returncode}: {tail}")
-    out = proc.stdout + proc.stderr
+    done = run_timed(argv, env=engine.env, timeout=600)
+    if done.returncode != 0:
+        tail = (done.stderr.strip().splitlines() or done.stdout.strip().splitlines() or ["-"])[-1]
+        raise BenchError(f"{engine.name} build {' '.join(flags)}: exit {done.returncode}: {tail}")
+    out = done.stdout + done.stderr
     hits = sum(any(mark in line for mark in _HIT_MARKS) for line in out.splitlines())
-    return Build(elapsed, iid.read_text().strip(), hits)
+    return Build(done.elapsed, iid.read_text().strip(), hits)
 
 
 def _engines(
@@ -148,7 +147,7 @@ def _engines(
     """dockyard and each peer that imports the base and builds W2 once; ``notes``: why not."""
     from tests.support.rootfs import cached
 
-    debian = cached("debian")
+    debian = cached("busybox" if args.quick else "debian")
     ours = _dockyard(work)
     ours.run("import", str(debian), "debian:bookworm", timeout=600)
     _build(ours, ctx)
@@ -182,7 +181,7 @@ Results = dict[str, dict[str, list[Build]]]  # workload -> engine -> builds
 
 
 def _measure(
-    engines: list[Engine], ctx: Path, runs: int, notes: dict[str, str]
+    engines: list[Engine], ctx: Path, runs: int, files: int, notes: dict[str, str]
 ) -> tuple[Results, dict[str, str]]:
     """W2, W2c and W2f, interleaved; a peer whose build fails is dropped with its error.
 
@@ -219,7 +218,7 @@ def _measure(
                 check(name, f"W2c run {run + 1} made a new image (cache missed)")
     previous = dict(reference)
     for run in range(runs):
-        changed = _touch_one(ctx, run)
+        changed = _touch_one(ctx, run, files)
         for name, build in each("W2f").items():
             if build.image == previous[name]:
                 check(name, f"W2f run {run + 1}: {changed} changed, same image id")
@@ -227,80 +226,39 @@ def _measure(
     for engine in live:  # the result works: W2's CMD counts the copied files
         try:
             out = engine.run("run", "--rm", _TAG).strip()
-            if out != str(_FILES):
-                check(engine.name, f"`run --rm {_TAG}` printed {out!r}, not {_FILES}")
+            if out != str(files):
+                check(engine.name, f"`run --rm {_TAG}` printed {out!r}, not {files}")
         except (BenchError, subprocess.TimeoutExpired) as err:
             check(engine.name, f"`run --rm {_TAG}` failed: {err}")
     return res, checks
 
 
-# ---- the table -----------------------------------------------------------------------------
+# ---- the report ----------------------------------------------------------------------------
 
-_ROWS = (  # key, label, target peer, target ratio
-    ("W2", "W2 cold build (`build --no-cache`)", "podman", 0.8),
-    ("W2c", "W2c fully cached rebuild", "docker", 0.25),
-    ("W2f", "W2f rebuild after 1 of 1,000 files changed", "podman", 0.5),
-)
-
-
-def _median(res: Results, key: str, name: str) -> float | None:
-    builds = res.get(key, {}).get(name)
-    return statistics.median(b.elapsed for b in builds) if builds else None
+WORKLOADS = [
+    Workload("W2", "W2 cold build (`build --no-cache`)", "s", "podman", 0.8),
+    Workload("W2c", "W2c fully cached rebuild", "s", "docker", 0.25),
+    Workload("W2f", "W2f rebuild after 1 of the files changed", "s", "podman", 0.5),
+    Workload("W2chits", "cache hits per W2c build", "count"),
+    Workload("W2fhits", "cache hits per W2f build", "count"),
+]
 
 
-def _s(value: float | None) -> str:
-    return "-" if value is None else f"{value:.3f} s"
-
-
-def _ratio(res: Results, key: str, peer: str, target: float) -> tuple[str, str]:
-    ours, theirs = _median(res, key, "dockyard"), _median(res, key, peer)
-    goal = f"<= {target:g}x {peer}"
-    if ours is None or theirs is None:
-        return f"n/a ({peer} not measured)", goal
-    ratio = ours / theirs
-    return f"{ratio:.2f}x {peer}", f"{goal}: {'met' if ratio <= target else '**missed**'}"
-
-
-def _table(
-    res: Results, notes: dict[str, str], checks: dict[str, str], engines: list[Engine],
-    meta: dict[str, str],
-) -> str:  # fmt: skip
-    """The Markdown report: medians, ratios and targets; spread; cache hits; notes."""
-    names = ["dockyard", *_PEERS]
-    lines = [
-        f"Builds, {meta['date']}: {meta['machine']}; {meta['fs']}; --runs {meta['runs']}; "
-        f"load average at start {meta['load']}, at end {meta['load_end']}",
-        "",
-        "| workload | dockyard | docker | podman | ratio | target |",
-        "| --- | ---: | ---: | ---: | ---: | --- |",
-    ]
-    for key, label, peer, target in _ROWS:
-        cells = [_s(_median(res, key, n)) for n in names]
-        ratio, goal = _ratio(res, key, peer, target)
-        lines.append(f"| {label} | {' | '.join(cells)} | {ratio} | {goal} |")
-    lines += ["", "Spread (min - max), and cache hits per build (min - max):", ""]
-    lines += ["| workload | dockyard | docker | podman |", "| --- | ---: | ---: | ---: |"]
-    for key, *_ in _ROWS:
-        builds = [res.get(key, {}).get(n) for n in names]
-        times = [
-            f"{_s(min(b.elapsed for b in v))} - {_s(max(b.elapsed for b in v))}" if v else "-"
-            for v in builds
-        ]
-        hits = [f"{min(b.hits for b in v)} - {max(b.hits for b in v)}" if v else "-"
-                for v in builds]  # fmt: skip
-        lines.append(f"| {key} time | {' | '.join(times)} |")
-        lines.append(f"| {key} cache hits | {' | '.join(hits)} |")
-    ok = [e.name for e in engines if e.name not in checks and e.name not in notes]
-    lines += [
-        "",
-        "Measured: " + "; ".join(e.version for e in engines) + ". Docker's builder: the classic "
-        "builder (`DOCKER_BUILDKIT=0`).",
-        f"Checks passed (W2c same image, W2f new image, `run --rm {_TAG}` prints {_FILES}): "
+def _suite(res: Results, checks: dict[str, str], files: int, suite: Suite) -> None:
+    """Times and cache hits as samples; the checks as notes."""
+    for key, builds in res.items():
+        for name, done in builds.items():
+            for build in done:
+                suite.add(key, name, build.elapsed)
+                if key != "W2":
+                    suite.add(f"{key}hits", name, build.hits)
+    ok = [n for n in suite.tools if n in suite.versions and n not in checks]
+    suite.notes += [
+        "Docker's builder: the classic builder (`DOCKER_BUILDKIT=0`).",
+        f"Checks passed (W2c same image, W2f new image, `run --rm {_TAG}` prints {files}): "
         + (", ".join(ok) or "none") + ".",
+        *(f"Check failed: {name}: {why}." for name, why in checks.items()),
     ]  # fmt: skip
-    lines += [f"Check failed: {name}: {why}." for name, why in checks.items()]
-    lines += [f"Not measured: {name}: {why}." for name, why in notes.items()]
-    return "\n".join(lines)
 
 
 # ---- inside the namespaces -----------------------------------------------------------------
@@ -313,27 +271,28 @@ def _fstype(path: Path) -> str:
     return (out.stdout.split() or ["unknown filesystem"])[-1]  # stacked mounts: the top one
 
 
-def _load() -> str:
-    return " ".join(f"{x:.2f}" for x in os.getloadavg())
-
-
 def _inner(work: Path, args: argparse.Namespace) -> int:
     subprocess.run(["mount", "-t", "tmpfs", "-o", "mode=0755", "tmpfs", "/run"], check=True)
     _RUN.mkdir()
     (work / "netns").write_text(f"{os.getpid()} {os.readlink('/proc/self/ns/net')}")
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # unwind: the finally blocks clean up
-    meta = {
-        "date": time.strftime("%Y-%m-%d %H:%M"), "runs": str(args.runs),
-        "machine": f"{os.cpu_count()} cores, Linux {platform.release()}", "load": _load(),
-        "fs": f"state roots and context in {work.parent} ({_fstype(work)})",
-    }  # fmt: skip
-    ctx = _context(work)
+    files = 100 if args.quick else _FILES
+    suite = Suite("builds", "Builds", ["dockyard", *_PEERS], WORKLOADS)
+    suite.begin(
+        runs=str(args.runs), context=f"{files} files",
+        base="busybox" if args.quick else "Debian minbase",
+        fs=f"state roots and context in {work.parent} ({_fstype(work)})",
+    )  # fmt: skip
+    ctx = _context(work, files)
     with contextlib.ExitStack() as stack:
-        engines, notes = _engines(work, ctx, args, stack)
+        engines, suite.missing = _engines(work, ctx, args, stack)
+        suite.versions = {e.name: e.version for e in engines}
         print("measuring " + ", ".join(e.name for e in engines), file=sys.stderr)
-        res, checks = _measure(engines, ctx, args.runs, notes)
-    meta["load_end"] = _load()
-    (work / "table.md").write_text(_table(res, notes, checks, engines, meta) + "\n")
+        res, checks = _measure(engines, ctx, args.runs, files, suite.missing)
+    suite.end()
+    _suite(res, checks, files, suite)
+    suite.write(work / "suite.json")
+    (work / "table.md").write_text(table(suite) + "\n")
     return 0
 
 
@@ -349,7 +308,9 @@ def _outer(args: argparse.Namespace) -> int:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5, help="timed builds per workload/engine")
-    parser.add_argument("--out", type=Path)
+    parser.add_argument("--quick", action="store_true", help="busybox base, 100 files")
+    parser.add_argument("--out", type=Path, help="write the Markdown table here too")
+    parser.add_argument("--json", type=Path, help="write every raw sample here (bench/report.py)")
     parser.add_argument("--workdir", type=Path, help="where the state roots go (default /tmp)")
     parser.add_argument("--no-docker", action="store_true")
     parser.add_argument("--no-podman", action="store_true")

@@ -1,6 +1,9 @@
 """Layer throughput: dockyard.archive against GNU tar, gzip and pigz, in one interleaved run.
 
-Usage: python benchmarks/layers.py [--size-mb 300] [--runs 3] [--out FILE] [--workdir DIR]
+Usage: python bench/layers.py [--size-mb 300] [--runs 3] [--out FILE] [--json FILE]
+                              [--workdir DIR]
+
+Usually run by the suite's entry point, ``bench/run`` (every workload, one report).
 
 Builds a tree of about --size-mb MB (a few large files, many small ones, text-like compressible
 data with some random bytes), then times, median of --runs:
@@ -10,9 +13,11 @@ data with some random bytes), then times, median of --runs:
 - gzip creation: ``write_layer`` (GZIP) vs ``tar -c | gzip`` and ``tar -c | pigz``;
 - zstd creation: ``write_layer`` (ZSTD) vs ``tar -c | zstd -3`` (when zstd is installed).
 
-Each run starts after ``sync`` (untimed), so none pays for another's writeback. Prints a
-Markdown table (and writes it to --out). Targets (PERFORMANCE.md spirit): apply at
-least 0.8x GNU tar's speed, gzip creation at least 2x ``tar -c | gzip``.
+One untimed warm-up of every case, then --runs interleaved; each run starts after ``sync``
+(untimed), so none pays for another's writeback. Samples are throughputs (the tar's size over
+the time). Prints ``bench/report.py``'s table (and writes it to --out; every raw sample to
+--json). Targets (PERFORMANCE.md spirit): apply at least 0.8x GNU tar's speed, gzip creation
+at least 2x ``tar -c | gzip``.
 """
 
 from __future__ import annotations
@@ -21,13 +26,14 @@ import argparse
 import os
 import random
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+
+from report import Suite, Workload, table
 
 from dockyard.archive import Compression, WhiteoutMode, apply_layer, write_layer
 
@@ -87,7 +93,9 @@ def build_tree(root: Path, size_mb: int) -> int:
         write(root / "usr" / "share" / f"d{small % 97}" / f"file{small}.txt", size)
         small += size
     for i in range(200):
-        os.symlink(f"../lib/m{i % 7}", root / "usr" / "share" / f"d{i % 97}" / f"link{i}")
+        link = root / "usr" / "share" / f"d{i % 97}" / f"link{i}"
+        link.parent.mkdir(parents=True, exist_ok=True)  # small trees have fewer directories
+        os.symlink(f"../lib/m{i % 7}", link)
     return made
 
 
@@ -120,7 +128,18 @@ def _unlink(path: Path) -> Callable[[], None]:
     return reset
 
 
-def run(size_mb: int, runs: int, work: Path) -> list[tuple[str, str, float, float, str]]:
+WORKLOADS = [
+    Workload("apply", "apply an uncompressed layer", "MB/s", "GNU tar", 0.8, True),
+    Workload("apply-gz", "apply a gzip layer", "MB/s", "GNU tar", higher_is_better=True),
+    Workload("gzip", "create a gzip layer", "MB/s", "gzip", 2.0, True),
+    Workload("gzip-pigz", "create a gzip layer, against pigz", "MB/s", "pigz",
+             higher_is_better=True),
+    Workload("zstd", "create a zstd layer", "MB/s", "zstd", higher_is_better=True),
+]  # fmt: skip
+TOOLS = ["dockyard", "GNU tar", "gzip", "pigz", "zstd"]
+
+
+def run(size_mb: int, runs: int, work: Path, suite: Suite) -> None:
     tree = work / "tree"
     tree.mkdir()
     build_tree(tree, size_mb)
@@ -148,62 +167,67 @@ def run(size_mb: int, runs: int, work: Path) -> list[tuple[str, str, float, floa
         return write
 
     c = f"tar --numeric-owner -cf - -C {tree} ."
-    cases: list[tuple[str, Callable[[], object], Callable[[], None], str]] = [
-        ("apply", ours_apply(plain), _fresh(out_dir), "dockyard"),
-        ("apply", _sh(f"tar -xf {plain} -C {out_dir}"), _fresh(out_dir), "tar -x"),
-        ("apply .tar.gz", ours_apply(gzipped), _fresh(out_dir), "dockyard"),
-        ("apply .tar.gz", _sh(f"tar -xzf {gzipped} -C {out_dir}"), _fresh(out_dir), "tar -xz"),
-        ("gzip", ours_write(Compression.GZIP), _unlink(blob), "dockyard"),
-        ("gzip", _sh(f"{c} | gzip -c > {blob}"), _unlink(blob), "tar -c | gzip"),
+    cases: list[tuple[list[str], Callable[[], object], Callable[[], None], str]] = [
+        (["apply"], ours_apply(plain), _fresh(out_dir), "dockyard"),
+        (["apply"], _sh(f"tar -xf {plain} -C {out_dir}"), _fresh(out_dir), "GNU tar"),
+        (["apply-gz"], ours_apply(gzipped), _fresh(out_dir), "dockyard"),
+        (["apply-gz"], _sh(f"tar -xzf {gzipped} -C {out_dir}"), _fresh(out_dir), "GNU tar"),
+        (["gzip", "gzip-pigz"], ours_write(Compression.GZIP), _unlink(blob), "dockyard"),
+        (["gzip"], _sh(f"{c} | gzip -c > {blob}"), _unlink(blob), "gzip"),
     ]
+    missing = {"pigz": "not installed (apt-get install pigz)",
+               "zstd": "not installed (apt-get install zstd)"}  # fmt: skip
     if shutil.which("pigz"):
-        cases.append(("gzip", _sh(f"{c} | pigz -c > {blob}"), _unlink(blob), "tar -c | pigz"))
+        cases.append((["gzip-pigz"], _sh(f"{c} | pigz -c > {blob}"), _unlink(blob), "pigz"))
+        del missing["pigz"]
     if shutil.which("zstd"):
-        cases.append(("zstd", ours_write(Compression.ZSTD), _unlink(blob), "dockyard"))
-        cases.append(("zstd", _sh(f"{c} | zstd -q -3 -c > {blob}"), _unlink(blob), "tar -c | zstd"))
-    times: dict[tuple[str, str], list[float]] = {(op, who): [] for op, _, _, who in cases}
+        cases.append((["zstd"], ours_write(Compression.ZSTD), _unlink(blob), "dockyard"))
+        cases.append((["zstd"], _sh(f"{c} | zstd -q -3 -c > {blob}"), _unlink(blob), "zstd"))
+        del missing["zstd"]
+    suite.missing = missing
+    suite.meta["tar"] = f"{tar_mb:.0f} MB"
+    for _, action, reset, _ in cases:  # the warm-up
+        _timed(action, reset)
     for _ in range(runs):  # interleaved, so drift on a shared machine hits every case alike
-        for op, action, reset, who in cases:
-            times[(op, who)].append(_timed(action, reset))
-    rows = []
-    for (op, who), samples in times.items():
-        median = statistics.median(samples)
-        ours = statistics.median(times[(op, "dockyard")])
-        rows.append((op, who, median, tar_mb / median, f"{median / ours:.2f}x"))
-    return rows
-
-
-def table(rows: list[tuple[str, str, float, float, str]], size_mb: float, runs: int) -> str:
-    lines = [
-        f"Layer benchmark: {size_mb:.0f} MB tar, median of {runs} runs, {os.cpu_count()} CPUs",
-        "",
-        "| operation | tool | median s | MB/s | dockyard speed-up |",
-        "| --- | --- | ---: | ---: | ---: |",
-    ]
-    for op, who, seconds, mb_s, ratio in rows:
-        tool = who.replace("|", "\\|")
-        lines.append(f"| {op} | {tool} | {seconds:.2f} | {mb_s:.0f} | {ratio} |")
-    return "\n".join(lines) + "\n"
+        for keys, action, reset, who in cases:
+            speed = tar_mb / _timed(action, reset)
+            for key in keys:
+                suite.add(key, who, speed)
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size-mb", type=int, default=300)
     parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--out", type=Path)
+    parser.add_argument("--out", type=Path, help="write the Markdown table here too")
+    parser.add_argument("--json", type=Path, help="write every raw sample here (bench/report.py)")
     parser.add_argument("--workdir", type=Path, help="scratch directory (default: a temp dir)")
     args = parser.parse_args()
+    suite = Suite("layers", "Layers", TOOLS, WORKLOADS)
+    suite.versions = {"tar": _version(["tar", "--version"]), "gzip": _version(["gzip", "-V"])}
     work = Path(tempfile.mkdtemp(prefix="dockyard-bench-", dir=args.workdir))
     try:
-        rows = run(args.size_mb, args.runs, work)
+        suite.begin(runs=str(args.runs), scratch=str(work.parent))
+        run(args.size_mb, args.runs, work, suite)
+        suite.end()
     finally:
         shutil.rmtree(work)
-    tar_mb = rows[0][3] * rows[0][2]
-    text = table(rows, tar_mb, args.runs)
+    suite.notes.append(
+        "Creation peers are `tar -c | gzip`, `tar -c | pigz` and `tar -c | zstd -3`; "
+        "dockyard's gzip is ISA-L's fastest level in worker threads."
+    )
+    text = table(suite) + "\n"
     sys.stdout.write(text)
     if args.out:
         args.out.write_text(text)
+    if args.json:
+        suite.write(args.json)
     return 0
+
+
+def _version(argv: list[str]) -> str:
+    out = subprocess.run(argv, capture_output=True, text=True, check=False).stdout
+    return (out.splitlines() or [argv[0]])[0]
 
 
 if __name__ == "__main__":

@@ -1,12 +1,15 @@
 """Registry transfers against podman, docker and skopeo, interleaved: W3p push and W3l pull.
 
-Usage: python benchmarks/distribution.py [--runs 3] [--out FILE] [--workdir DIR]
-                                         [--no-docker] [--no-podman] [--no-skopeo]
+Usage: python bench/distribution.py [--runs 3] [--quick] [--out FILE] [--json FILE]
+                                    [--workdir DIR] [--no-docker] [--no-podman] [--no-skopeo]
+
+Usually run by the suite's entry point, ``bench/run`` (every workload, one report).
 
 W3's image (``../shared/design/PERFORMANCE.md``): the Debian bookworm minbase rootfs of
 ``tests/support/rootfs.py`` (~210 MB) plus a layer of 100 MB of random bytes, as a
-docker-archive with gzip layers that every engine loads once (untimed). Then, per run and
-per engine in turn (interleaved):
+docker-archive with gzip layers that every engine loads once (untimed); --quick makes it of
+the busybox rootfs and 2 MB. Each engine pushes and pulls once untimed (the warm-up), then,
+per run and per engine in turn (interleaved):
 
 - W3p: push the image to a fresh ``docker-registry`` (Debian's CNCF distribution registry,
   started for that push on 127.0.0.1, storage under the work directory): every blob moves.
@@ -17,10 +20,11 @@ per engine in turn (interleaved):
 - skopeo (no store of its own) is the transfer floor: ``copy`` from an OCI layout to the
   registry (push) and back to a new layout (pull: download and verify, no unpack).
 
-MB/s is the image's compressed size (the bytes on the wire) over the median time; the ratio
-is dockyard's median over podman's (targets: 0.7x for both).
+The ratio is dockyard's median over podman's (targets: 0.7x for both); the throughputs are
+the image's compressed size (the bytes on the wire) over each median time. Prints
+``bench/report.py``'s table, writes it to --out and every raw sample to --json.
 
-Isolation, as in ``benchmarks/containers.py`` (whose private-dockerd helpers this reuses):
+Isolation, as in ``bench/containers.py`` (whose private-dockerd helpers this reuses):
 the script re-executes itself under ``unshare --mount --net``, with a tmpfs over ``/run`` and
 loopback up in the private network namespace, so the registries, the private ``dockerd`` and
 every engine's state exist only for the run; everything is removed at the end.
@@ -35,26 +39,25 @@ import hashlib
 import io
 import json
 import os
-import platform
 import random
 import shutil
 import statistics
 import subprocess
 import sys
 import tarfile
-import time
 from collections.abc import Callable
 from pathlib import Path
 
 _HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(_HERE))
 sys.path.insert(0, str(_HERE.parent))  # tests.support
-import containers as base  # noqa: E402 (benchmarks/containers.py: dockerd, isolation)
+import containers as base  # noqa: E402 (bench/containers.py: dockerd, isolation)
+from report import Suite, Workload, table  # noqa: E402
+from timing import Timed, run_timed  # noqa: E402
 
 IMAGE = "w3:latest"
-RANDOM_MB = 100
+RANDOM_MB = 100  # --quick: 2
 PEERS = ("docker", "podman", "skopeo")
-TARGET = 0.7
 
 
 # ---- the image -------------------------------------------------------------------------------
@@ -71,20 +74,20 @@ def _gzip_file(source: Path, target: Path) -> str:
     return "sha256:" + digest.hexdigest()
 
 
-def make_archive(work: Path) -> Path:
+def make_archive(work: Path, quick: bool = False) -> Path:
     """The W3 docker-archive (two gzip layers), under ``work``."""
     from tests.support.rootfs import cached
 
     layers = work / "layers"
     layers.mkdir(parents=True)
     random_tar = layers / "random.tar"
-    data = random.Random(3).randbytes(RANDOM_MB << 20)
+    data = random.Random(3).randbytes((2 if quick else RANDOM_MB) << 20)
     with tarfile.open(random_tar, "w", format=tarfile.PAX_FORMAT) as tar:
         info = tarfile.TarInfo("random.bin")
         info.size, info.mode, info.mtime = len(data), 0o644, 1_700_000_000
         tar.addfile(info, io.BytesIO(data))
     diff_ids = [
-        _gzip_file(cached("debian"), layers / "0.tar"),
+        _gzip_file(cached("busybox" if quick else "debian"), layers / "0.tar"),
         _gzip_file(random_tar, layers / "1.tar"),
     ]
     random_tar.unlink()
@@ -163,15 +166,14 @@ class Transfer:
         target = f"{host}/bench/w3:latest"
         self.engine.run("tag", self.source, target)
         extra = ["--tls-verify=false"] if self.name == "podman" else []
-        took, _ = self.engine.timed("push", *extra, target)
-        return took
+        return self.engine.timed("push", *extra, target).elapsed
 
     def pull(self, host: str) -> float:
         assert self.engine is not None
         self._remove_all()
         target = f"{host}/bench/w3:latest"
         extra = ["--tls-verify=false"] if self.name == "podman" else []
-        took, _ = self.engine.timed("pull", *extra, target)
+        took = self.engine.timed("pull", *extra, target).elapsed
         self.source = target
         return took
 
@@ -193,30 +195,26 @@ class Skopeo(Transfer):
         if skopeo is None:
             raise base.BenchError("not installed (apt-get install skopeo)")
         self.skopeo = skopeo
-        self.version = _run([skopeo, "--version"]).strip()
+        self.version = _run([skopeo, "--version"]).stdout.strip()
         self.layout = work / "skopeo-layout"
         _run([skopeo, "copy", f"docker-archive:{archive}", f"oci:{self.layout}:w3"])
 
     def push(self, host: str) -> float:
-        start = time.perf_counter()
-        _run([self.skopeo, "copy", "--dest-tls-verify=false", f"oci:{self.layout}:w3",
-              f"docker://{host}/bench/w3:latest"])  # fmt: skip
-        return time.perf_counter() - start
+        return _run([self.skopeo, "copy", "--dest-tls-verify=false", f"oci:{self.layout}:w3",
+                     f"docker://{host}/bench/w3:latest"]).elapsed  # fmt: skip
 
     def pull(self, host: str) -> float:
         target = self.work / "skopeo-pulled"
         shutil.rmtree(target, ignore_errors=True)
-        start = time.perf_counter()
-        _run([self.skopeo, "copy", "--src-tls-verify=false", f"docker://{host}/bench/w3:latest",
-              f"oci:{target}:w3"])  # fmt: skip
-        return time.perf_counter() - start
+        return _run([self.skopeo, "copy", "--src-tls-verify=false",
+                     f"docker://{host}/bench/w3:latest", f"oci:{target}:w3"]).elapsed  # fmt: skip
 
 
-def _run(argv: list[str]) -> str:
-    proc = subprocess.run(argv, capture_output=True, text=True, timeout=900)
-    if proc.returncode != 0:
-        raise base.BenchError(f"{' '.join(argv[:3])}: {proc.stderr.strip()[-300:]}")
-    return proc.stdout
+def _run(argv: list[str]) -> Timed:
+    done = run_timed(argv, timeout=900)
+    if done.returncode != 0:
+        raise base.BenchError(f"{' '.join(argv[:3])}: {done.stderr.strip()[-300:]}")
+    return done
 
 
 def _transfers(work: Path, archive: Path, args: argparse.Namespace,
@@ -250,50 +248,32 @@ def _transfers(work: Path, archive: Path, args: argparse.Namespace,
 # ---- the run ---------------------------------------------------------------------------------
 
 
-Results = dict[str, dict[str, list[float]]]  # workload -> engine -> seconds
+WORKLOADS = [
+    Workload("W3p", "W3p push to a local docker-registry", "s", "podman", 0.7),
+    Workload("W3l", "W3l pull it back, nothing local", "s", "podman", 0.7),
+    Workload("W3pMBs", "W3p throughput (median)", "MB/s", "fastest", higher_is_better=True),
+    Workload("W3lMBs", "W3l throughput (median)", "MB/s", "fastest", higher_is_better=True),
+]
 
 
-def _measure(transfers: list[Transfer], registries: Registries, runs: int) -> Results:
-    res: Results = {"W3p": {}, "W3l": {}}
+def _measure(transfers: list[Transfer], registries: Registries, runs: int, suite: Suite) -> None:
+    for t in transfers:  # the warm-up, untimed
+        host = registries.new()
+        t.push(host)
+        t.pull(host)
     for n in range(runs):
         for t in transfers:
             host = registries.new()
-            res["W3p"].setdefault(t.name, []).append(t.push(host))
-            res["W3l"].setdefault(t.name, []).append(t.pull(host))
-            print(f"run {n + 1}: {t.name}: push {res['W3p'][t.name][-1]:.2f} s, "
-                  f"pull {res['W3l'][t.name][-1]:.2f} s", file=sys.stderr)  # fmt: skip
-    return res
+            suite.add("W3p", t.name, t.push(host))
+            suite.add("W3l", t.name, t.pull(host))
+            print(f"run {n + 1}: {t.name}: push {suite.samples['W3p'][t.name][-1]:.2f} s, "
+                  f"pull {suite.samples['W3l'][t.name][-1]:.2f} s", file=sys.stderr)  # fmt: skip
 
 
-def _table(res: Results, transfers: list[Transfer], notes: dict[str, str],
-           wire: int, meta: dict[str, str]) -> str:  # fmt: skip
-    names = [t.name for t in transfers]
-    lines = [
-        f"Measured {meta['date']} on {meta['machine']}; {meta['runs']} interleaved runs; image "
-        f"{meta['image']}; load average {meta['load']} at start, {meta['load_end']} at end.",
-        "",
-        "| workload | " + " | ".join(names) + " | dockyard / podman | target |",
-        "| --- | " + " | ".join("---" for _ in names) + " | --- | --- |",
-    ]
-    for key, label in (("W3p", "W3p push"), ("W3l", "W3l pull")):
-        cells, medians = [], {}
-        for name in names:
-            samples = res[key].get(name, [])
-            if not samples:
-                cells.append("-")
-                continue
-            medians[name] = statistics.median(samples)
-            mbps = wire / medians[name] / 1e6
-            cells.append(
-                f"{medians[name]:.2f} s ({mbps:.0f} MB/s; {min(samples):.2f}-{max(samples):.2f})"
-            )
-        ratio = (f"{medians['dockyard'] / medians['podman']:.2f}x"
-                 if "podman" in medians and "dockyard" in medians else "-")  # fmt: skip
-        lines.append(f"| {label} | " + " | ".join(cells) + f" | {ratio} | <= {TARGET}x |")
-    lines += ["", "Versions: " + "; ".join(t.version for t in transfers if t.version) + "."]
-    for name, why in notes.items():
-        lines.append(f"{name}: {why}.")
-    return "\n".join(lines)
+def _throughputs(suite: Suite, wire: int) -> None:
+    for key in ("W3p", "W3l"):
+        for name, samples in suite.samples.get(key, {}).items():
+            suite.add(f"{key}MBs", name, wire / statistics.median(samples) / 1e6)
 
 
 def _inner(work: Path, args: argparse.Namespace) -> int:
@@ -301,26 +281,31 @@ def _inner(work: Path, args: argparse.Namespace) -> int:
     base._RUN.mkdir()
     subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
     (work / "netns").write_text(f"{os.getpid()} {os.readlink('/proc/self/ns/net')}")
-    archive = make_archive(work)
+    archive = make_archive(work, args.quick)
     wire = _wire_bytes(archive)
-    meta = {"date": time.strftime("%Y-%m-%d"), "runs": str(args.runs),
-            "machine": f"{os.cpu_count()} cores, Linux {platform.release()}",
-            "load": " ".join(f"{x:.2f}" for x in os.getloadavg()),
-            "image": f"Debian minbase + {RANDOM_MB} MB random ({wire / 1e6:.0f} MB gzip)",
-            }  # fmt: skip
+    suite = Suite("distribution", "Registry transfers", ["dockyard", *PEERS], WORKLOADS)
+    base_image = "busybox" if args.quick else "Debian minbase"
+    random_mb = 2 if args.quick else RANDOM_MB
+    image = f"{base_image} + {random_mb} MB random ({wire / 1e6:.0f} MB gzip)"
+    suite.begin(runs=str(args.runs), image=image)
     with contextlib.ExitStack() as stack:
-        transfers, notes = _transfers(work, archive, args, stack)
+        transfers, suite.missing = _transfers(work, archive, args, stack)
+        suite.versions = {t.name: t.version for t in transfers if t.version}
         registries = Registries(work, stack)
-        res = _measure(transfers, registries, args.runs)
-    meta["load_end"] = " ".join(f"{x:.2f}" for x in os.getloadavg())
-    (work / "table.md").write_text(_table(res, transfers, notes, wire, meta) + "\n")
+        _measure(transfers, registries, args.runs, suite)
+    suite.end()
+    _throughputs(suite, wire)
+    suite.write(work / "suite.json")
+    (work / "table.md").write_text(table(suite) + "\n")
     return 0
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--out", type=Path)
+    parser.add_argument("--quick", action="store_true", help="busybox + 2 MB, not Debian + 100")
+    parser.add_argument("--out", type=Path, help="write the Markdown table here too")
+    parser.add_argument("--json", type=Path, help="write every raw sample here (bench/report.py)")
     parser.add_argument("--workdir", type=Path, help="where state and registries go (default /tmp)")
     for peer in PEERS:
         parser.add_argument(f"--no-{peer}", action="store_true")
