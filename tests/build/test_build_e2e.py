@@ -161,3 +161,18 @@ def test_no_cache_filter_rebuilds_only_the_named_stage(box: DockyardRunner, tmp_
     steps = _steps(box("build", "--no-cache-filter", "app", str(tmp_path)).stderr.decode())
     assert steps[1] == ("RUN echo deps > /deps", True)
     assert steps[3:] == [("COPY --from=deps /deps /deps", False), ("RUN echo app > /app", False)]
+
+
+def test_copy_to_dot_copies_into_the_workdir(box: DockyardRunner, tmp_path: Path) -> None:
+    """``COPY hello.txt .`` (and ``./``, ``sub/.``, ``..``) name directories, as with Docker:
+    the README tour's Dockerfile failed with "only a directory can stand for the destination"."""
+    ctx = tmp_path / "dot"
+    ctx.mkdir()
+    (ctx / "hello.txt").write_text("hi\n")
+    (ctx / "Dockerfile").write_text(
+        "FROM busybox\nWORKDIR /app/sub\nCOPY hello.txt .\nCOPY hello.txt ..\n"
+        "COPY hello.txt /opt/.\nCMD [\"cat\", \"/app/sub/hello.txt\", \"/app/hello.txt\", "
+        "\"/opt/hello.txt\"]\n"
+    )
+    box("build", "-t", "dot", str(ctx))
+    assert box.out("run", "--rm", "dot") == "hi\nhi\nhi\n"

@@ -232,10 +232,14 @@ def check_supported(instr: ins.Copy | ins.Add) -> None:
 
 
 def _destination(instr: ins.Copy | ins.Add, config: ImageDefaults) -> str:
-    """The destination, absolute (a relative one is under WORKDIR); a trailing ``/`` kept."""
+    """The destination, absolute (a relative one is under WORKDIR); a trailing ``/`` kept, and
+    given to ``.`` and ``..`` (``COPY app.py .`` copies into WORKDIR, as with Docker)."""
     dest = instr.dest
+    into_dir = dest.endswith("/") or posixpath.basename(dest) in (".", "..")
     if not dest.startswith("/"):
         dest = posixpath.join(config.working_dir or "/", dest)
+    if into_dir:
+        dest = posixpath.normpath(dest).rstrip("/") + "/"
     if len(instr.sources) + len(instr.contents) > 1 and not dest.endswith("/"):
         raise InvalidArgument(
             f"line {instr.node.position.line}: when using {instr.node.keyword} with more than one "
