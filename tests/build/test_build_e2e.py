@@ -171,8 +171,8 @@ def test_copy_to_dot_copies_into_the_workdir(box: DockyardRunner, tmp_path: Path
     (ctx / "hello.txt").write_text("hi\n")
     (ctx / "Dockerfile").write_text(
         "FROM busybox\nWORKDIR /app/sub\nCOPY hello.txt .\nCOPY hello.txt ..\n"
-        "COPY hello.txt /opt/.\nCMD [\"cat\", \"/app/sub/hello.txt\", \"/app/hello.txt\", "
-        "\"/opt/hello.txt\"]\n"
+        'COPY hello.txt /opt/.\nCMD ["cat", "/app/sub/hello.txt", "/app/hello.txt", '
+        '"/opt/hello.txt"]\n'
     )
     box("build", "-t", "dot", str(ctx))
     assert box.out("run", "--rm", "dot") == "hi\nhi\nhi\n"

@@ -60,6 +60,15 @@ class Spool:
             self._done, self._error = True, error
             self._cond.notify_all()
 
+    def wait(self) -> None:
+        """Until the writer is done; its error, if any (the content is then committed and
+        verified, whether or not the reader read to the end: a tar stream stops before)."""
+        with self._cond:
+            while not self._done:
+                self._cond.wait()
+            if self._error is not None:
+                raise self._error
+
     # reader side --------------------------------------------------------------------------
 
     def read_at(self, position: int, size: int) -> bytes:
@@ -168,8 +177,9 @@ class LayerFetcher:
     @contextlib.contextmanager
     def open(self, desc: Descriptor) -> Iterator[BinaryIO]:
         """The layer blob ``desc``: its download as it arrives, or the content store's copy.
+        Leaving the context waits for the download to be verified and committed.
 
-        Raises (from reading):
+        Raises (from reading, or on leaving):
             DataCorrupted: the download does not match the descriptor's size or digest.
             Unavailable: the download failed.
         """
@@ -184,7 +194,13 @@ class LayerFetcher:
         else:
             with spool.reader() as stream:
                 yield stream
+            spool.wait()  # unpacked is not yet verified: surface a bad digest here
         self._progress.status(item, Status.PULLED)
+
+    def wait(self) -> None:
+        """Until every download is verified and committed; the first one's error."""
+        for spool in self._spools.values():
+            spool.wait()
 
     def close(self) -> None:
         """Stop what still runs (after a failure) and wait for the threads to end."""

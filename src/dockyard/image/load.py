@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from dockyard.archive import Compression, decompressing_reader, detect
-from dockyard.errors import DataCorrupted, InvalidArgument, LimitExceeded
+from dockyard.errors import DataCorrupted, InvalidArgument, LimitExceeded, Unsupported
 from dockyard.image.archive_members import Members
 from dockyard.image.register import Registered, register
 from dockyard.image.store import ImageStore, Operation
@@ -48,6 +48,7 @@ def load(store: ImageStore, source: BinaryIO, *, label: str = "archive") -> list
         InvalidArgument: not a tar, neither layout, malformed JSON.
         DataCorrupted: a blob or layer does not match its digest.
         LimitExceeded: a JSON member over 4 MiB.
+        Unsupported: a manifest or layer of a media type dockyard does not know.
     """
     with store.scratch() as scratch, _seekable(source, scratch) as fileobj:
         try:
@@ -111,9 +112,18 @@ def _load_oci(store: ImageStore, op: Operation, members: Members) -> list[Loaded
 def _pick_manifest(
     store: ImageStore, op: Operation, members: Members, desc: Descriptor
 ) -> Descriptor:
-    """``desc`` itself, or the host platform's manifest if ``desc`` is an index."""
-    if desc.media_type not in mediatype.INDEX_TYPES:
+    """``desc`` itself, or the host platform's manifest if ``desc`` is an index.
+
+    Raises:
+        Unsupported: ``desc`` is neither a manifest nor an index.
+    """
+    if desc.media_type in mediatype.MANIFEST_TYPES:
         return desc
+    if desc.media_type not in mediatype.INDEX_TYPES:
+        raise Unsupported(
+            f'load {members.label}: {desc.digest}: media type "{desc.media_type}" is neither '
+            "an image manifest nor an index"
+        )
     nested = Index.from_bytes(_copy_blob(store, op, members, desc, small=True))
     host = host_platform()
     for candidate in nested.manifests:
@@ -142,6 +152,11 @@ def _load_manifest(
     store: ImageStore, op: Operation, members: Members, desc: Descriptor, names: tuple[str, ...]
 ) -> Loaded:
     manifest = Manifest.from_bytes(_copy_blob(store, op, members, desc, small=True))
+    for layer in manifest.layers:  # before any blob is copied: an unknown type is refused
+        try:
+            mediatype.layer_compression(layer.media_type)
+        except Unsupported as err:
+            raise Unsupported(f"load {members.label}: layer {layer.digest}: {err}") from None
     config = ImageConfig.from_bytes(_copy_blob(store, op, members, manifest.config, small=True))
     for layer in manifest.layers:
         _copy_blob(store, op, members, layer, small=False)

@@ -192,6 +192,7 @@ def _unpack(
             store, op, manifest_digest=manifest_digest, manifest=manifest, config=config,
             names=[str(ref)] if ref.digest is None else [],
             digests=[f"{ref.name}@{repo_digest}"], open_layer=fetcher.open,
+            before_record=fetcher.wait,  # every blob it lists is local before it exists
         )  # fmt: skip
         return registered.image
     finally:
@@ -203,7 +204,9 @@ def _unpack(
 def _missing_layers(
     store: ImageStore, manifest: Manifest, config: ImageConfig, progress: Progress
 ) -> list[Descriptor]:
-    """The layers to download (not unpacked, blob not local); report the others."""
+    """The layer blobs to download: every one not local, also of a layer already unpacked
+    (from another image's blob, or a pull that was killed): an image's blobs are all local
+    (push, save and ``system check`` need them)."""
     diff_ids = config.rootfs.diff_ids
     if len(diff_ids) != len(manifest.layers):
         raise DataCorrupted(
@@ -215,11 +218,11 @@ def _missing_layers(
         mediatype.layer_compression(desc.media_type)  # Unsupported for unknown layer types
         item = short_id(desc.digest)
         record = store.db.get_layer(str(chain))
+        local = store.content.exists(desc.digest)
+        if not local:
+            missing.append(desc)
         if record is not None and store.snapshots.exists(str(chain)):
             progress.status(item, Status.EXISTS)
-        elif store.content.exists(desc.digest):
-            progress.status(item, Status.WAITING)
         else:
-            progress.status(item, Status.PULLING)
-            missing.append(desc)
+            progress.status(item, Status.WAITING if local else Status.PULLING)
     return missing

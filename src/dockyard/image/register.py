@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from dockyard._util import rfc3339
@@ -33,17 +33,21 @@ def register(
     names: Sequence[str],
     digests: Sequence[str] = (),
     open_layer: LayerOpener | None = None,
+    before_record: Callable[[], None] | None = None,
 ) -> Registered:
     """Unpack the image's layers and record it under ``names`` (full references).
 
     ``digests`` are repository digests (``docker.io/library/busybox@sha256:…``) recorded with
     it (a pulled image's ``RepoDigests``); ``open_layer`` opens the layer blobs to unpack
-    (default: from the content store).
+    (default: from the content store). ``before_record`` runs between unpacking and recording
+    (a pull waits there for every blob the image lists to be verified and stored).
 
     Raises:
         DataCorrupted, InvalidArgument: from unpacking; nothing is recorded then.
     """
     size = unpack(store, op, manifest, config, open_layer)
+    if before_record is not None:
+        before_record()
     try:
         created = rfc3339.parse(config.created) if config.created else 0.0
     except ValueError:
