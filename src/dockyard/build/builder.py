@@ -13,10 +13,13 @@ key); ``--cache-explain`` says why each step missed (:mod:`.explain`).
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import fcntl
 import hashlib
 import json
-from collections.abc import Callable, Mapping
+import os
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
@@ -166,6 +169,21 @@ def _check_secrets(plan: BuildPlan, options: BuildOptions) -> None:
                     )
 
 
+@contextlib.contextmanager
+def _step_lock(root: Path, key: str) -> Iterator[None]:
+    """Hold the lock of cache key ``key`` (one of 256 files under ``<root>/build-locks``):
+    builds running the same step at once build it once, the others then find it cached."""
+    locks = root / "build-locks"
+    locks.mkdir(exist_ok=True)
+    fd = os.open(locks / key.removeprefix("sha256:")[:2], os.O_RDWR | os.O_CREAT | os.O_CLOEXEC,
+                 0o600)  # fmt: skip
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
 def _state_dir(engine: Containers, options: BuildOptions) -> Path:
     return options.state_dir or engine.store.root / "build"
 
@@ -214,7 +232,7 @@ def _step(
     *,
     use_cache: bool = True,
 ) -> None:
-    engine, options, progress = run.engine, run.options, run.progress
+    engine, options = run.engine, run.options
     instr = step.instruction
     text = instr.node.source.strip()
     extra = _content_key(run, step)
@@ -222,7 +240,26 @@ def _step(
     if isinstance(instr, ins.Arg):
         _arg_step(run, state, key, label, text)
         return
-    cached = None if options.no_cache or not use_cache else engine.images.db.cached_build(key)
+    use = use_cache and not options.no_cache
+    with _step_lock(engine.store.root, key) if use else contextlib.nullcontext():
+        _run_step(run, state, step, position, label, key, use=use)
+
+
+def _run_step(
+    run: _Build,
+    state: _State,
+    step: Step,
+    position: tuple[int, int],
+    label: str,
+    key: str,
+    *,
+    use: bool,
+) -> None:
+    """The step from the cache, or run and recorded in it."""
+    engine, options, progress = run.engine, run.options, run.progress
+    instr = step.instruction
+    text = instr.node.source.strip()
+    cached = engine.images.db.cached_build(key) if use else None
     hit = cached is not None and engine.images.db.get_image(cached) is not None
     progress.step(label, text, cached=hit)
     if run.explainer is not None:

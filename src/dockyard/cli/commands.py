@@ -82,6 +82,7 @@ TOP = {
     "compose": "dockyard.cli.compose_cmds:compose_group",
     "pull": f"{_T}:pull_cmd", "push": f"{_T}:push_cmd", "login": f"{_T}:login_cmd",
     "logout": f"{_T}:logout_cmd", "search": f"{_T}:search_cmd",
+    "completion": "dockyard.cli.completion:completion_cmd",
 }  # fmt: skip
 
 GROUPS = {

@@ -1,11 +1,14 @@
 """``dockyard``: the root command, global options, and the one place exit codes are chosen.
 
 Exit codes follow docker: 0 success, 1 a failed operation (no such image, conflict, bad input),
-125 a usage error or an engine failure, 130 interrupted.
+125 a usage error or an engine failure (a full disk among them, whatever error carried the
+ENOSPC), 130 interrupted.
 """
 
 from __future__ import annotations
 
+import errno
+import os
 import sys
 
 import click
@@ -19,6 +22,7 @@ from dockyard.errors import DockyardError
 EXIT_FAILED = 1
 EXIT_ENGINE = 125
 EXIT_INTERRUPTED = 130
+COMPLETE_VAR = "_DOCKYARD_COMPLETE"  # click's name for it: _{PROG}_COMPLETE
 
 
 @click.group(cls=LazyGroup, lazy=TOP, context_settings={"help_option_names": ["-h", "--help"]})
@@ -64,6 +68,11 @@ add_groups(cli)
 
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; return the exit code (the console script exits with it)."""
+    instruction = os.environ.get(COMPLETE_VAR)
+    if instruction:  # the shell's completion script calling back (``dockyard completion``)
+        from dockyard.cli.completion import complete
+
+        return complete(cli, instruction)
     debug = "-D" in (argv or sys.argv[1:]) or "--debug" in (argv or sys.argv[1:])
     try:
         # Without standalone mode click returns the code of a command's ``Exit``.
@@ -76,14 +85,15 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_FAILED
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
-    except DockyardError as err:
-        _report(err, debug)
-        return EXIT_FAILED
     except BrokenPipeError:
         return EXIT_FAILED
-    except OSError as err:
+    except (DockyardError, OSError) as err:
+        full = _no_space(err)
+        if full is not None:
+            _report_no_space(err, full, debug, argv if argv is not None else sys.argv[1:])
+            return EXIT_ENGINE
         _report(err, debug)
-        return EXIT_ENGINE
+        return EXIT_FAILED if isinstance(err, DockyardError) else EXIT_ENGINE
     return code if isinstance(code, int) else 0
 
 
@@ -96,6 +106,49 @@ def _report(err: Exception, debug: bool) -> None:
     hint = getattr(err, "hint", None)
     if hint:
         click.echo(f"Hint: {hint}", err=True)
+
+
+def _no_space(err: BaseException) -> OSError | None:
+    """The ENOSPC/EDQUOT ``OSError`` in ``err``'s cause and context chain, if any."""
+    seen: set[int] = set()
+    current: BaseException | None = err
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, OSError) and current.errno in (errno.ENOSPC, errno.EDQUOT):
+            return current
+        current = current.__cause__ or current.__context__
+    return None
+
+
+def _report_no_space(err: BaseException, full: OSError, debug: bool, argv: list[str]) -> None:
+    """A full disk, said plainly: what failed, which file (else the state root), and what to
+    do."""
+    if debug:
+        import traceback
+
+        traceback.print_exception(err)
+    quota = "disk quota exceeded" if full.errno == errno.EDQUOT else "no space left on device"
+    parts = [f"Error: {quota}", f"writing {full.filename or _state_root(argv)}"]
+    what = err.message if isinstance(err, DockyardError) else full.strerror
+    if what and what != os.strerror(full.errno or errno.ENOSPC):
+        parts.append(what)
+    click.echo(": ".join(parts), err=True)
+    click.echo("Hint: free space on that filesystem (`dockyard system prune`, `dockyard image "
+               "prune`, or remove other files) and try again", err=True)  # fmt: skip
+
+
+def _state_root(argv: list[str]) -> str:
+    """The root the command wrote under: its ``--root`` (the engine's or the registry's), else
+    the settings' state root."""
+    for i, arg in enumerate(argv):
+        if arg == "--root" and i + 1 < len(argv):
+            return argv[i + 1]
+        if arg.startswith("--root="):
+            return arg.removeprefix("--root=")
+    try:
+        return str(load_settings().root)
+    except (DockyardError, OSError, ValueError):
+        return "the state root"
 
 
 def entry() -> None:

@@ -5,6 +5,9 @@ upgrades version n to n+1, all in one write transaction)."""
 
 from __future__ import annotations
 
+import contextlib
+import errno
+import os
 import sqlite3
 import threading
 from collections.abc import Iterator, Mapping, Sequence
@@ -13,6 +16,23 @@ from pathlib import Path
 from typing import ClassVar
 
 from dockyard.errors import FailedPrecondition
+
+# Below this many free bytes on the database's filesystem, an sqlite I/O error is taken for the
+# full disk it most likely is: sqlite reports ENOSPC as "disk I/O error" (mapping the -shm file)
+# or "database or disk is full", never with the errno.
+_NEARLY_FULL = 1 << 20
+
+
+def _no_space(err: sqlite3.OperationalError, path: Path, what: str) -> OSError | None:
+    """An operational sqlite error on a (nearly) full filesystem as the ENOSPC it is: an
+    ``OSError`` naming the file, which the CLI reports as a full disk; None for other errors."""
+    free = _NEARLY_FULL
+    with contextlib.suppress(OSError):
+        stat = os.statvfs(path.parent)
+        free = stat.f_bavail * stat.f_frsize
+    if free < _NEARLY_FULL or getattr(err, "sqlite_errorcode", 0) == sqlite3.SQLITE_FULL:
+        return OSError(errno.ENOSPC, f"{what} {path}: {err}", str(path))
+    return None
 
 
 def migrate(
@@ -65,6 +85,17 @@ class SQLiteFile:
     def _conn(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is None:
+            try:
+                conn = self._open()
+            except sqlite3.OperationalError as err:
+                self._raise_no_space(err)
+                raise
+            self._local.conn = conn
+        return conn
+
+    def _open(self) -> sqlite3.Connection:
+        conn: sqlite3.Connection | None = None
+        try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             conn = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
             conn.row_factory = sqlite3.Row
@@ -73,8 +104,17 @@ class SQLiteFile:
                 conn.execute(f"PRAGMA {pragma}")
             migrate(conn, self.path, what=self.WHAT, version=self.SCHEMA_VERSION,
                     migrations=self.MIGRATIONS)  # fmt: skip
-            self._local.conn = conn
+        except BaseException:
+            if conn is not None:
+                conn.close()
+            raise
         return conn
+
+    def _raise_no_space(self, err: sqlite3.OperationalError) -> None:
+        """Raise ``err`` as ENOSPC if the database's filesystem is full (else return)."""
+        full = _no_space(err, self.path, self.WHAT)
+        if full is not None:
+            raise full from err
 
     def close(self) -> None:
         """Close this thread's connection (a later call opens a new one)."""
@@ -91,15 +131,25 @@ class SQLiteFile:
         if conn.in_transaction:
             yield conn
             return
-        conn.execute("BEGIN IMMEDIATE")
         try:
-            yield conn
-        except BaseException:
-            conn.execute("ROLLBACK")
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+            except BaseException:
+                with contextlib.suppress(sqlite3.Error):  # the original error matters more
+                    conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+        except sqlite3.OperationalError as err:
+            self._raise_no_space(err)
             raise
-        conn.execute("COMMIT")
 
     def _query(
         self, sql: str, args: Sequence[object] | Mapping[str, object] = ()
     ) -> list[sqlite3.Row]:
-        return list(self._conn().execute(sql, args))
+        conn = self._conn()
+        try:
+            return list(conn.execute(sql, args))
+        except sqlite3.OperationalError as err:
+            self._raise_no_space(err)
+            raise

@@ -156,11 +156,18 @@ def save(directory: str, state: RunState) -> None:
     data = minijson.dumps(state.to_json()).encode()
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
     try:
-        os.write(fd, data)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)
+        try:
+            os.write(fd, data)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, path)
+    except BaseException:  # ENOSPC, most likely: leave no temp file behind
+        try:  # noqa: SIM105 (contextlib costs the monitor its imports)
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
     dir_fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
         os.fsync(dir_fd)
@@ -170,19 +177,23 @@ def save(directory: str, state: RunState) -> None:
 
 class Locked:
     """``with Locked(directory) as state:`` holds the container's lock, yields its state and
-    saves it on a clean exit (not when the block raised)."""
+    saves it on a clean exit (not when the block raised) if the block changed it or there was
+    no file yet: readers (``ps``, ``inspect``) write nothing, so they work on a full disk."""
 
-    __slots__ = ("directory", "fd", "state")
+    __slots__ = ("before", "directory", "fd", "state")
 
     def __init__(self, directory: str) -> None:
         self.directory = directory
         self.fd = -1
         self.state = RunState()
+        self.before = ""  # the state as read, serialized ("": no file)
 
     def __enter__(self) -> RunState:
         self.fd = lock(self.directory)
         try:
             self.state = load(self.directory)
+            if os.path.exists(os.path.join(self.directory, STATE_FILE)):
+                self.before = minijson.dumps(self.state.to_json())
         except BaseException:
             os.close(self.fd)
             raise
@@ -190,7 +201,7 @@ class Locked:
 
     def __exit__(self, kind: object, value: object, tb: object) -> None:
         try:
-            if kind is None:
+            if kind is None and minijson.dumps(self.state.to_json()) != self.before:
                 save(self.directory, self.state)
         finally:
             os.close(self.fd)
