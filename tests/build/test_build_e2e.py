@@ -176,3 +176,22 @@ def test_copy_to_dot_copies_into_the_workdir(box: DockyardRunner, tmp_path: Path
     )
     box("build", "-t", "dot", str(ctx))
     assert box.out("run", "--rm", "dot") == "hi\nhi\nhi\n"
+
+
+def test_copy_a_directory_without_a_slash_and_onto_scratch(
+    box: DockyardRunner, tmp_path: Path
+) -> None:
+    """``COPY . /app`` puts the context in /app (it copied into / when /app had no trailing
+    slash), and ``FROM scratch`` + ``COPY --from`` builds (it was refused): the examples'
+    Dockerfiles."""
+    ctx = tmp_path / "dirs"
+    (ctx / "src").mkdir(parents=True)
+    (ctx / "src" / "a.txt").write_text("a\n")
+    (ctx / "Dockerfile").write_text(
+        "FROM busybox AS build\nCOPY . /app\nRUN cat /app/src/a.txt > /out.txt\n"
+        "FROM scratch\nCOPY --from=build /bin/busybox /bin/busybox\n"
+        "COPY --from=build /out.txt /out.txt\nCOPY src /data\n"
+        'CMD ["/bin/busybox", "cat", "/out.txt", "/data/a.txt"]\n'
+    )
+    box("build", "-t", "dirs", str(ctx))
+    assert box.out("run", "--rm", "dirs") == "a\na\n"

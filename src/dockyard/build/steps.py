@@ -176,9 +176,8 @@ def copy(
     instr = step.instruction
     assert isinstance(instr, ins.Copy | ins.Add)
     check_supported(instr)
-    if parent is None:
-        raise Unsupported(f"line {instr.node.position.line}: COPY onto FROM scratch needs a base "
-                          "image in dockyard's builder for now")  # fmt: skip
+    if parent is None:  # FROM scratch: copy into a container of an empty image
+        parent = child_image(engine, None, config, container=None, created_by="FROM scratch")
     dest = _destination(instr, config)
     from_stage = isinstance(instr, ins.Copy) and bool(instr.from_)
     source_image = from_image(engine, step, results) if from_stage else None
@@ -275,7 +274,11 @@ def selected(
                 continue
             full = context.root / path if path else context.root
             if full.is_dir() and not full.is_symlink():
-                prefix = _under(path, base) if parents else ""
+                # a directory's contents go into the destination: a directory even without a
+                # trailing / (named after it, as a single file to a file destination is)
+                prefix = (
+                    _under(path, base) if parents else "" if into_dir else posixpath.basename(dest)
+                )
                 for entry in context.entries(path):
                     rel = entry.path[len(path) + 1 :] if path else entry.path
                     if entry.path == path or (excluded is not None and excluded(rel)):
