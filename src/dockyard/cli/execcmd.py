@@ -52,7 +52,9 @@ def run_exec(app: AppContext, ref: str, command: tuple[str, ...], o: dict[str, A
         return code if code in (126, 127) else (1 if isinstance(err, Conflict) else EXIT_ENGINE)
     if result is None:
         return 0
-    if result.error is not None and result.exit_code in (126, 127):
+    if result.error is not None:
+        # 126/127: the command could not run; else its setup failed (a refused working
+        # directory such as -w /proc/self/fd/N, a user, capabilities): say so either way.
         click.echo(f"Error: {result.error.message}", err=True)
     return result.exit_code
 
