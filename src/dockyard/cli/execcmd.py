@@ -54,8 +54,10 @@ def run_exec(app: AppContext, ref: str, command: tuple[str, ...], o: dict[str, A
         return 0
     if result.error is not None:
         # 126/127: the command could not run; else its setup failed (a refused working
-        # directory such as -w /proc/self/fd/N, a user, capabilities): say so either way.
+        # directory such as -w /proc/self/fd/N, a user, capabilities): say so either way,
+        # and exit 126 as Docker does ("OCI runtime exec failed").
         click.echo(f"Error: {result.error.message}", err=True)
+        return result.exit_code if result.exit_code in (126, 127) else 126
     return result.exit_code
 
 
