@@ -6,7 +6,7 @@ it straight to a file. Like Go's archive/tar (and so like Docker): the types tha
 data (links, directories, devices, fifos) carry none whatever their size field says, PAX
 global headers are ignored, and input that ends cleanly at a header boundary ends the archive.
 PAX and GNU long-name headers larger than ``MAX_SPECIAL`` are refused, because they are read
-into memory.
+into memory, and so is a chain of PAX headers before one member that adds up past it.
 """
 
 from __future__ import annotations
@@ -61,7 +61,8 @@ class TarReader:
         Raises:
             DataCorrupted: a header is damaged or the stream ends inside a member.
             InvalidArgument: a member of a kind layers cannot hold (sparse, multi-volume).
-            LimitExceeded: a PAX or GNU long-name header above MAX_SPECIAL.
+            LimitExceeded: a PAX or GNU long-name header above MAX_SPECIAL, or PAX headers
+                that add up past it before one member.
         """
         if self._ended:
             return None
@@ -69,6 +70,7 @@ class TarReader:
         self._remaining = self._skip = 0
         records: list[tuple[bytes, bytes]] = []
         long_name = long_link = None
+        pax_bytes = 0  # of the PAX headers before this member, which all stay in memory
         while True:
             block = self._take(BLOCK, at_boundary=True)
             if block is None or block == _ZERO_BLOCK:
@@ -78,6 +80,13 @@ class TarReader:
             if header.typeflag in (PAX_LOCAL, PAX_GLOBAL, GNU_LONGNAME, GNU_LONGLINK):
                 data = self._special(header)
                 if header.typeflag == PAX_LOCAL:
+                    # A chain of PAX headers, each under the bound, must not add up past it.
+                    pax_bytes += len(data)
+                    if pax_bytes > MAX_SPECIAL:
+                        raise LimitExceeded(
+                            f"tar stream: PAX headers of {pax_bytes} bytes before one "
+                            f"member (limit {MAX_SPECIAL})"
+                        )
                     records.extend(decode_pax(data))
                 elif header.typeflag == GNU_LONGNAME:
                     long_name = data.split(b"\0", 1)[0]

@@ -52,7 +52,69 @@ def load_yaml(text: str, name: str) -> dict[str, Any]:
         raise ComposeError(
             f"{name}: Top-level object must be a mapping", hint="start with `services:`"
         )
+    _check_aliases(doc, name)
     return doc
+
+
+# Values the document holds once every alias is expanded. PyYAML shares one object per anchor,
+# but everything after loading (interpolation, merging, the model) copies per path, so nine
+# aliases of nine aliases of ... ("billion laughs") would take exponential time and memory.
+# go-yaml, which docker compose uses, refuses such documents too ("excessive aliasing").
+MAX_EXPANDED = 200_000
+# Nested mappings and lists: the code after loading walks them recursively, two Python frames
+# a level, and libyaml's own bound (1,000) is past Python's recursion limit.
+MAX_DEPTH = 100
+
+
+def _check_aliases(doc: object, name: str) -> None:
+    """Refuse a document whose aliases expand past MAX_EXPANDED values or refer to themselves,
+    or that nests deeper than MAX_DEPTH.
+
+    Raises:
+        ComposeError: any of those.
+    """
+    sizes: dict[int, int] = {}  # id -> expanded values, for each container finished
+    heights: dict[int, int] = {}  # id -> levels of containers in it, itself included
+    open_: set[int] = set()  # containers on the current path (a cycle comes back to one)
+    stack: list[tuple[object, bool, int]] = [(doc, False, 1)]
+    while stack:
+        node, done, depth = stack.pop()
+        children = _children(node)
+        # an alias of a finished value reaches as deep below here as it did where it was defined
+        if depth + heights.get(id(node), 1) - 1 > MAX_DEPTH:
+            raise ComposeError(
+                f"{name}: values nested more than {MAX_DEPTH} levels deep",
+                hint="flatten the nested mappings and lists",
+            )
+        if done:
+            open_.discard(id(node))
+            sizes[id(node)] = 1 + sum(sizes.get(id(child), 1) for child in children)
+            heights[id(node)] = 1 + max((heights.get(id(c), 0) for c in children), default=0)
+            if sizes[id(node)] > MAX_EXPANDED:
+                raise ComposeError(
+                    f"{name}: YAML aliases expand to more than {MAX_EXPANDED} values",
+                    hint="the file looks like an alias bomb; use fewer nested anchors",
+                )
+            continue
+        if id(node) in sizes:
+            continue
+        open_.add(id(node))
+        stack.append((node, True, depth))
+        for child in children:
+            if id(child) in open_:
+                raise ComposeError(f"{name}: a YAML alias refers to a value that contains it")
+            if _children(child):
+                stack.append((child, False, depth + 1))
+
+
+def _children(node: object) -> list[object]:
+    if isinstance(node, dict):
+        return list(node.values())
+    if isinstance(node, list):
+        return node
+    if isinstance(node, Override):
+        return [node.value]
+    return []
 
 
 _CACHE: dict[str, type] = {}

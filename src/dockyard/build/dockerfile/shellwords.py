@@ -55,6 +55,9 @@ _SPACES = frozenset(
 # POSIX special parameters (BuildKit's isSpecialParam); "0" is caught by the digit rule first.
 _SPECIAL_PARAMS = frozenset("@*#?-$!0")
 _EOF = ""
+# Nested ``${A:-${B:-...}}`` levels: each is a Python frame, so a hostile word must get an
+# error here rather than a RecursionError (Go's growable stacks never meet this).
+_MAX_NESTING = 100
 
 
 class ShellWordError(InvalidArgument):
@@ -200,15 +203,17 @@ class _Words:
     __slots__ = ("buf", "in_word", "words")
 
     def __init__(self) -> None:
-        self.buf = ""
+        # The current word's pieces: ``str +=`` on an attribute copies the whole word each
+        # time, which made a long word (a hostile 8 MiB LABEL) quadratic.
+        self.buf: list[str] = []
         self.words: list[str] = []
         self.in_word = False
 
     def add_char(self, ch: str) -> None:
         if ch in _SPACES:
             if self.in_word and self.buf:
-                self.words.append(self.buf)
-                self.buf = ""
+                self.words.append("".join(self.buf))
+                self.buf = []
                 self.in_word = False
         else:
             self.add_raw(ch)
@@ -218,13 +223,14 @@ class _Words:
             self.add_char(ch)
 
     def add_raw(self, text: str) -> None:
-        self.buf += text
+        if text:
+            self.buf.append(text)
         self.in_word = True
 
     def finish(self) -> list[str]:
         if self.buf:
-            self.words.append(self.buf)
-            self.buf = ""
+            self.words.append("".join(self.buf))
+            self.buf = []
             self.in_word = False
         return self.words
 
@@ -241,6 +247,7 @@ class _State:
         self.raw_escapes = lexer.raw_escapes
         self.matched: set[str] = set()
         self.unmatched: set[str] = set()
+        self.depth = 0
 
     def peek(self) -> str:
         return self.src[self.pos] if self.pos < len(self.src) else _EOF
@@ -260,11 +267,15 @@ class _State:
 
     def until(self, stop: str | None, raw_escapes: bool) -> tuple[str, list[str]]:
         """processStopOn: process up to ``stop`` (consumed) or, for None, the end."""
+        if self.depth >= _MAX_NESTING:
+            raise _LexError(f"substitutions nested more than {_MAX_NESTING} levels deep")
         saved, self.raw_escapes = self.raw_escapes, raw_escapes
+        self.depth += 1
         try:
             return self._until(stop)
         finally:
             self.raw_escapes = saved
+            self.depth -= 1
 
     def _until(self, stop: str | None) -> tuple[str, list[str]]:
         out: list[str] = []
