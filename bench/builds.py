@@ -58,7 +58,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from report import Suite, Workload, table
+from report import Suite, Workload, engine_options, output_options, table
 from timing import run_timed
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench/containers.py
@@ -309,11 +309,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5, help="timed builds per workload/engine")
     parser.add_argument("--quick", action="store_true", help="busybox base, 100 files")
-    parser.add_argument("--out", type=Path, help="write the Markdown table here too")
-    parser.add_argument("--json", type=Path, help="write every raw sample here (bench/report.py)")
-    parser.add_argument("--workdir", type=Path, help="where the state roots go (default /tmp)")
-    parser.add_argument("--no-docker", action="store_true")
-    parser.add_argument("--no-podman", action="store_true")
+    output_options(parser)
+    engine_options(parser, _PEERS)
     args = parser.parse_args()
     inner = os.environ.get(_INNER)
     sys.exit(_inner(Path(inner), args) if inner else _outer(args))

@@ -66,7 +66,7 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from report import Suite, Workload, fmt, table
+from report import Suite, Workload, engine_options, fmt, output_options, table
 from timing import Timed, run_timed
 
 import dockyard
@@ -540,11 +540,8 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=10, help="runs of W1, W1n and W4p")
     parser.add_argument("--count", type=int, default=50, help="W4 containers per engine")
     parser.add_argument("--quick", action="store_true", help="W5 with busybox, not Debian")
-    parser.add_argument("--out", type=Path, help="write the Markdown table here too")
-    parser.add_argument("--json", type=Path, help="write every raw sample here (bench/report.py)")
-    parser.add_argument("--workdir", type=Path, help="where the state roots go (default /tmp)")
-    parser.add_argument("--no-docker", action="store_true")
-    parser.add_argument("--no-podman", action="store_true")
+    output_options(parser)
+    engine_options(parser, _PEERS)
     args = parser.parse_args()
     inner = os.environ.get(_INNER)
     sys.exit(_inner(Path(inner), args) if inner else _outer(args))

@@ -52,7 +52,7 @@ _HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(_HERE))
 sys.path.insert(0, str(_HERE.parent))  # tests.support
 import containers as base  # noqa: E402 (bench/containers.py: dockerd, isolation)
-from report import Suite, Workload, table  # noqa: E402
+from report import Suite, Workload, engine_options, output_options, table  # noqa: E402
 from timing import Timed, run_timed  # noqa: E402
 
 IMAGE = "w3:latest"
@@ -304,11 +304,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--quick", action="store_true", help="busybox + 2 MB, not Debian + 100")
-    parser.add_argument("--out", type=Path, help="write the Markdown table here too")
-    parser.add_argument("--json", type=Path, help="write every raw sample here (bench/report.py)")
-    parser.add_argument("--workdir", type=Path, help="where state and registries go (default /tmp)")
-    for peer in PEERS:
-        parser.add_argument(f"--no-{peer}", action="store_true")
+    output_options(parser)
+    engine_options(parser, PEERS)
     args = parser.parse_args()
     inner = os.environ.get(base._INNER)
     sys.exit(_inner(Path(inner), args) if inner else _outer(args))

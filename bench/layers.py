@@ -33,7 +33,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from report import Suite, Workload, table
+from report import Suite, Workload, emit, output_options
 
 from dockyard.archive import Compression, WhiteoutMode, apply_layer, write_layer
 
@@ -199,8 +199,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size-mb", type=int, default=300)
     parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--out", type=Path, help="write the Markdown table here too")
-    parser.add_argument("--json", type=Path, help="write every raw sample here (bench/report.py)")
+    output_options(parser)
     parser.add_argument("--workdir", type=Path, help="scratch directory (default: a temp dir)")
     args = parser.parse_args()
     suite = Suite("layers", "Layers", TOOLS, WORKLOADS)
@@ -216,12 +215,7 @@ def main() -> int:
         "Creation peers are `tar -c | gzip`, `tar -c | pigz` and `tar -c | zstd -3`; "
         "dockyard's gzip is ISA-L's fastest level in worker threads."
     )
-    text = table(suite) + "\n"
-    sys.stdout.write(text)
-    if args.out:
-        args.out.write_text(text)
-    if args.json:
-        suite.write(args.json)
+    emit(suite, args)
     return 0
 
 

@@ -33,7 +33,7 @@ from pathlib import Path
 _REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(_REPO))  # for tests.support.rootfs
 
-from report import Suite, Workload, table  # noqa: E402
+from report import Suite, Workload, emit, output_options  # noqa: E402
 from tests.support import rootfs  # noqa: E402
 
 CHUNK = b"\0" * (1 << 20)
@@ -63,8 +63,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--mib", type=int, default=256)
     parser.add_argument("--runs", type=int, default=5)
-    parser.add_argument("--out", type=Path, help="write the Markdown table here too")
-    parser.add_argument("--json", type=Path, help="write every raw sample here (bench/report.py)")
+    output_options(parser)
     args = parser.parse_args()
     suite = Suite("network", "Networking: TCP into a container", ["dockyard", "direct"], WORKLOADS)
     suite.begin(runs=str(args.runs), stream=f"{args.mib} MiB")
@@ -101,12 +100,7 @@ def main() -> int:
         "dockyard: through the port published on 127.0.0.1 (nftables DNAT); direct: to the "
         "container's own address on the bridge."
     )
-    text = table(suite)
-    print(text)
-    if args.out:
-        args.out.write_text(text + "\n")
-    if args.json:
-        suite.write(args.json)
+    emit(suite, args)
     return 0
 
 

@@ -44,7 +44,7 @@ from pathlib import Path
 _REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(_REPO))  # tests.support.rootfs
 
-from report import Suite, Workload, table  # noqa: E402
+from report import Suite, Workload, emit, output_options  # noqa: E402
 
 WORKLOADS = [
     Workload("server push", "W3p push to the server (skopeo)", "MB/s", "docker-registry", 0.8,
@@ -171,8 +171,7 @@ def main() -> int:
     parser.add_argument("--random-mb", type=int, default=100)
     parser.add_argument("--no-debian", action="store_true", help="busybox base, not debian")
     parser.add_argument("--workdir", type=Path, default=Path(tempfile.gettempdir()))
-    parser.add_argument("--out", type=Path, help="write the Markdown table here too")
-    parser.add_argument("--json", type=Path, help="write every raw sample here (bench/report.py)")
+    output_options(parser)
     args = parser.parse_args()
     missing = [t for t in ("skopeo", "docker-registry") if shutil.which(t) is None]
     if missing:
@@ -197,12 +196,7 @@ def main() -> int:
         suite.end()
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    text = table(suite)
-    print(text)
-    if args.out:
-        args.out.write_text(text + "\n")
-    if args.json:
-        suite.write(args.json)
+    emit(suite, args)
     return 0
 
 

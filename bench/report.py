@@ -16,13 +16,14 @@ module inside their private namespaces.
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import json
 import os
 import platform
 import statistics
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 US = "dockyard"
@@ -222,3 +223,26 @@ def rows(suites: Iterable[Suite]) -> list[tuple[Suite, Workload, Verdict]]:
         for w in s.workloads
         if w.target is not None or w.limit is not None
     ]
+
+
+def output_options(parser: argparse.ArgumentParser) -> None:
+    """``--out`` and ``--json``, which every suite's script takes."""
+    parser.add_argument("--out", type=Path, help="write the Markdown table here too")
+    parser.add_argument("--json", type=Path, help="write every raw sample here (bench/report.py)")
+
+
+def engine_options(parser: argparse.ArgumentParser, peers: Sequence[str]) -> None:
+    """``--workdir`` and ``--no-PEER``, which the scripts that run engines take."""
+    parser.add_argument("--workdir", type=Path, help="where the state roots go (default /tmp)")
+    for peer in peers:
+        parser.add_argument(f"--no-{peer}", action="store_true", help=f"leave {peer} out")
+
+
+def emit(suite: Suite, args: argparse.Namespace) -> None:
+    """Print the suite's table; write it to ``--out`` and the suite to ``--json``."""
+    text = table(suite) + "\n"
+    print(text, end="")
+    if args.out:
+        args.out.write_text(text)
+    if args.json:
+        suite.write(args.json)

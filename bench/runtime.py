@@ -47,7 +47,7 @@ import tempfile
 import uuid
 from pathlib import Path
 
-from report import Suite, Workload, table
+from report import Suite, Workload, emit, output_options
 from timing import run_timed
 
 import dockyard
@@ -150,8 +150,7 @@ def _notes(suite: Suite, venv: Path | None) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=20)
-    parser.add_argument("--out", type=Path, help="write the Markdown table here too")
-    parser.add_argument("--json", type=Path, help="write every raw sample here (bench/report.py)")
+    output_options(parser)
     chosen = parser.add_mutually_exclusive_group()
     chosen.add_argument("--runtime")
     chosen.add_argument("--venv", type=Path, help="benchmark a clean venv's install (created)")
@@ -178,12 +177,7 @@ def main() -> None:
         _measure(commands, bundle, python, suite)
     suite.end()
     _notes(suite, venv)
-    text = table(suite)
-    print(text)
-    if args.out:
-        args.out.write_text(text + "\n")
-    if args.json:
-        suite.write(args.json)
+    emit(suite, args)
 
 
 if __name__ == "__main__":
