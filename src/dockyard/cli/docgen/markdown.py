@@ -95,14 +95,6 @@ def _block(block: Block) -> list[str]:
 
 
 def _option(option: OptionDoc) -> str:
-    notes = []
-    if option.required:
-        notes.append("Required.")
-    if option.repeatable:
-        notes.append("Can be repeated.")
-    if option.default is not None:
-        notes.append(f"Default: `{option.default}`.")
-    if option.envvar:
-        notes.append(f"Environment: `{option.envvar}`.")
+    notes = option.notes(lambda value: f"`{value}`")
     text = " ".join([inline(option.help), *notes]).strip()
     return f"- `{option.names}`" + (f": {text}" if text else "")

@@ -130,15 +130,7 @@ def _options(options: tuple[OptionDoc, ...], heading: str) -> list[str]:
         return []
     out = [heading]
     for option in options:
-        notes = []
-        if option.required:
-            notes.append("Required.")
-        if option.repeatable:
-            notes.append("Can be repeated.")
-        if option.default is not None:
-            notes.append(f"Default: \\fB{escape(option.default)}\\fR.")
-        if option.envvar:
-            notes.append(f"Environment: \\fB{escape(option.envvar)}\\fR.")
+        notes = option.notes(lambda value: f"\\fB{escape(value)}\\fR")
         text = " ".join([inline(option.help), *notes]).strip()
         out += [".TP", f"\\fB{escape(option.names)}\\fR"]
         if text:

@@ -13,7 +13,7 @@ paragraph that starts with a ``\\b`` line keeps its line breaks (``preformatted`
 from __future__ import annotations
 
 import inspect
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import click
@@ -39,6 +39,20 @@ class OptionDoc:
     envvar: str | None = None
     repeatable: bool = False
     required: bool = False
+
+    def notes(self, code: Callable[[str], str]) -> list[str]:
+        """What its help does not say: required, repeatable, default, environment variable
+        (values marked up by ``code``)."""
+        notes = []
+        if self.required:
+            notes.append("Required.")
+        if self.repeatable:
+            notes.append("Can be repeated.")
+        if self.default is not None:
+            notes.append(f"Default: {code(self.default)}.")
+        if self.envvar:
+            notes.append(f"Environment: {code(self.envvar)}.")
+        return notes
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
