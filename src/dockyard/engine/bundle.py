@@ -173,12 +173,11 @@ def with_init(spec: Spec, binary: str) -> Spec:
     return dataclasses.replace(spec, process=process, mounts=(*spec.mounts, mount))
 
 
-def write_bundle(container: Container, spec: Spec) -> Path:
-    """Write ``<container>/bundle/config.json``; return the bundle directory."""
+def write_bundle(container: Container, spec: Spec, bundle: Path) -> None:
+    """Write the spec as ``bundle/config.json`` (and make the container's rootfs mount
+    point, which the spec names)."""
     from dockyard._util.atomic import write_atomic
 
-    bundle = container.dir / "bundle"
-    bundle.mkdir(mode=0o700, exist_ok=True)
+    bundle.mkdir(mode=0o700, parents=True, exist_ok=True)
     (container.dir / "rootfs").mkdir(mode=0o755, exist_ok=True)
     write_atomic(bundle / "config.json", spec.to_bytes(), 0o600)
-    return bundle

@@ -119,12 +119,13 @@ def _spawn(
     client_removes: bool,
 ) -> Spawned:
     config = container.config
+    bundle = engine.store.bundle_dir(config.id)
     if not late:  # decided here, where errors are cheapest to report
         write_bundle(
             container,
             build_spec(container, image, engine.volumes, cgroup_v2=engine.cgroup_v2, netns=netns),
+            bundle,
         )
-    bundle = container.dir / "bundle"
     rootfs = container.dir / "rootfs"
     rootfs.mkdir(mode=0o755, exist_ok=True)
 
@@ -136,7 +137,7 @@ def _spawn(
                 container, image, engine.volumes, cgroup_v2=engine.cgroup_v2, rootfs=root,
                 netns=netns,
             )  # fmt: skip
-            write_bundle(container, spec)
+            write_bundle(container, spec, bundle)
 
     mounts = tuple(engine.images.snapshots.mounts(config.snapshot))
     store = engine.store

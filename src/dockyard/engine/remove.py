@@ -69,6 +69,7 @@ def _dismantle(engine: Containers, container: Container, *, remove_anonymous: bo
     engine.images.db.delete_container(container.id)
     with contextlib.suppress(FileNotFoundError):
         engine.store.attach_path(container.id).unlink()
+    shutil.rmtree(engine.store.bundle_dir(container.id), ignore_errors=True)
     shutil.rmtree(container.dir, ignore_errors=True)
 
 

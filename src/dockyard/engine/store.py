@@ -7,8 +7,9 @@ On disk (state root ``R``, run root ``RR``)::
     R/containers/<id>/state.json       RunState (:mod:`dockyard.monitor.state`), lock
     R/containers/<id>/<id>-json.log    json-file logs (+ .1, .2 … when rotated)
     R/containers/<id>/{hostname,hosts,resolv.conf}
-    R/containers/<id>/bundle/config.json   the OCI spec of the current run
     R/containers/<id>/rootfs/          mount point (mounted in the monitor's mount namespace)
+    RR/bundles/<id>/config.json        the OCI spec of the current run (written at each start:
+                                       run state, so on the run root's tmpfs, not the disk)
     RR/runtime/<id>/                   the runtime's state; RR/attach/<id>.sock the attach socket
 
 The metadata database keeps each container's name (UNIQUE: parallel ``--name`` races have one
@@ -72,6 +73,10 @@ class ContainerStore:
 
     def container_dir(self, container_id: str) -> Path:
         return self.dir / container_id
+
+    def bundle_dir(self, container_id: str) -> Path:
+        """The OCI bundle of the container's current run (its ``config.json``)."""
+        return self.runroot / "bundles" / container_id
 
     def attach_path(self, container_id: str) -> Path:
         return self.attach_dir / f"{container_id}.sock"

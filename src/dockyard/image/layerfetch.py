@@ -177,9 +177,10 @@ class LayerFetcher:
     @contextlib.contextmanager
     def open(self, desc: Descriptor) -> Iterator[BinaryIO]:
         """The layer blob ``desc``: its download as it arrives, or the content store's copy.
-        Leaving the context waits for the download to be verified and committed.
+        What was read is verified only when the download ends: :meth:`wait` before recording
+        anything that relies on it (the next layer unpacks meanwhile).
 
-        Raises (from reading, or on leaving):
+        Raises (from reading):
             DataCorrupted: the download does not match the descriptor's size or digest.
             Unavailable: the download failed.
         """
@@ -194,7 +195,6 @@ class LayerFetcher:
         else:
             with spool.reader() as stream:
                 yield stream
-            spool.wait()  # unpacked is not yet verified: surface a bad digest here
         self._progress.status(item, Status.PULLED)
 
     def wait(self) -> None:
