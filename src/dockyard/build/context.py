@@ -126,6 +126,7 @@ class BuildContext:
         stat_cache: StatCache | None = None,
     ) -> None:
         self.root = root.resolve()
+        self._root = str(self.root)
         self.ignore: IgnoreMatcher = ignore or _NoIgnore()
         self.cache = stat_cache or StatCache()
 
@@ -197,10 +198,11 @@ class BuildContext:
             yield from self._walk(path)
 
     def _walk(self, directory: str) -> Iterator[Entry]:
-        full = self.root / directory if directory else self.root
-        for name in sorted(os.listdir(full)):
+        full = os.path.join(self._root, directory) if directory else self._root
+        with os.scandir(full) as listing:  # the kinds without a stat per name
+            found = sorted((e.name, e.is_dir(follow_symlinks=False)) for e in listing)
+        for name, is_dir in found:
             rel = posixpath.join(directory, name) if directory else name
-            is_dir = (full / name).is_dir() and not (full / name).is_symlink()
             if self.ignore.excluded(rel, is_dir=is_dir):
                 if is_dir and self.ignore.should_descend(rel):
                     yield from self._walk(rel)  # an exception (``!``) may bring some back
@@ -211,7 +213,7 @@ class BuildContext:
 
     def entry(self, path: str) -> Entry:
         """The kind, mode, size and content digest of ``path`` (relative to the root)."""
-        full = str(self.root / path) if path else str(self.root)
+        full = os.path.join(self._root, path) if path else self._root
         st = os.lstat(full)
         mode = stat.S_IMODE(st.st_mode)
         if stat.S_ISLNK(st.st_mode):
