@@ -138,6 +138,13 @@ def test_compose_app_goes_through_database_and_cache(box: Box, tmp_path: Path) -
         stored = compose("exec", "-T", "db", "mariadb", "-N", "-e", "SELECT text FROM notes.notes")
         assert stored.strip() == "buy milk"
         assert compose("exec", "-T", "cache", "redis-cli", "get", "views").strip() == "3"
+        compose("down", "-t", "5")  # the notes live in the named volume: back after up
+        compose("up", "-d", "--wait", "--wait-timeout", "180")
+        wait_until(lambda: answers(port), "the web service", timeout=30, step=0.2)
+        kept = get_json(port, "/")
+        assert isinstance(kept, dict)
+        assert kept["notes"] == [{"id": 1, "text": "buy milk"}]
+        assert (kept["source"], kept["views"]) == ("database", 1)  # Redis kept nothing
     finally:
         compose("down", "-v", "-t", "5")
     assert compose("ps", "-a", "-q") == ""

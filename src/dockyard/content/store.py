@@ -17,6 +17,8 @@ reports it (and leaves it alone).
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
 import time
 from collections.abc import Iterator
@@ -149,6 +151,20 @@ class ContentStore:
             while chunk := stream.read(CHUNK):
                 w.write(chunk)
             return w.commit()
+
+    @contextlib.contextmanager
+    def fetch_lock(self, digest: Digest) -> Iterator[None]:
+        """Held while one command downloads ``digest``: parallel pulls fetch each blob once,
+        the others wait and then find it stored. One of 256 lock files (``locks/<2 hex>``):
+        two blobs that share one take turns."""
+        locks = self.root / "locks"
+        locks.mkdir(parents=True, exist_ok=True)
+        fd = os.open(locks / digest.encoded[:2], os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)
 
     def delete(self, digest: Digest) -> None:
         """Remove the blob ``digest``; a missing blob is not an error."""

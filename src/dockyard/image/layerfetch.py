@@ -153,26 +153,37 @@ class LayerFetcher:
         try:
             if self._cancel.is_set():
                 raise Cancelled(str(desc.digest))
-            with self._store.content.writer(expected=desc.digest, expected_size=desc.size) as w:
-                spool.attach(w.path)
-
-                def sink(data: bytes) -> None:
-                    w.write(data)
-                    spool.grew(len(data))
-
-                self._progress.status(item, Status.DOWNLOADING)
-                self._repo.download(
-                    desc, sink, cancelled=self._cancel.is_set,
-                    progress=lambda done: self._progress.transfer(item, done, desc.size),
-                )  # fmt: skip
-                self._progress.status(item, Status.VERIFYING)
-                w.commit()
+            with self._store.content.fetch_lock(desc.digest):
+                if self._store.content.exists(desc.digest):  # a parallel pull fetched it
+                    spool.attach(self._store.content.path(desc.digest))
+                    spool.grew(self._store.content.size(desc.digest))
+                    self._progress.status(item, Status.DOWNLOADED)
+                    spool.finish(None)
+                    return
+                self._fetch(desc, spool, item)
             with self._lock:
                 self.committed.append(desc.digest)
             self._progress.status(item, Status.DOWNLOADED)
             spool.finish(None)
         except BaseException as err:
             spool.finish(err)
+
+    def _fetch(self, desc: Descriptor, spool: Spool, item: str) -> None:
+        """Download ``desc`` into the content store, the spool following the writes."""
+        with self._store.content.writer(expected=desc.digest, expected_size=desc.size) as w:
+            spool.attach(w.path)
+
+            def sink(data: bytes) -> None:
+                w.write(data)
+                spool.grew(len(data))
+
+            self._progress.status(item, Status.DOWNLOADING)
+            self._repo.download(
+                desc, sink, cancelled=self._cancel.is_set,
+                progress=lambda done: self._progress.transfer(item, done, desc.size),
+            )  # fmt: skip
+            self._progress.status(item, Status.VERIFYING)
+            w.commit()
 
     @contextlib.contextmanager
     def open(self, desc: Descriptor) -> Iterator[BinaryIO]:

@@ -157,11 +157,12 @@ def _config(store: ImageStore, op: Operation, repo: Repository, manifest: Manife
             f"image {repo.display}: config media type {desc.media_type!r} is not an image "
             "config (an artifact, not a container image?)"
         )
-    if store.content.exists(desc.digest):
-        return ImageConfig.from_bytes(store.content.read(desc.digest, max_size=MAX_CONFIG))
-    data = repo.fetch_small(desc, MAX_CONFIG)
-    config = ImageConfig.from_bytes(data)
-    store.content.put(data, expected=desc.digest)
+    with store.content.fetch_lock(desc.digest):  # parallel pulls fetch it once
+        if store.content.exists(desc.digest):
+            return ImageConfig.from_bytes(store.content.read(desc.digest, max_size=MAX_CONFIG))
+        data = repo.fetch_small(desc, MAX_CONFIG)
+        config = ImageConfig.from_bytes(data)
+        store.content.put(data, expected=desc.digest)
     store.add_blob_for(op, desc.digest)
     return config
 
