@@ -43,6 +43,7 @@ def container_of(
     engine: Containers, image: ImageRecord, config: ImageDefaults, **run: object
 ) -> Iterator[Container]:
     """A container of ``image`` for one step, removed (with its anonymous volumes) after."""
+    from dockyard.engine.check import BUILD_OWNER, build_owner
     from dockyard.engine.create import CreateRequest, create
     from dockyard.engine.options import NetworkRequest, RunOptions
     from dockyard.engine.remove import remove
@@ -55,8 +56,9 @@ def container_of(
         **run,  # type: ignore[arg-type]
     )
     request = CreateRequest(
-        image=image.id, options=options, network=NetworkRequest(modes=(network,))
-    )
+        image=image.id, options=options, network=NetworkRequest(modes=(network,)),
+        labels={BUILD_OWNER: build_owner()},  # system check removes it if the build dies
+    )  # fmt: skip
     made = create(engine.store, engine.images, engine.volumes, request, engine.networks)
     container = engine.get(made.id)
     try:

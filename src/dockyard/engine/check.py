@@ -9,7 +9,9 @@ names (and ``--repair`` finishes or undoes):
 - a writable snapshot ``container-<id>`` whose container is gone: removed;
 - a running state whose monitor is dead: marked exited (255), its runtime state removed;
 - runtime state, an attach socket or cgroup directories of a container that is not running;
-- a pinned network namespace or an address lease of a container that is not running.
+- a pinned network namespace or an address lease of a container that is not running;
+- the container of a build step whose ``build`` was killed (labelled :data:`BUILD_OWNER` with
+  the build's process): stopped if it still runs, and removed.
 """
 
 from __future__ import annotations
@@ -29,6 +31,26 @@ if TYPE_CHECKING:
     from dockyard.engine.containers import Containers
 
 CGROUP_ROOT = Path("/sys/fs/cgroup")
+BUILD_OWNER = "dockyard.build.owner"  # label of a build step's container: "<pid>:<start time>"
+
+
+def build_owner() -> str:
+    """This process as a build step container's owner (the pid and its start time, so that a
+    reused pid is not taken for the build)."""
+    return f"{os.getpid()}:{_started(os.getpid())}"
+
+
+def _started(pid: int) -> str:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return ""
+    return stat.rsplit(")", 1)[1].split()[19]  # field 22, starttime
+
+
+def _owner_gone(owner: str) -> bool:
+    pid, _, started = owner.partition(":")
+    return not pid.isdigit() or _started(int(pid)) != started
 
 
 def check_containers(engine: Containers, *, repair: bool = False) -> list[Finding]:
@@ -74,9 +96,17 @@ def _check_one(engine: Containers, cid: str, has_row: bool, repair: bool) -> lis
         return [_found("container", subject, "removal interrupted", repair)]
     before = container.status
     engine.refresh(container)  # a dead monitor: recorded as exited, runtime state cleaned
+    found = []
     if before != container.status:
-        return [_found("container", subject, "its monitor died; marked exited", True)]
-    return []
+        found.append(_found("container", subject, "its monitor died; marked exited", True))
+    owner = container.config.labels.get(BUILD_OWNER)
+    if owner and _owner_gone(owner):  # running or not: a step never outlives its build
+        if repair:
+            from dockyard.engine.remove import remove
+
+            remove(engine, container, force=True, volumes=True)
+        found.append(_found("container", subject, "step of an interrupted build", repair))
+    return found
 
 
 def _discard(engine: Containers, cid: str) -> None:
