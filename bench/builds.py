@@ -64,7 +64,6 @@ from timing import run_timed
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench/containers.py
 from containers import (
     _HOST_PATHS,
-    _INNER,
     _PEERS,
     _RUN,
     BenchError,
@@ -72,6 +71,7 @@ from containers import (
     _dockyard,
     _podman,
     _start_dockerd,
+    dispatch,
     run_isolated,
 )
 
@@ -312,8 +312,7 @@ def main() -> None:
     output_options(parser)
     engine_options(parser, _PEERS)
     args = parser.parse_args()
-    inner = os.environ.get(_INNER)
-    sys.exit(_inner(Path(inner), args) if inner else _outer(args))
+    dispatch(args, _inner, _outer)
 
 
 if __name__ == "__main__":

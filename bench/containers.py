@@ -543,8 +543,17 @@ def main() -> None:
     output_options(parser)
     engine_options(parser, _PEERS)
     args = parser.parse_args()
-    inner = os.environ.get(_INNER)
-    sys.exit(_inner(Path(inner), args) if inner else _outer(args))
+    dispatch(args, _inner, _outer)
+
+
+def dispatch(
+    args: argparse.Namespace,
+    inner: Callable[[Path, argparse.Namespace], int],
+    outer: Callable[[argparse.Namespace], int],
+) -> None:
+    """Exit with ``inner``'s code inside the namespaces (re-executed), else ``outer``'s."""
+    work = os.environ.get(_INNER)
+    sys.exit(inner(Path(work), args) if work else outer(args))
 
 
 if __name__ == "__main__":

@@ -307,8 +307,7 @@ def main() -> None:
     output_options(parser)
     engine_options(parser, PEERS)
     args = parser.parse_args()
-    inner = os.environ.get(base._INNER)
-    sys.exit(_inner(Path(inner), args) if inner else _outer(args))
+    base.dispatch(args, _inner, _outer)
 
 
 def _outer(args: argparse.Namespace) -> int:
