@@ -18,6 +18,7 @@ from typing import TypeVar
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+from dockyard._util.units import is_uint
 from dockyard.archive.paths import member_path, whiteout_target
 from dockyard.build.dockerfile.dockerignore import Matcher, parse_dockerignore
 from dockyard.build.dockerfile.shellwords import expand, expand_words, used_variables
@@ -131,6 +132,8 @@ def test_compose_dollar_dollar_is_a_literal_dollar(text: str) -> None:
 @given(st.one_of(PORTISH, st.text(max_size=20)))
 @example("1-65535")
 @example("99999:80")
+@example("¹")  # str.isdigit() is true for superscripts; int() refuses them (CI, stop 15)
+@example("8080:²")
 def test_port_specs_parse_or_refuse(spec: str) -> None:
     bindings = refuses_cleanly(parse_publish, spec)
     for b in bindings or []:
@@ -188,3 +191,14 @@ def test_member_paths_never_escape_the_root(name: bytes) -> None:
         if part.startswith(b".wh."):
             hidden = refuses_cleanly(lambda p: whiteout_target(p), part)  # type: ignore[arg-type]
             assert hidden is None or hidden not in (b"", b".", b"..")
+
+
+@FAST
+@given(st.text(max_size=8))
+@example("¹")
+@example("٣")
+def test_is_uint_accepts_exactly_ascii_digits(text: str) -> None:
+    # Every parser of numbers checks with is_uint before int(): a yes must never make int() fail.
+    assert is_uint(text) == (text != "" and all(c in string.digits for c in text))
+    if is_uint(text):
+        assert int(text) >= 0

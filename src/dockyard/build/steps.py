@@ -20,6 +20,7 @@ import tarfile
 from collections.abc import Collection, Iterator, Mapping
 from typing import TYPE_CHECKING
 
+from dockyard._util.units import is_uint
 from dockyard.build.dockerfile import instructions as ins
 from dockyard.errors import DockyardError, InvalidArgument, NotFound, Unsupported
 
@@ -413,7 +414,7 @@ def _chown(root: os.PathLike[str], spec: str, archive: bytes, into: str) -> None
 
     owner = (
         resolve_in_root(spec if ":" in spec else f"{spec}:{spec}", Path(root))
-        if not spec.replace(":", "").isdigit()
+        if not is_uint(spec.replace(":", ""))
         else None
     )
     uid, _, gid = spec.partition(":")

@@ -23,6 +23,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Final, Protocol
 
+from dockyard._util.units import is_uint
 from dockyard.errors import FailedPrecondition, InvalidArgument, Unsupported
 from dockyard.oci.runtime_resources import Resources
 
@@ -216,7 +217,7 @@ def read_keyed(path: Path) -> dict[str, int]:
     out = {}
     for line in lines:
         key, _, value = line.partition(" ")
-        if value.strip().lstrip("-").isdigit():
+        if is_uint(value.strip().lstrip("-")):
             out[key] = int(value)
     return out
 

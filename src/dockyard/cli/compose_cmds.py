@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from dockyard._util.units import is_uint
 from dockyard.cli.commands import LazyGroup
 from dockyard.cli.context import AppContext
 
@@ -135,7 +136,7 @@ def _scaled(project: Project, scales: tuple[str, ...]) -> Project:
     services = dict(project.services)
     for item in scales:
         name, sep, count = item.partition("=")
-        if not sep or not count.isdigit():
+        if not sep or not is_uint(count):
             raise InvalidArgument(f"invalid --scale {item!r}", hint="use --scale SERVICE=N")
         if name not in services:
             raise InvalidArgument(f"--scale {item}: no such service: {name}")

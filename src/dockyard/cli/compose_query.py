@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from dockyard._util.units import is_uint
 from dockyard.cli.compose_cmds import ComposeApp, one_container, pass_compose
 from dockyard.cli.output import emit_rows
 from dockyard.errors import DockyardError, InvalidArgument
@@ -197,7 +198,7 @@ def logs_cmd(capp: ComposeApp, /, services: tuple[str, ...], **o: Any) -> None:
     from dockyard.cli.timeparse import parse_until
     from dockyard.compose import observe, ops
 
-    if o["tail"] != "all" and not o["tail"].lstrip("-").isdigit():
+    if o["tail"] != "all" and not is_uint(o["tail"].lstrip("-")):
         raise click.UsageError(f"invalid --tail value {o['tail']!r}: a number or 'all'")
     project = capp.project(services)
     found = ops.select(capp.engine, project, services, oneoff=True)

@@ -8,6 +8,7 @@ from typing import Any
 
 import click
 
+from dockyard._util.units import is_uint
 from dockyard.cli.context import AppContext
 from dockyard.cli.runflags import parse_env
 from dockyard.errors import Conflict, DockyardError
@@ -63,7 +64,7 @@ def run_exec(app: AppContext, ref: str, command: tuple[str, ...], o: dict[str, A
 
 def _user(spec: str | None, pid: int) -> tuple[str | None, tuple[int, ...]]:
     """``-u``: names resolved in the running container's own /etc/passwd and /etc/group."""
-    if not spec or all(part.isdigit() or not part for part in spec.split(":", 1)):
+    if not spec or all(is_uint(part) or not part for part in spec.split(":", 1)):
         return spec, ()
     from pathlib import Path
 

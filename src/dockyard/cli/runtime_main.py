@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Final, NoReturn
 
+from dockyard._util.units import is_uint
 from dockyard.errors import DockyardError, InvalidArgument, Unsupported
 
 if TYPE_CHECKING:
@@ -283,7 +284,7 @@ def parse_fast(argv: Sequence[str]) -> tuple[Globals, VerbArgs] | None:
     if found is None or not 1 <= len(found[0]) <= most:
         return None
     fds = str(params.get("preserve_fds", "0"))
-    if not (fds.isascii() and fds.isdigit()):
+    if not is_uint(fds):
         return None
     g = make_globals(
         str(opts.get("root", DEFAULT_ROOT)),

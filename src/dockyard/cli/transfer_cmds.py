@@ -8,6 +8,7 @@ from urllib.parse import urlsplit
 
 import click
 
+from dockyard._util.units import is_uint
 from dockyard.cli.context import AppContext
 from dockyard.cli.output import emit_rows
 from dockyard.cli.pulling import session_for
@@ -215,7 +216,7 @@ def _search_filters(filters: tuple[str, ...]) -> dict[str, int | bool]:
     wanted: dict[str, int | bool] = {}
     for item in filters:
         key, _, value = item.partition("=")
-        if key == "stars" and value.isdigit():
+        if key == "stars" and is_uint(value):
             wanted["stars"] = int(value)
         elif key in ("is-official", "is-automated") and value in ("true", "false"):
             wanted[key.removeprefix("is-")] = value == "true"

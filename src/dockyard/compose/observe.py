@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from dockyard._util.units import is_uint
 from dockyard.compose import translate as lbl
 from dockyard.compose.plan import Observed
 from dockyard.errors import NotFound
@@ -34,7 +35,7 @@ def is_oneoff(container: Container) -> bool:
 
 def number(container: Container) -> int:
     text = container.config.labels.get(lbl.NUMBER, "0")
-    return int(text) if text.isdigit() else 0
+    return int(text) if is_uint(text) else 0
 
 
 def service_of(container: Container) -> str:

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from dockyard._util.units import is_uint
 from dockyard.compose.diagnostics import Where, invalid, unknown_key, unsupported
 from dockyard.compose.yamlfile import Override, Reset
 
@@ -105,7 +106,7 @@ def _coerce(kind: str, value: Any) -> Any:
         if isinstance(value, int):
             return value
         text = str(value)
-        return int(text) if text.lstrip("-").isdigit() else _BAD
+        return int(text) if is_uint(text.lstrip("-")) else _BAD
     try:
         number = float(value) if not isinstance(value, int) else value
     except ValueError:

@@ -12,6 +12,7 @@ import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from dockyard._util.units import is_uint
 from dockyard.engine.options import BindMount, HostFiles
 from dockyard.engine.specgen import generate
 from dockyard.errors import FailedPrecondition
@@ -66,7 +67,7 @@ def needs_rootfs(container: Container, image: ImageConfig) -> bool:
     """Whether the user (``-u`` or the image's ``USER``) is a name, which only the container's
     /etc/passwd can resolve: then the spec is built once the rootfs is mounted."""
     user = (container.config.options.user or image.config.user).partition(":")
-    return not (user[0].isdigit() or not user[0]) or not (user[2].isdigit() or not user[2])
+    return not (is_uint(user[0]) or not user[0]) or not (is_uint(user[2]) or not user[2])
 
 
 def build_spec(

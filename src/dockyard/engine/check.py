@@ -22,6 +22,7 @@ import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from dockyard._util.units import is_uint
 from dockyard.engine.create import snapshot_key
 from dockyard.errors import DockyardError, NotFound
 from dockyard.image.check import Finding
@@ -50,7 +51,7 @@ def _started(pid: int) -> str:
 
 def _owner_gone(owner: str) -> bool:
     pid, _, started = owner.partition(":")
-    return not pid.isdigit() or _started(int(pid)) != started
+    return not is_uint(pid) or _started(int(pid)) != started
 
 
 def check_containers(engine: Containers, *, repair: bool = False) -> list[Finding]:

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from dockyard._util.rfc3339 import format_nano
+from dockyard._util.units import is_uint
 from dockyard.engine import hostfiles
 from dockyard.engine.container import ContainerConfig, VolumeMount
 from dockyard.engine.options import NetworkMode, NetworkRequest, RunOptions
@@ -231,7 +232,7 @@ def _log_opts(opts: Mapping[str, str], parse_size: object) -> tuple[int, int]:
         if key == "max-size":
             size = parse_size(value)  # type: ignore[operator]
         elif key == "max-file":
-            if not value.isdigit() or int(value) < 1:
+            if not is_uint(value) or int(value) < 1:
                 raise InvalidArgument(f"invalid value for max-file: {value!r}, must be >= 1")
             files = int(value)
         else:

@@ -22,6 +22,7 @@ from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from dockyard._util.units import is_uint
 from dockyard.monitor.logfile import format_time_ns, seconds_to_ns
 
 _BLOCK = 64 * 1024
@@ -68,7 +69,7 @@ def parse_time_ns(text: str) -> int:
     hms, _, fraction = clock.partition(".")
     year, month, day = (int(part) for part in date.split("-"))
     hour, minute, second = (int(part) for part in hms.split(":"))
-    if not (fraction.isdigit() or not fraction) or not (1 <= month <= 12 and 1 <= day <= 31):
+    if not (is_uint(fraction) or not fraction) or not (1 <= month <= 12 and 1 <= day <= 31):
         raise ValueError(f"not an RFC 3339 time: {text!r}")
     days = _days_from_civil(year, month, day)
     seconds = days * 86400 + hour * 3600 + minute * 60 + second - offset

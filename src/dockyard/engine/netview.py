@@ -17,6 +17,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Final, TypeAlias
 
+from dockyard._util.units import is_uint
 from dockyard.engine.options import NetworkMode
 from dockyard.errors import InvalidArgument, NotFound
 from dockyard.monitor import state as run_state
@@ -194,7 +195,7 @@ def _entries(ports: PortMap) -> Iterable[tuple[int, str, int, str]]:
     """docker's ``types.Port`` values as (private port, host IP, public port, proto)."""
     for key, bindings in ports.items():
         number, _, proto = key.partition("/")
-        if not number.isdigit():
+        if not is_uint(number):
             continue
         if not bindings:
             yield int(number), "", 0, proto
@@ -223,7 +224,7 @@ def port_lines(ports: PortMap, private_port: str | None, container: str) -> list
         out = [f"{key} -> {host_address(b)}" for key, bs in ports.items() for b in bs or ()]
         return sorted(out, key=natural_key)
     number, _, proto = private_port.partition("/")
-    if not number.isdigit() or int(number) > 65535:
+    if not is_uint(number) or int(number) > 65535:
         raise InvalidArgument(
             f"invalid port ({number})", hint="give a container port, e.g. 80 or 53/udp"
         )

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from dockyard._util.units import is_uint
 from dockyard.engine import specdefaults as d
 from dockyard.engine.options import (
     HostFiles,
@@ -98,7 +99,7 @@ def _user(spec: str) -> User:
     uid, _, gid = spec.partition(":")
     if not uid:
         return User(uid=0, gid=0)
-    if not uid.isdigit() or (gid and not gid.isdigit()):
+    if not is_uint(uid) or (gid and not is_uint(gid)):
         raise Unsupported(
             f'user "{spec}": a name needs the container\'s /etc/passwd (the engine resolves '
             "it before generating the spec)",

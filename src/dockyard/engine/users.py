@@ -11,6 +11,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from dockyard._util.units import is_uint
 from dockyard.errors import NotFound
 
 
@@ -35,21 +36,21 @@ def resolve(spec: str, passwd: str, group: str) -> ExecUser:
     user, _, grp = spec.partition(":")
     entry = None
     for row in _rows(passwd):
-        if len(row) >= 6 and (row[0] == user or (user.isdigit() and row[2] == user)):
+        if len(row) >= 6 and (row[0] == user or (is_uint(user) and row[2] == user)):
             entry = row
             break
-    if entry is None and not user.isdigit():
+    if entry is None and not is_uint(user):
         raise NotFound(f"unable to find user {user}: no matching entries in passwd file")
     uid = int(entry[2]) if entry else int(user)
-    gid = int(entry[3]) if entry and entry[3].isdigit() else 0
+    gid = int(entry[3]) if entry and is_uint(entry[3]) else 0
     groups = _rows(group)
     if grp:
-        gid = int(grp) if grp.isdigit() else _group_id(grp, groups)
+        gid = int(grp) if is_uint(grp) else _group_id(grp, groups)
     name = entry[0] if entry else ""
     extra = tuple(
         int(row[2])
         for row in groups
-        if len(row) >= 4 and row[2].isdigit() and name and name in row[3].split(",")
+        if len(row) >= 4 and is_uint(row[2]) and name and name in row[3].split(",")
         and int(row[2]) != gid
     )  # fmt: skip
     return ExecUser(uid=uid, gid=gid, additional_gids=extra, home=entry[5] if entry else "/")
@@ -57,7 +58,7 @@ def resolve(spec: str, passwd: str, group: str) -> ExecUser:
 
 def _group_id(name: str, groups: list[list[str]]) -> int:
     for row in groups:
-        if len(row) >= 3 and row[0] == name and row[2].isdigit():
+        if len(row) >= 3 and row[0] == name and is_uint(row[2]):
             return int(row[2])
     raise NotFound(f"unable to find group {name}: no matching entries in group file")
 

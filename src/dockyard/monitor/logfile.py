@@ -31,6 +31,7 @@ import errno
 import os
 import time
 
+from dockyard._util.units import is_uint
 from dockyard.errors import InvalidArgument
 
 # moby daemon/logger/copier.go: the copier's buffer; a line that fills it is logged in pieces.
@@ -126,7 +127,7 @@ def parse_size(text: str) -> int:
 def _split_number(text: str) -> tuple[str, str]:
     """Split ``12.5 mb`` into ``("12.5", " mb")``."""
     end = 0
-    while end < len(text) and ((text[end].isascii() and text[end].isdigit()) or text[end] == "."):
+    while end < len(text) and (is_uint(text[end]) or text[end] == "."):
         end += 1
     if text[:1] == ".":
         return "", text
@@ -140,7 +141,7 @@ def parse_max_file(text: str) -> int:
         InvalidArgument: not an integer, or below 1 (docker: "max-file cannot be less than 1").
     """
     digits = text[1:] if text[:1] in ("+", "-") else text
-    if not (digits.isascii() and digits.isdigit()):
+    if not is_uint(digits):
         raise InvalidArgument(f"invalid max-file: '{text}'", hint="use a whole number, like 3")
     count = int(text)
     if count < 1:

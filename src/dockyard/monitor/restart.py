@@ -12,6 +12,7 @@ class with ``__slots__`` instead of a dataclass.
 
 from __future__ import annotations
 
+from dockyard._util.units import is_uint
 from dockyard.errors import InvalidArgument
 
 NO = "no"
@@ -77,7 +78,7 @@ def parse_policy(text: str) -> tuple[str, int]:
 def _is_go_int(text: str) -> bool:
     """Whether Go's ``strconv.Atoi`` accepts ``text`` (an optional sign, then ASCII digits)."""
     digits = text[1:] if text[0] in "+-" else text
-    return bool(digits) and digits.isascii() and digits.isdigit()
+    return bool(digits) and is_uint(digits)
 
 
 def should_restart(

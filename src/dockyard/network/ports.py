@@ -12,6 +12,7 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Iterable
 
+from dockyard._util.units import is_uint
 from dockyard.errors import InvalidArgument, Unsupported
 from dockyard.network.model import PortBinding, Proto
 
@@ -128,7 +129,7 @@ def _range(spec: str, text: str) -> tuple[int, int]:
 
 
 def _port(spec: str, text: str) -> int:
-    if not text.isdigit() or not 1 <= int(text) <= 65535:
+    if not is_uint(text) or not 1 <= int(text) <= 65535:
         raise InvalidArgument(
             f"invalid port {text!r} in {spec!r}", hint="ports are numbers from 1 to 65535"
         )

@@ -24,6 +24,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from dockyard._util.units import is_uint
 from dockyard.errors import FailedPrecondition, InvalidArgument
 from dockyard.linux.ns import NAMESPACE_FILES
 from dockyard.linux.ns import NamespaceType as LinuxNs
@@ -66,7 +67,7 @@ def parse_user(text: str) -> tuple[int, int | None]:
         InvalidArgument: not numeric.
     """
     uid, _, gid = text.partition(":")
-    if not uid.isdigit() or (gid and not gid.isdigit()):
+    if not is_uint(uid) or (gid and not is_uint(gid)):
         raise InvalidArgument(f'--user "{text}": expected uid[:gid] (numbers)')
     return int(uid), int(gid) if gid else None
 

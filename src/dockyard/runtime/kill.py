@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import signal
 
+from dockyard._util.units import is_uint
 from dockyard.errors import FailedPrecondition, InvalidArgument
 from dockyard.runtime.state import StateStore, cgroup_of, require, status_of
 
@@ -16,7 +17,7 @@ def parse_signal(text: str) -> int:
     Raises:
         InvalidArgument: an unknown name or a number outside 1..64.
     """
-    if text.isdigit():
+    if is_uint(text):
         number = int(text)
         if 1 <= number <= 64:
             return number

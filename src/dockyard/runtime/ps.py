@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dockyard._util.units import is_uint
 from dockyard.runtime.state import StateStore, cgroup_of
 
 
@@ -42,6 +43,6 @@ def ps_table(pids: list[int], ps_args: tuple[str, ...] = ("-ef",)) -> str:
     kept = [lines[0]]
     for line in lines[1:]:
         fields = line.split()
-        if len(fields) > column and fields[column].isdigit() and int(fields[column]) in wanted:
+        if len(fields) > column and is_uint(fields[column]) and int(fields[column]) in wanted:
             kept.append(line)
     return "\n".join(kept) + "\n"

@@ -14,6 +14,7 @@ from collections.abc import Iterable
 
 import httpx
 
+from dockyard._util.units import is_uint
 from dockyard.errors import (
     DockyardError,
     InvalidArgument,
@@ -34,7 +35,7 @@ def read_limited(response: httpx.Response, limit: int, what: str) -> bytes:
         LimitExceeded: the body is longer than ``limit``.
     """
     declared = response.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
+    if is_uint(declared) and int(declared) > limit:
         raise LimitExceeded(f"{what}: {declared} bytes is over the limit of {limit}")
     return join_limited(response.iter_bytes(), limit, what)
 

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 import httpx
 
+from dockyard._util.units import is_uint
 from dockyard.distribution.client.apierrors import raise_for, read_limited
 from dockyard.distribution.client.challenge import Scope
 from dockyard.distribution.client.transport import Transport, backoff
@@ -276,7 +277,7 @@ def _resume_skip(response: httpx.Response, offset: int, what: str) -> int:
     content_range = response.headers.get("content-range", "")
     unit, _, spec = content_range.partition(" ")
     start = spec.partition("-")[0]
-    if unit != "bytes" or not start.isdigit() or int(start) != offset:
+    if unit != "bytes" or not is_uint(start) or int(start) != offset:
         raise DataCorrupted(f"{what}: resumed at {offset} but the registry sent {content_range!r}")
     return 0
 

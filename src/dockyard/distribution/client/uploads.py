@@ -24,6 +24,7 @@ from typing import BinaryIO
 
 import httpx
 
+from dockyard._util.units import is_uint
 from dockyard.distribution.client.challenge import Scope
 from dockyard.distribution.client.progress import Status
 from dockyard.distribution.client.registry import CHUNK, Repository
@@ -215,6 +216,6 @@ def _range_end(response: httpx.Response, default: int) -> int:
     """The offset after the ``Range: 0-<last>`` an upload answer reports."""
     value = response.headers.get("range", "")
     _, sep, last = value.partition("-")
-    if sep and last.isdigit():
+    if sep and is_uint(last):
         return int(last) + 1
     return default

@@ -16,6 +16,7 @@ from urllib.parse import quote
 
 from aiohttp import web
 
+from dockyard._util.units import is_uint
 from dockyard.distribution.server.access import Permission
 from dockyard.distribution.server.apierror import ApiError, Code
 from dockyard.distribution.server.context import Call
@@ -35,7 +36,7 @@ def _page(call: Call) -> tuple[int, str]:
     text = query.get("n")
     if text is None or text == "":
         n = cap
-    elif not text.isascii() or not text.isdigit() or len(text) > 20:
+    elif not is_uint(text) or len(text) > 20:
         raise ApiError(Code.PAGINATION_NUMBER_INVALID, f"n={text!r}: not a count")
     else:
         n = min(int(text), cap)

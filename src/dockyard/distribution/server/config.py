@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 
-from dockyard._util.units import parse_go_duration
+from dockyard._util.units import is_uint, parse_go_duration
 from dockyard.distribution.server.access import Visibility
 from dockyard.errors import InvalidArgument
 
@@ -64,7 +64,7 @@ class ServerConfig:
             InvalidArgument: not ``HOST:PORT``.
         """
         host, sep, port = self.addr.rpartition(":")
-        if not sep or not port.isdigit() or int(port) > 65535:
+        if not sep or not is_uint(port) or int(port) > 65535:
             raise InvalidArgument(
                 f"address {self.addr!r}: expected HOST:PORT", hint="for example 127.0.0.1:5000"
             )
