@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import DockyardRunner
-from tests.robustness import faults
+from tests.robustness import faults, inputs
 from tests.support.registries import free_port
 
 pytestmark = [pytest.mark.root, pytest.mark.overlay, pytest.mark.cgroup, pytest.mark.netns]
@@ -266,11 +266,65 @@ def small(tmp_path: Path) -> Iterator[Path]:
 
 def _fill(mnt: Path, leave_kib: int) -> Path:
     """Fill ``mnt`` up to ``leave_kib`` KiB of free space; the filler's path."""
-    stat = os.statvfs(mnt)
-    free = stat.f_bavail * stat.f_frsize
+    free = _free(mnt)
     filler = mnt / "filler"
     subprocess.run(["fallocate", "-l", str(free - leave_kib * 1024), str(filler)], check=True)
     return filler
+
+
+def test_load_of_a_compressed_bomb_stops_before_the_disk_is_full(
+    small: Path, tmp_path: Path
+) -> None:
+    """``load`` of a 256 MiB gzip bomb (256 KiB compressed) onto a 48 MiB state root stops
+    once the decompressed copy would pass half the free space: the disk never fills."""
+    engine = _SmallRoot(small / "state", tmp_path / "run")
+    engine.root.mkdir()
+    engine("volume", "ls")  # the store exists
+    bomb = inputs.zero_bomb(tmp_path / "bomb.tar.gz", 256 << 20)
+    free_before = _free(small)
+    least = free_before
+    argv = engine.argv("load", "-i", str(bomb))
+    with subprocess.Popen(argv, env=engine.env(), stderr=subprocess.PIPE) as proc:
+        while proc.poll() is None:
+            least = min(least, _free(small))
+            time.sleep(0.002)
+        err = proc.stderr.read().decode() if proc.stderr else ""
+    assert proc.returncode == 1, err  # docker's code for a load that fails
+    assert "decompresses to more than" in err and "Hint: free space" in err, err
+    assert least > free_before * 0.4, f"free space fell to {least} of {free_before}"
+    assert _free(small) >= free_before - (1 << 20)  # the scratch copy is gone
+    faults.check_clean(engine)
+
+
+def test_a_100_percent_full_disk_still_reads_and_frees(small: Path, tmp_path: Path) -> None:
+    """With no byte free (no room for the database's -shm file), opening the database removes
+    its ballast file: reading commands work and ``rmi`` frees space; the ballast comes back
+    once there is room."""
+    engine = _SmallRoot(small / "state", tmp_path / "run")
+    engine.root.mkdir()
+    (tmp_path / "spare").write_bytes(os.urandom(1 << 20))
+    spare = tmp_path / "spare.tar"
+    subprocess.run(["tar", "-cf", str(spare), "-C", str(tmp_path), "spare"], check=True)
+    engine("import", str(spare), "spare")
+    reserve = engine.root / "metadata.db.reserve"
+    assert reserve.exists()
+    full = small / "full"
+    subprocess.run(["fallocate", "-l", str(_free(small)), str(full)], check=True)
+    assert _free(small) == 0
+    for argv in (["images"], ["ps", "-a"], ["volume", "ls"], ["rmi", "spare"]):
+        proc = engine(*argv, check=False)
+        faults.no_traceback(proc)
+        assert proc.returncode == 0, f"{argv}: {proc.stderr.decode()}"
+    assert not reserve.exists() and _free(small) >= 1 << 20
+    full.unlink()
+    engine("images")
+    assert reserve.exists()
+    faults.check_clean(engine)
+
+
+def _free(mnt: Path) -> int:
+    stat = os.statvfs(mnt)
+    return stat.f_bavail * stat.f_frsize
 
 
 def test_full_disk_fails_clearly_and_loses_nothing(

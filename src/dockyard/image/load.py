@@ -8,7 +8,7 @@ never extracted to disk by its member names. If anything fails, what this load a
 
 from __future__ import annotations
 
-import shutil
+import os
 import tarfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -47,10 +47,11 @@ def load(store: ImageStore, source: BinaryIO, *, label: str = "archive") -> list
     Raises:
         InvalidArgument: not a tar, neither layout, malformed JSON.
         DataCorrupted: a blob or layer does not match its digest.
-        LimitExceeded: a JSON member over 4 MiB.
+        LimitExceeded: a JSON member over 4 MiB, or a compressed archive that decompresses to
+            more than half the free space.
         Unsupported: a manifest or layer of a media type dockyard does not know.
     """
-    with store.scratch() as scratch, _seekable(source, scratch) as fileobj:
+    with store.scratch() as scratch, _seekable(source, scratch, label) as fileobj:
         try:
             tar = tarfile.open(fileobj=fileobj, mode="r:")  # noqa: SIM115 - closed below
         except tarfile.TarError as err:
@@ -78,7 +79,7 @@ def _load_members(store: ImageStore, op: Operation, members: Members) -> list[Lo
 
 
 @contextmanager
-def _seekable(source: BinaryIO, scratch: Path) -> Iterator[BinaryIO]:
+def _seekable(source: BinaryIO, scratch: Path, label: str) -> Iterator[BinaryIO]:
     """A seekable, uncompressed view of ``source``: itself, or a copy in scratch space."""
     try:
         source.seek(0, 1)
@@ -94,9 +95,33 @@ def _seekable(source: BinaryIO, scratch: Path) -> Iterator[BinaryIO]:
         head, source = peek(source)
     copy = scratch / "archive.tar"
     with copy.open("w+b") as out:
-        shutil.copyfileobj(decompressing_reader(source, detect(head)), out, CHUNK)
+        _copy_bounded(decompressing_reader(source, detect(head)), out, label)
         out.seek(0)
         yield out
+
+
+def _copy_bounded(reader: BinaryIO, out: BinaryIO, label: str) -> None:
+    """Decompress into ``out`` using at most half the free space of its filesystem.
+
+    The other half is for the blobs that the load then copies into the content store; a
+    decompression bomb stops here instead of filling the disk.
+
+    Raises:
+        LimitExceeded: the archive decompresses to more than that.
+    """
+    stat = os.fstatvfs(out.fileno())
+    limit = stat.f_bavail * stat.f_frsize // 2
+    written = 0
+    while chunk := reader.read(CHUNK):
+        written += len(chunk)
+        if written > limit:
+            raise LimitExceeded(
+                f"load {label}: the archive decompresses to more than {limit >> 20} MiB, "
+                "half the free space of the state root (the load needs as much again for "
+                "the image's blobs)",
+                hint="free space (`dockyard system prune`) or load an uncompressed archive",
+            )
+        out.write(chunk)
 
 
 def _load_oci(store: ImageStore, op: Operation, members: Members) -> list[Loaded]:

@@ -22,6 +22,12 @@ from dockyard.errors import FailedPrecondition
 # or "database or disk is full", never with the errno.
 _NEARLY_FULL = 1 << 20
 
+# A ballast file beside each database (``<db>.reserve``), made while there is room. On a disk
+# so full that the database cannot be opened (no room for its ``-shm`` file), opening removes
+# it and tries again: reading commands keep working and ``prune``/``rm``/``rmi`` have room to
+# record what they free. Docker's own database simply fails then.
+_RESERVE = 2 << 20
+
 
 def _no_space(err: sqlite3.OperationalError, path: Path, what: str) -> OSError | None:
     """An operational sqlite error on a (nearly) full filesystem as the ENOSPC it is: an
@@ -88,10 +94,47 @@ class SQLiteFile:
             try:
                 conn = self._open()
             except sqlite3.OperationalError as err:
-                self._raise_no_space(err)
-                raise
+                if _no_space(err, self.path, self.WHAT) is None or not self._release_reserve():
+                    self._raise_no_space(err)
+                    raise
+                try:
+                    conn = self._open()
+                except sqlite3.OperationalError as again:
+                    self._raise_no_space(again)
+                    raise
             self._local.conn = conn
         return conn
+
+    @property
+    def _reserve(self) -> Path:
+        return self.path.with_name(self.path.name + ".reserve")
+
+    def _release_reserve(self) -> bool:
+        """Remove the ballast file; False if there was none."""
+        try:
+            self._reserve.unlink()
+        except FileNotFoundError:
+            return False
+        return True
+
+    def _keep_reserve(self) -> None:
+        """Make the ballast file if it is missing and the disk has room for it four times over."""
+        if self._reserve.exists():
+            return
+        partial = self._reserve.with_name(f"{self._reserve.name}.{os.getpid()}")
+        try:
+            stat = os.statvfs(self.path.parent)
+            if stat.f_bavail * stat.f_frsize < 4 * _RESERVE:
+                return
+            fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+            try:
+                os.posix_fallocate(fd, 0, _RESERVE)
+            finally:
+                os.close(fd)
+            os.replace(partial, self._reserve)
+        except OSError:
+            with contextlib.suppress(OSError):
+                partial.unlink()
 
     def _open(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = None
@@ -104,6 +147,7 @@ class SQLiteFile:
                 conn.execute(f"PRAGMA {pragma}")
             migrate(conn, self.path, what=self.WHAT, version=self.SCHEMA_VERSION,
                     migrations=self.MIGRATIONS)  # fmt: skip
+            self._keep_reserve()
         except BaseException:
             if conn is not None:
                 conn.close()
