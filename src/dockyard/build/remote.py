@@ -10,19 +10,22 @@ rebuilds the step and an unchanged one is a cache hit; each build fetches it onc
 from __future__ import annotations
 
 import contextlib
-import email.utils
 import hashlib
 import os
 import posixpath
 import tempfile
-import urllib.error
 import urllib.parse
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from dockyard.errors import DataCorrupted, InvalidArgument, NotFound, Unsupported
+
+if TYPE_CHECKING:
+    import urllib.response
+
+# urllib.request (with ssl and http.client) and email.utils are imported by the download alone:
+# every build imports this module, few builds download.
 
 MAX_SIZE: Final = 8 << 30  # a bound, so a lying server cannot fill the disk
 TIMEOUT: Final = 60.0
@@ -89,6 +92,9 @@ def fetch(url: str, directory: Path, *, checksum: str = "", where: str = "ADD") 
 
 
 def _open(url: str, where: str) -> urllib.response.addinfourl:
+    import urllib.error
+    import urllib.request
+
     request = urllib.request.Request(url, headers={"User-Agent": "dockyard-builder"})
     try:
         return urllib.request.urlopen(request, timeout=TIMEOUT)  # type: ignore[no-any-return]
@@ -123,6 +129,8 @@ def _name(url: str) -> str:
 def _mtime(header: str | None) -> float | None:
     if not header:
         return None
+    import email.utils
+
     try:
         return email.utils.parsedate_to_datetime(header).timestamp()
     except (TypeError, ValueError):
