@@ -18,7 +18,7 @@ from typing import TypeVar
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from dockyard._util.units import is_uint
+from dockyard._util.numbers import is_uint
 from dockyard.archive.paths import member_path, whiteout_target
 from dockyard.build.dockerfile.dockerignore import Matcher, parse_dockerignore
 from dockyard.build.dockerfile.shellwords import expand, expand_words, used_variables

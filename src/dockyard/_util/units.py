@@ -83,8 +83,3 @@ def ram_in_bytes(text: str) -> int | None:
     if m is None:
         return None
     return int(float(m.group(1)) * 1024 ** "_kmgtp".index(m.group(2) or "_"))
-
-
-def is_uint(text: str) -> bool:
-    """``text`` is ASCII digits only (``str.isdigit`` also accepts ``¹``, which ``int`` refuses)."""
-    return text.isascii() and text.isdigit()

@@ -20,7 +20,7 @@ import tarfile
 from collections.abc import Collection, Iterator, Mapping
 from typing import TYPE_CHECKING
 
-from dockyard._util.units import is_uint
+from dockyard._util.numbers import is_uint
 from dockyard.build.dockerfile import instructions as ins
 from dockyard.errors import DockyardError, InvalidArgument, NotFound, Unsupported
 

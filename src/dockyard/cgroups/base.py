@@ -23,7 +23,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Final, Protocol
 
-from dockyard._util.units import is_uint
+from dockyard._util.numbers import is_uint
 from dockyard.errors import FailedPrecondition, InvalidArgument, Unsupported
 from dockyard.oci.runtime_resources import Resources
 

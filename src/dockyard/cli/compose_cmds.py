@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from dockyard._util.units import is_uint
+from dockyard._util.numbers import is_uint
 from dockyard.cli.commands import LazyGroup
 from dockyard.cli.context import AppContext
 

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from dockyard._util.units import is_uint
+from dockyard._util.numbers import is_uint
 from dockyard.cli.compose_cmds import ComposeApp, one_container, pass_compose
 from dockyard.cli.output import emit_rows
 from dockyard.errors import DockyardError, InvalidArgument

@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from dockyard._util.units import is_uint
+from dockyard._util.numbers import is_uint
 from dockyard.cli.context import AppContext
 from dockyard.cli.runflags import parse_env
 from dockyard.errors import Conflict, DockyardError

@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Final, NoReturn
 
-from dockyard._util.units import is_uint
+from dockyard._util.numbers import is_uint
 from dockyard.errors import DockyardError, InvalidArgument, Unsupported
 
 if TYPE_CHECKING:

@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 
 import click
 
-from dockyard._util.units import is_uint
+from dockyard._util.numbers import is_uint
 from dockyard.cli.context import AppContext
 from dockyard.cli.output import emit_rows
 from dockyard.cli.pulling import session_for

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from dockyard._util.units import is_uint
+from dockyard._util.numbers import is_uint
 from dockyard.compose import translate as lbl
 from dockyard.compose.plan import Observed
 from dockyard.errors import NotFound

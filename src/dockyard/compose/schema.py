@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from dockyard._util.units import is_uint
+from dockyard._util.numbers import is_uint
 from dockyard.compose.diagnostics import Where, invalid, unknown_key, unsupported
 from dockyard.compose.yamlfile import Override, Reset
 

@@ -12,7 +12,7 @@ import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from dockyard._util.units import is_uint
+from dockyard._util.numbers import is_uint
 from dockyard.engine.options import BindMount, HostFiles
 from dockyard.engine.specgen import generate
 from dockyard.errors import FailedPrecondition

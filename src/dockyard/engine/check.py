@@ -22,7 +22,7 @@ import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from dockyard._util.units import is_uint
+from dockyard._util.numbers import is_uint
 from dockyard.engine.create import snapshot_key
 from dockyard.errors import DockyardError, NotFound
 from dockyard.image.check import Finding

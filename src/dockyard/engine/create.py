@@ -23,8 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from dockyard._util.numbers import is_uint
 from dockyard._util.rfc3339 import format_nano
-from dockyard._util.units import is_uint
 from dockyard.engine import hostfiles
 from dockyard.engine.container import ContainerConfig, VolumeMount
 from dockyard.engine.options import NetworkMode, NetworkRequest, RunOptions

@@ -22,7 +22,7 @@ from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from dockyard._util.units import is_uint
+from dockyard._util.numbers import is_uint
 from dockyard.monitor.logfile import format_time_ns, seconds_to_ns
 
 _BLOCK = 64 * 1024

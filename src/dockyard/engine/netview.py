@@ -17,7 +17,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Final, TypeAlias
 
-from dockyard._util.units import is_uint
+from dockyard._util.numbers import is_uint
 from dockyard.engine.options import NetworkMode
 from dockyard.errors import InvalidArgument, NotFound
 from dockyard.monitor import state as run_state

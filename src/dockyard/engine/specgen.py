@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from dockyard._util.units import is_uint
+from dockyard._util.numbers import is_uint
 from dockyard.engine import specdefaults as d
 from dockyard.engine.options import (
     HostFiles,

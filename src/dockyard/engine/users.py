@@ -11,7 +11,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from dockyard._util.units import is_uint
+from dockyard._util.numbers import is_uint
 from dockyard.errors import NotFound
 
 

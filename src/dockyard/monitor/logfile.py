@@ -31,7 +31,7 @@ import errno
 import os
 import time
 
-from dockyard._util.units import is_uint
+from dockyard._util.numbers import is_uint
 from dockyard.errors import InvalidArgument
 
 # moby daemon/logger/copier.go: the copier's buffer; a line that fills it is logged in pieces.

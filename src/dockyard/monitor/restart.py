@@ -12,7 +12,7 @@ class with ``__slots__`` instead of a dataclass.
 
 from __future__ import annotations
 
-from dockyard._util.units import is_uint
+from dockyard._util.numbers import is_uint
 from dockyard.errors import InvalidArgument
 
 NO = "no"

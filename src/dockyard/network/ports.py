@@ -12,7 +12,7 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Iterable
 
-from dockyard._util.units import is_uint
+from dockyard._util.numbers import is_uint
 from dockyard.errors import InvalidArgument, Unsupported
 from dockyard.network.model import PortBinding, Proto
 

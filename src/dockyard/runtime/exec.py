@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from dockyard._util.units import is_uint
+from dockyard._util.numbers import is_uint
 from dockyard.errors import FailedPrecondition, InvalidArgument
 from dockyard.linux.ns import NAMESPACE_FILES
 from dockyard.linux.ns import NamespaceType as LinuxNs

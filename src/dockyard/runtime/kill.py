@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import signal
 
-from dockyard._util.units import is_uint
+from dockyard._util.numbers import is_uint
 from dockyard.errors import FailedPrecondition, InvalidArgument
 from dockyard.runtime.state import StateStore, cgroup_of, require, status_of
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dockyard._util.units import is_uint
+from dockyard._util.numbers import is_uint
 from dockyard.runtime.state import StateStore, cgroup_of
 
 

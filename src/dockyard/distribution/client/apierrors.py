@@ -14,7 +14,7 @@ from collections.abc import Iterable
 
 import httpx
 
-from dockyard._util.units import is_uint
+from dockyard._util.numbers import is_uint
 from dockyard.errors import (
     DockyardError,
     InvalidArgument,

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import httpx
 
-from dockyard._util.units import is_uint
+from dockyard._util.numbers import is_uint
 from dockyard.distribution.client.apierrors import raise_for, read_limited
 from dockyard.distribution.client.challenge import Scope
 from dockyard.distribution.client.transport import Transport, backoff

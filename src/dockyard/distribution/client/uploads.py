@@ -24,7 +24,7 @@ from typing import BinaryIO
 
 import httpx
 
-from dockyard._util.units import is_uint
+from dockyard._util.numbers import is_uint
 from dockyard.distribution.client.challenge import Scope
 from dockyard.distribution.client.progress import Status
 from dockyard.distribution.client.registry import CHUNK, Repository

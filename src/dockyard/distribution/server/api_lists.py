@@ -16,7 +16,7 @@ from urllib.parse import quote
 
 from aiohttp import web
 
-from dockyard._util.units import is_uint
+from dockyard._util.numbers import is_uint
 from dockyard.distribution.server.access import Permission
 from dockyard.distribution.server.apierror import ApiError, Code
 from dockyard.distribution.server.context import Call

@@ -24,7 +24,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 
-from dockyard._util.units import is_uint, parse_go_duration
+from dockyard._util.numbers import is_uint
+from dockyard._util.units import parse_go_duration
 from dockyard.distribution.server.access import Visibility
 from dockyard.errors import InvalidArgument
 
