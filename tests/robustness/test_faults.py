@@ -4,8 +4,8 @@ network operations; and a state root on a small tmpfs that fills up.
 
 After every kill: ``system check --repair`` leaves nothing unrepaired and ``system check`` is
 then clean, the state root leaks no mount, cgroup, netns, veth or process (``faults.Scope``),
-and the operation, repeated, succeeds. Trials: ``$DOCKYARD_FAULT_TRIALS`` in total (default 56,
-4 per class; 208 or more for a soak by hand), kill points from ``$DOCKYARD_FAULT_SEED``
+and the operation, repeated, succeeds. Trials: ``$DOCKYARD_FAULT_TRIALS`` in total (default 210,
+15 per class; more for a soak by hand), kill points from ``$DOCKYARD_FAULT_SEED``
 (printed with every failure).
 """
 
@@ -138,7 +138,7 @@ OPS = [
     OpClass("pull/registry", lambda c: ["pull", f"{c.reg}/bb"], reset=_pull_reset,
             victim="registry", registry=True, pulls=True),
 ]  # fmt: skip
-TRIALS = -(-faults.trials(56) // len(OPS))  # per class, rounded up
+TRIALS = -(-faults.trials(210) // len(OPS))  # per class, rounded up
 
 
 @pytest.fixture
