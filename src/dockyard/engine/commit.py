@@ -37,10 +37,12 @@ from typing import TYPE_CHECKING, BinaryIO, cast
 
 from dockyard._util import rfc3339
 from dockyard.archive.create import changed_members, write_members
+from dockyard.engine.fsaccess import drop_stubs
 from dockyard.engine.inspect import config_env, entrypoint_and_cmd
 from dockyard.errors import Conflict, DockyardError, InvalidArgument, NotFound
 from dockyard.image.changes import apply_changes
 from dockyard.image.register import register
+from dockyard.image.unpack import adopt
 from dockyard.monitor import state as run_state
 from dockyard.oci import mediatype
 from dockyard.oci.containerconfig import ContainerConfig as ImageDefaults
@@ -53,6 +55,7 @@ from dockyard.oci.reference import parse_reference
 if TYPE_CHECKING:
     from dockyard.engine.container import ContainerConfig
     from dockyard.engine.containers import Containers
+    from dockyard.engine.fsdiff import Change
     from dockyard.engine.store import Container
     from dockyard.image.store import ImageStore, Operation
     from dockyard.metadata import ImageRecord
@@ -138,13 +141,20 @@ def child_image(
         parent_config, manifest = store.config(parent), store.manifest(parent)
         layers, docker = manifest.layers, manifest.media_type == mediatype.DOCKER_MANIFEST
     with store.operation() as op:
-        layer = (
-            _write_layer(engine, container, op, docker=docker, epoch=epoch) if container else None
-        )
+        layer, changes = None, None
+        if container is not None:
+            # The step's container is done: its upperdir, without the mount point stubs,
+            # becomes the new layer's snapshot (no second unpack), unless the layer's mtimes
+            # are clamped (SOURCE_DATE_EPOCH) and the tree must be the tar's.
+            changes = drop_stubs(engine, container) if epoch is None else None
+            layer = _write_layer(engine, container, op, docker=docker, epoch=epoch,
+                                 changes=changes)  # fmt: skip
         config = _child_config(
             parent_config, defaults, diff_id=layer[1] if layer else None,
             created_by=created_by, author="", comment=comment, container_id="", created=epoch,
         )  # fmt: skip
+        if layer is not None and changes is not None and container is not None:
+            adopt(store, op, container.config.snapshot, list(config.rootfs.diff_ids), layer[2])
         layers = layers + ((layer[0],) if layer else ())
         return _record(store, op, config, layers, list(names), docker=docker)
 
@@ -250,13 +260,16 @@ def _write_layer(
     *,
     docker: bool,
     epoch: int | None = None,
-) -> tuple[Descriptor, Digest] | None:
-    """The container's changes as a gzip layer blob (leased by ``op``); None when none."""
+    changes: list[Change] | None = None,
+) -> tuple[Descriptor, Digest, int] | None:
+    """The container's changes (``changes``, else found now) as a gzip layer blob (leased by
+    ``op``), its diff_id and uncompressed size; None when it changed nothing."""
     from dockyard.engine.fsaccess import container_changes
     from dockyard.engine.fsdiff import ChangeKind
 
     store = engine.images
-    changes = container_changes(engine, container)
+    if changes is None:
+        changes = container_changes(engine, container)
     if not changes:
         return None
     pairs = [(os.fsencode(c.path.lstrip("/")), c.kind is ChangeKind.DELETE) for c in changes]
@@ -270,7 +283,8 @@ def _write_layer(
         os.close(fd)
     store.add_blob_for(op, digest)
     media_type = mediatype.DOCKER_LAYER_GZIP if docker else mediatype.OCI_LAYER_GZIP
-    return Descriptor(media_type=media_type, digest=digest, size=size), result.diff_id
+    desc = Descriptor(media_type=media_type, digest=digest, size=size)
+    return desc, result.diff_id, result.uncompressed_size
 
 
 def _record(

@@ -119,6 +119,53 @@ def container_changes(engine: Containers, container: Container) -> list[Change]:
     return _without_stubs(changes, container)
 
 
+def drop_stubs(engine: Containers, container: Container) -> list[Change] | None:
+    """Remove from a stopped overlay container's upperdir what :func:`container_changes`
+    leaves out: the mount point stubs and the directories copied up only to hold them (the
+    other directories keep their times). Then the upperdir holds exactly the changes that make
+    the container's layer, and can become that layer's snapshot (a build step's commit).
+
+    Returns:
+        The container's changes (:func:`container_changes`); None when it cannot be done (the
+        native copy driver, a stub that is not an added file or an empty directory): the
+        upperdir may then have lost some stubs, nothing else.
+    """
+    import os
+
+    from dockyard.engine.fsdiff import ChangeKind, changes_from_upper
+
+    snapshots = engine.images.snapshots
+    key = container.config.snapshot
+    mounts = snapshots.mounts(key)
+    if not mounts or mounts[0].type != "overlay":
+        return None
+    upper = snapshots.upper_dir(key)
+    lower = next(o for o in mounts[0].options if o.startswith("lowerdir="))
+    changes = changes_from_upper(upper, [Path(p) for p in lower[9:].split(":")])
+    kept = _without_stubs(changes, container)
+    dropped = sorted(set(changes) - set(kept), key=lambda c: -c.path.count("/"))
+    if any(c.kind is ChangeKind.DELETE for c in dropped):
+        return None
+    paths = [os.fsencode(upper) + os.fsencode(c.path) for c in dropped]
+    times = {}
+    for parent in {os.path.dirname(p) for p in paths}:
+        with contextlib.suppress(FileNotFoundError):
+            st = os.lstat(parent)
+            times[parent] = (st.st_atime_ns, st.st_mtime_ns)
+    try:
+        for path in paths:
+            if os.path.isdir(path) and not os.path.islink(path):
+                os.rmdir(path)
+            else:
+                os.unlink(path)
+    except OSError:
+        return None
+    for parent, ns in times.items():
+        with contextlib.suppress(FileNotFoundError):
+            os.utime(parent, ns=ns, follow_symlinks=False)
+    return kept
+
+
 def _without_stubs(changes: list[Change], container: Container) -> list[Change]:
     from dockyard.engine.fsdiff import ChangeKind
 

@@ -63,6 +63,36 @@ def unpack(
     return size
 
 
+def adopt(store: ImageStore, op: Operation, key: str, diff_ids: list[Digest], size: int) -> bool:
+    """Make the active snapshot ``key`` the snapshot of the last of ``diff_ids`` (whose layer
+    was just written from it), instead of unpacking that layer again: a build step's
+    container becomes its layer. ``key`` must hold exactly that layer's tree (overlay
+    format), on the snapshot of the layers before it. False (nothing done) when that layer is
+    unpacked already.
+    """
+    chains = chain_ids(diff_ids)
+    name, parent = str(chains[-1]), (str(chains[-2]) if len(chains) > 1 else None)
+    store.db.lease_add(op.lease, "snapshot", name)
+    if store.db.get_layer(name) is not None or store.snapshots.exists(name):
+        return False
+    try:
+        store.snapshots.commit(name, key, labels={})
+    except AlreadyExists:  # another build made the same layer meanwhile
+        return False
+    op.new_snapshots.append(name)
+    store.db.put_layer(_record(name, diff_ids[-1], parent, size, store))
+    return True
+
+
+def _record(
+    name: str, diff_id: Digest, parent: str | None, size: int, store: ImageStore
+) -> LayerRecord:
+    return LayerRecord(
+        chain_id=name, diff_id=str(diff_id), parent=parent, size=size,
+        snapshotter=store.snapshots.name,
+    )  # fmt: skip
+
+
 def _apply(
     store: ImageStore,
     op: Operation,
@@ -96,12 +126,6 @@ def _apply(
         if store.snapshots.exists(key):
             store.snapshots.remove(key)
         raise
-    record = LayerRecord(
-        chain_id=name,
-        diff_id=str(diff_id),
-        parent=parent,
-        size=result.uncompressed_size,
-        snapshotter=store.snapshots.name,
-    )
+    record = _record(name, diff_id, parent, result.uncompressed_size, store)
     store.db.put_layer(record)
     return record
