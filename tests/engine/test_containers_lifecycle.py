@@ -140,9 +140,13 @@ def test_rm_rename_wait(box: Box) -> None:
     assert box("inspect", "first", check=False).returncode == 1
     box("rm", "-f", "second")
     assert box.ids() == []
-    box.run_d("--name", "waited", "busybox", "sh", "-c", "sleep 0.3; exit 6")
+    waited = box.run_d("--name", "waited", "busybox", "sh", "-c", "sleep 0.3; exit 6")
+    assert (box.runroot / "attach" / f"{waited}.sock").exists()
     assert box.out("wait", "waited") == "6"
     assert box.out("wait", "waited") == "6"  # again, once stopped
+    # the monitor took its attach socket with it: nothing for `system check` to find
+    assert not (box.runroot / "attach" / f"{waited}.sock").exists()
+    assert box.out("system", "check").endswith("ok: no problems found")
 
 
 def test_logs(box: Box) -> None:

@@ -101,7 +101,7 @@ def launch(req: SpawnRequest) -> dict[str, object]:
         "client_removes": req.client_removes, "remove_argv": list(req.remove_argv),
         "tty": req.tty, "stdin": req.stdin, "oom_file": "", "cgroup_dirs": [],
         "own_network": req.own_network, "network_sockets": list(req.network_sockets),
-        "network_message": req.network_message.decode(),
+        "network_message": req.network_message.decode(), "attach": str(req.attach_path),
     }  # fmt: skip
     if req.own_runtime:
         pid, fds = _start_own(req, store, cfg)
