@@ -9,6 +9,7 @@ import hashlib
 import io
 import json
 import lzma
+import os
 import subprocess
 import tarfile
 from collections.abc import Iterator
@@ -399,3 +400,33 @@ def test_secrets_are_mounted_but_never_kept(box: DockyardRunner, tmp_path: Path)
     assert again.count("CACHED") == 3, again
     missing = box("build", str(tmp_path), check=False)
     assert missing.returncode == 1 and b"secret api is required but was not given" in missing.stderr
+
+
+def test_copy_keeps_kinds_modes_links_and_times(box: DockyardRunner, tmp_path: Path) -> None:
+    """COPY of symlinks, a hardlinked pair, modes and an old mtime; ``--chmod`` and
+    ``--chown`` (numeric) change every copied entry but a symlink's mode."""
+    ctx = tmp_path / "ctx"
+    (ctx / "src" / "sub").mkdir(parents=True)
+    (ctx / "src" / "run.sh").write_text("#!/bin/sh\n")
+    (ctx / "src" / "run.sh").chmod(0o755)
+    (ctx / "src" / "sub").chmod(0o711)
+    (ctx / "src" / "a").write_text("a\n")
+    os.link(ctx / "src" / "a", ctx / "src" / "b")
+    (ctx / "src" / "lnk").symlink_to("a")
+    os.utime(ctx / "src" / "a", (1_000_000_000, 1_000_000_000))
+    fmt = "%n %F %a %u:%g %h %Y"
+    _build(
+        box, ctx, "FROM busybox\nCOPY src/ /plain/\nCOPY --chown=12:34 --chmod=600 src/ /owned/\n"
+    )
+    show = box.out("run", "--rm", "feat", "sh", "-c",
+                   f"cd /plain && stat -c '{fmt}' a b lnk run.sh sub; readlink lnk; "
+                   f"cd /owned && stat -c '%n %a %u:%g' a lnk run.sh sub").splitlines()  # fmt: skip
+    assert show[:6] == [
+        "a regular file 644 0:0 2 1000000000",
+        "b regular file 644 0:0 2 1000000000",
+        f"lnk symbolic link 777 0:0 1 {show[2].split()[-1]}",
+        f"run.sh regular file 755 0:0 1 {show[3].split()[-1]}",
+        f"sub directory 711 0:0 2 {show[4].split()[-1]}",
+        "a",
+    ]
+    assert show[6:] == ["a 600 12:34", "lnk 777 12:34", "run.sh 600 12:34", "sub 600 12:34"]

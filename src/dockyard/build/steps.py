@@ -16,17 +16,20 @@ import io
 import json
 import os
 import posixpath
-import tarfile
+import stat
 from collections.abc import Collection, Iterator, Mapping
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from dockyard._util.numbers import is_uint
+from dockyard.archive.tarformat import END_OF_ARCHIVE, Member, MemberKind, encode_member, padded
 from dockyard.build.dockerfile import instructions as ins
 from dockyard.errors import DockyardError, InvalidArgument, NotFound, Unsupported
 
 if TYPE_CHECKING:
     from pathlib import Path
 
+    from dockyard.archive.tarformat import MemberKind
     from dockyard.build.builder import BuildOptions, Progress
     from dockyard.build.context import BuildContext
     from dockyard.build.dockerfile.stages import Step
@@ -315,6 +318,14 @@ def _under(path: str, base: str) -> str:
     return path[len(base) + 1 :] if base and path.startswith(base + "/") else path
 
 
+@dataclass(frozen=True, slots=True)
+class _Archive:
+    """A tar of what a COPY/ADD copies from the context, and its member names."""
+
+    data: bytes
+    names: tuple[str, ...]
+
+
 def _context_archive(
     instr: ins.Copy | ins.Add,
     context: BuildContext,
@@ -322,54 +333,94 @@ def _context_archive(
     *,
     skip: set[str],
     downloads: Mapping[str, Download],
-) -> bytes | None:
+) -> _Archive | None:
     """The :func:`selected` context files, the downloaded ones (mode 0600 unless
-    ``--chmod``) and heredoc contents as a tar; None when there is nothing in it."""
-    buf = io.BytesIO()
+    ``--chmod``) and heredoc contents as a tar (owner 0:0, whole-second mtimes, a second name
+    of a file as a hardlink); None when there is nothing in it."""
+    tar = _TarBuilder()
     _, mode = _owner(instr)
     into_dir = dest.endswith("/") or len(instr.sources) + len(instr.contents) > 1
-    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
-        for path, name in selected(instr, context, dest, skip=skip):
-            _add(tar, context.root / path if path else context.root, name, mode)
-        for source in instr.sources:
-            if source in downloads:
-                got = downloads[source]
-                name = got.name if into_dir else posixpath.basename(dest)
-                _add(tar, got.path, name, mode if mode is not None else 0o600, got.mtime)
-        for content in instr.contents:
-            data = content.data.encode()
-            info = tarfile.TarInfo(
-                posixpath.basename(content.path) if into_dir else posixpath.basename(dest)
-            )
-            info.size, info.mode = len(data), mode if mode is not None else 0o644
-            tar.addfile(info, io.BytesIO(data))
-        empty = not tar.getmembers()
-    return None if empty else buf.getvalue()
+    for path, name in selected(instr, context, dest, skip=skip):
+        tar.add(context.root / path if path else context.root, name, mode)
+    for source in instr.sources:
+        if source in downloads:
+            got = downloads[source]
+            name = got.name if into_dir else posixpath.basename(dest)
+            tar.add(got.path, name, mode if mode is not None else 0o600, got.mtime)
+    for content in instr.contents:
+        name = posixpath.basename(content.path) if into_dir else posixpath.basename(dest)
+        tar.add_data(name, content.data.encode(), mode if mode is not None else 0o644)
+    return tar.archive()
 
 
-def _add(
-    tar: tarfile.TarFile, path: os.PathLike[str], name: str, mode: int | None,
-    mtime: float | None = None,
-) -> None:  # fmt: skip
-    info = tar.gettarinfo(os.fspath(path), arcname=name)
-    info.uid = info.gid = 0
-    if mtime is not None:
-        info.mtime = mtime
-    info.uname = info.gname = ""
-    if mode is not None and not info.issym():
-        info.mode = mode
-    if info.isfile():
-        with open(path, "rb") as f:
-            tar.addfile(info, f)
-    else:
-        tar.addfile(info)
+_KINDS = {
+    stat.S_IFREG: MemberKind.FILE, stat.S_IFDIR: MemberKind.DIR, stat.S_IFLNK: MemberKind.SYMLINK,
+    stat.S_IFCHR: MemberKind.CHAR, stat.S_IFBLK: MemberKind.BLOCK, stat.S_IFIFO: MemberKind.FIFO,
+}  # fmt: skip
+
+
+class _TarBuilder:
+    """A tar in memory, built with dockyard's own encoder (``tarfile`` took ~0.1 ms a member
+    to make its PAX headers: a tenth of a second for a COPY of 1,000 files)."""
+
+    def __init__(self) -> None:
+        self.data = bytearray()
+        self.names: list[str] = []
+        self._links: dict[tuple[int, int], bytes] = {}
+
+    def add(self, path: os.PathLike[str], name: str, mode: int | None,
+            mtime: float | None = None) -> None:  # fmt: skip
+        st = os.lstat(path)
+        if stat.S_IFMT(st.st_mode) not in _KINDS:
+            return  # a socket: not archived (as GNU tar)
+        kind = _KINDS[stat.S_IFMT(st.st_mode)]
+        tar_name = os.fsencode(name)
+        linkname = b""
+        if kind is MemberKind.FILE and st.st_nlink > 1:
+            linkname = self._links.setdefault((st.st_dev, st.st_ino), tar_name)
+            if linkname != tar_name:
+                kind = MemberKind.HARDLINK
+            else:
+                linkname = b""
+        if kind is MemberKind.SYMLINK:
+            linkname = os.fsencode(os.readlink(path))
+        data = b""
+        if kind is MemberKind.FILE:
+            with open(path, "rb") as f:
+                data = f.read()
+        device = kind in (MemberKind.CHAR, MemberKind.BLOCK)
+        if mode is None or kind is MemberKind.SYMLINK:
+            mode = stat.S_IMODE(st.st_mode)
+        member = Member(
+            name=tar_name, kind=kind, mode=mode,
+            size=len(data), linkname=linkname,
+            mtime=int(mtime) if mtime is not None else st.st_mtime_ns // 1_000_000_000,
+            devmajor=os.major(st.st_rdev) if device else 0,
+            devminor=os.minor(st.st_rdev) if device else 0,
+        )  # fmt: skip
+        self._append(member, data, name)
+
+    def add_data(self, name: str, data: bytes, mode: int) -> None:
+        member = Member(name=os.fsencode(name), kind=MemberKind.FILE, mode=mode, size=len(data))
+        self._append(member, data, name)
+
+    def _append(self, member: Member, data: bytes, name: str) -> None:
+        self.data += encode_member(member)
+        self.data += data
+        self.data += bytes(padded(len(data)) - len(data))
+        self.names.append(name)
+
+    def archive(self) -> _Archive | None:
+        if not self.names:
+            return None
+        return _Archive(bytes(self.data + END_OF_ARCHIVE), tuple(self.names))
 
 
 def _extract(
     engine: Containers,
     target: Container,
     instr: ins.Copy | ins.Add,
-    archive: bytes | None,
+    archive: _Archive | None,
     dest: str,
     unpack: list[Path],
 ) -> None:
@@ -386,10 +437,10 @@ def _extract(
     with container_root(engine, target, with_volumes=False) as root:
         if archive is not None:
             os.close(_mkdir_in(root, into or "/"))
-            copy_in(root, into.rstrip("/") + "/" if into != "/" else "/", io.BytesIO(archive),
-                    archive=True)  # fmt: skip
+            copy_in(root, into.rstrip("/") + "/" if into != "/" else "/",
+                    io.BytesIO(archive.data), archive=True)  # fmt: skip
             if instr.chown:
-                _chown(root, instr.chown, archive, into)
+                _chown(root, instr.chown, archive.names, into)
         for path in unpack:
             _unpack(root, path, dest)
 
@@ -405,7 +456,7 @@ def _unpack(root: Path, archive: Path, dest: str) -> None:
         copy_in(root, dest.rstrip("/") + "/" if dest != "/" else "/", stream, archive=True)
 
 
-def _chown(root: os.PathLike[str], spec: str, archive: bytes, into: str) -> None:
+def _chown(root: os.PathLike[str], spec: str, names: Collection[str], into: str) -> None:
     """``--chown``: the copied entries get the user and group (names from the image)."""
     from pathlib import Path
 
@@ -421,13 +472,14 @@ def _chown(root: os.PathLike[str], spec: str, archive: bytes, into: str) -> None
     ids = (owner.uid, owner.gid) if owner else (int(uid), int(gid or uid))
     root_fd = os.open(root, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
-        with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
-            for name in tar.getnames():
-                fd = secure_join(root_fd, posixpath.join(into, name))
-                try:
-                    os.chown(f"/proc/self/fd/{fd}", *ids, follow_symlinks=False)
-                finally:
-                    os.close(fd)
+        for name in names:
+            # the entry itself (a symlink too, as docker), in its directory resolved in the root
+            parent, leaf = posixpath.split(posixpath.join(into, name).rstrip("/"))
+            fd = secure_join(root_fd, parent or "/")
+            try:
+                os.chown(leaf, *ids, dir_fd=fd, follow_symlinks=False)
+            finally:
+                os.close(fd)
     finally:
         os.close(root_fd)
 
