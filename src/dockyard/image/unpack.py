@@ -63,25 +63,24 @@ def unpack(
     return size
 
 
-def adopt(store: ImageStore, op: Operation, key: str, diff_ids: list[Digest], size: int) -> bool:
+def adopt(store: ImageStore, op: Operation, key: str, diff_ids: list[Digest], size: int) -> None:
     """Make the active snapshot ``key`` the snapshot of the last of ``diff_ids`` (whose layer
     was just written from it), instead of unpacking that layer again: a build step's
     container becomes its layer. ``key`` must hold exactly that layer's tree (overlay
-    format), on the snapshot of the layers before it. False (nothing done) when that layer is
-    unpacked already.
+    format), on the snapshot of the layers before it. Nothing happens when that layer is
+    unpacked already (``key`` then goes with its container).
     """
     chains = chain_ids(diff_ids)
     name, parent = str(chains[-1]), (str(chains[-2]) if len(chains) > 1 else None)
     store.db.lease_add(op.lease, "snapshot", name)
     if store.db.get_layer(name) is not None or store.snapshots.exists(name):
-        return False
+        return
     try:
         store.snapshots.commit(name, key, labels={})
     except AlreadyExists:  # another build made the same layer meanwhile
-        return False
+        return
     op.new_snapshots.append(name)
     store.db.put_layer(_record(name, diff_ids[-1], parent, size, store))
-    return True
 
 
 def _record(
