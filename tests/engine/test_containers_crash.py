@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import random
+import signal
 import subprocess
 import time
 from pathlib import Path
@@ -48,7 +49,7 @@ def test_kill_9_of_the_cli_leaves_a_consistent_state(
 ) -> None:
     dockyard("import", str(busybox_tar), "busybox")
     rng = random.Random(SEED)
-    named = 0  # trials whose kill left something half-done that `system check` named
+    landed = 0  # trials whose kill came while the command still ran
     try:
         for trial in range(TRIALS):
             name = f"c{trial}"
@@ -68,11 +69,10 @@ def test_kill_9_of_the_cli_leaves_a_consistent_state(
             )
             time.sleep(rng.uniform(0.0, 0.4))
             proc.kill()
-            proc.wait()
+            landed += proc.wait() == -signal.SIGKILL
             check = dockyard("system", "check", check=False)
             assert check.returncode in (0, 1), check.stderr.decode()
             assert b"Traceback" not in check.stderr, (verb, trial, check.stderr.decode())
-            named += check.returncode
             _cleanup(dockyard)
             final = dockyard("system", "check", check=False)
             assert final.returncode == 0, (verb, trial, final.stdout.decode())
@@ -82,6 +82,6 @@ def test_kill_9_of_the_cli_leaves_a_consistent_state(
         while _monitors(dockyard.root) and time.monotonic() < deadline:
             time.sleep(0.05)
         assert _monitors(dockyard.root) == []
-        assert named > 0, "no kill landed mid-command: the trials prove nothing"
+        assert landed > TRIALS // 4, f"{landed} kills landed mid-command: the trials prove little"
     finally:
         _cleanup(dockyard)
