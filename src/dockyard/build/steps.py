@@ -29,7 +29,6 @@ from dockyard.errors import DockyardError, InvalidArgument, NotFound, Unsupporte
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from dockyard.archive.tarformat import MemberKind
     from dockyard.build.builder import BuildOptions, Progress
     from dockyard.build.context import BuildContext
     from dockyard.build.dockerfile.stages import Step

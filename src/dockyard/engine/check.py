@@ -38,20 +38,12 @@ BUILD_OWNER = "dockyard.build.owner"  # label of a build step's container: "<pid
 def build_owner() -> str:
     """This process as a build step container's owner (the pid and its start time, so that a
     reused pid is not taken for the build)."""
-    return f"{os.getpid()}:{_started(os.getpid())}"
-
-
-def _started(pid: int) -> str:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return ""
-    return stat.rsplit(")", 1)[1].split()[19]  # field 22, starttime
+    return f"{os.getpid()}:{run_state.process_start(os.getpid())}"
 
 
 def _owner_gone(owner: str) -> bool:
     pid, _, started = owner.partition(":")
-    return not is_uint(pid) or _started(int(pid)) != started
+    return not (is_uint(pid) and is_uint(started) and run_state.alive(int(pid), int(started)))
 
 
 def check_containers(engine: Containers, *, repair: bool = False) -> list[Finding]:

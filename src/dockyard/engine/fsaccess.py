@@ -105,18 +105,29 @@ def container_changes(engine: Containers, container: Container) -> list[Change]:
     hidden init layer)."""
     from dockyard.engine.fsdiff import changes_between, changes_from_upper
 
-    snapshots = engine.images.snapshots
-    key = container.config.snapshot
-    mounts = snapshots.mounts(key)
-    upper = snapshots.upper_dir(key)
-    if mounts and mounts[0].type == "overlay":
-        lower = next(o for o in mounts[0].options if o.startswith("lowerdir="))
-        changes = changes_from_upper(upper, [Path(p) for p in lower[9:].split(":")])
-    else:
+    changes = _overlay_changes(engine, container)
+    if changes is None:  # the native copy driver: the tree against its parent's
+        snapshots = engine.images.snapshots
+        key = container.config.snapshot
+        upper = snapshots.upper_dir(key)
         parent = snapshots.stat(key).parent
         base = snapshots.upper_dir(parent) if parent else None
         changes = changes_between(base, upper) if base else changes_from_upper(upper, [])
     return _without_stubs(changes, container)
+
+
+def _overlay_changes(engine: Containers, container: Container) -> list[Change] | None:
+    """The changes in an overlay container's upperdir (stubs included); None for another
+    driver."""
+    from dockyard.engine.fsdiff import changes_from_upper
+
+    snapshots = engine.images.snapshots
+    key = container.config.snapshot
+    mounts = snapshots.mounts(key)
+    if not mounts or mounts[0].type != "overlay":
+        return None
+    lower = next(o for o in mounts[0].options if o.startswith("lowerdir="))
+    return changes_from_upper(snapshots.upper_dir(key), [Path(p) for p in lower[9:].split(":")])
 
 
 def drop_stubs(engine: Containers, container: Container) -> list[Change] | None:
@@ -132,22 +143,18 @@ def drop_stubs(engine: Containers, container: Container) -> list[Change] | None:
     """
     import os
 
-    from dockyard.engine.fsdiff import ChangeKind, changes_from_upper
+    from dockyard.engine.fsdiff import ChangeKind
 
-    snapshots = engine.images.snapshots
-    key = container.config.snapshot
-    mounts = snapshots.mounts(key)
-    if not mounts or mounts[0].type != "overlay":
+    changes = _overlay_changes(engine, container)
+    if changes is None:
         return None
-    upper = snapshots.upper_dir(key)
-    lower = next(o for o in mounts[0].options if o.startswith("lowerdir="))
-    changes = changes_from_upper(upper, [Path(p) for p in lower[9:].split(":")])
+    upper = engine.images.snapshots.upper_dir(container.config.snapshot)
     kept = _without_stubs(changes, container)
     dropped = sorted(set(changes) - set(kept), key=lambda c: -c.path.count("/"))
     if any(c.kind is ChangeKind.DELETE for c in dropped):
         return None
     paths = [os.fsencode(upper) + os.fsencode(c.path) for c in dropped]
-    times = {}
+    times: dict[bytes, tuple[int, int]] = {}
     for parent in {os.path.dirname(p) for p in paths}:
         with contextlib.suppress(FileNotFoundError):
             st = os.lstat(parent)

@@ -45,8 +45,7 @@ def finish(m: Monitor) -> bool:
             policy, max_retries, code, int(st.restart_count), bool(st.stopped_by_user)
         )
         if not restart:  # before "exited" is saved: a `start` right after finds it released
-            notify_networks(m.cfg)
-            release_attach(m.cfg)
+            release(m.cfg)
         st.exit_code, st.oom_killed, st.pid = code, oom, 0
         st.finished_at = state.now_rfc3339()
         st.transition(state.RESTARTING if restart else state.EXITED)
@@ -66,15 +65,13 @@ def _restart(m: Monitor) -> bool:
 
     with state.Locked(m.dir) as st:
         if st.stopped_by_user or st.status != state.RESTARTING:
-            notify_networks(m.cfg)
-            release_attach(m.cfg)
+            release(m.cfg)
             st.transition(state.EXITED)  # stopped (or removed) while we waited
             return False
         try:
             pid, fds = relaunch.relaunch(m.cfg, _loopback if m.cfg.get("own_network") else None)
         except OSError as err:
-            notify_networks(m.cfg)
-            release_attach(m.cfg)
+            release(m.cfg)
             st.error = f"restart failed: {err}"
             st.transition(state.EXITED)
             return False
@@ -92,10 +89,11 @@ def _restart(m: Monitor) -> bool:
     return True
 
 
-def release_attach(cfg: dict[str, object]) -> None:
-    """Remove the attach socket's file once the container is done (under the container's lock,
-    so a ``start`` that binds a new one cannot come between); connected clients keep their
-    connections."""
+def release(cfg: dict[str, object]) -> None:
+    """The container is done for good (called under its lock, before ``exited`` is saved, so
+    a ``start`` right after finds everything released): its networks are told, and the attach
+    socket's file goes (connected clients keep their connections; a new start binds anew)."""
+    notify_networks(cfg)
     path = str(cfg.get("attach") or "")
     if path:
         try:  # noqa: SIM105 - contextlib is an import the monitor does without

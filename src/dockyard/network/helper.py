@@ -65,7 +65,7 @@ class Helper:
         except errors.DockyardError as err:  # local traffic works; routed traffic may not
             print(f"network {self.network.name}: {err}", file=sys.stderr, flush=True)
         for ep in self.store.endpoints(network_id=self.network.id):
-            if not ep.veth or plumbing.link_index(self.ipr, ep.veth) is None:
+            if not ep.veth or plumbing.link_index(ep.veth) is None:
                 self.store.release(self.network.id, ep.container_id)  # its container is gone
                 continue
             with contextlib.suppress(errors.DockyardError):

@@ -34,12 +34,11 @@ def open_netlink() -> IPRoute:
     return IPRoute()
 
 
-def link_index(ipr: IPRoute, name: str) -> int | None:
-    """The index of the link ``name`` in the calling thread's network namespace (that of
-    ``ipr``), or None. Not ``ipr.link_lookup``: every pyroute2 (0.9) ``get`` that finds a link
-    leaves ~1.6 KB behind, and the helper asks several times per container (a 1,000-container
-    soak grew it by 10 MB)."""
-    del ipr  # same namespace: the kernel's ioctl answers without a netlink round trip
+def link_index(name: str) -> int | None:
+    """The index of the link ``name`` in the calling thread's network namespace, or None. Not
+    pyroute2's ``link_lookup``: every (0.9) ``get`` that finds a link leaves ~1.6 KB behind,
+    and the helper asks several times per container (a 1,000-container soak grew it by 10 MB).
+    """
     try:
         return socket.if_nametoindex(name)
     except OSError:
@@ -48,10 +47,10 @@ def link_index(ipr: IPRoute, name: str) -> int | None:
 
 def ensure_bridge(ipr: IPRoute, network: Network) -> int:
     """Create the bridge (if missing) with the gateway address, up; returns its index."""
-    index = link_index(ipr, network.bridge)
+    index = link_index(network.bridge)
     if index is None:
         ipr.link("add", ifname=network.bridge, kind="bridge")
-        index = link_index(ipr, network.bridge)
+        index = link_index(network.bridge)
         assert index is not None
     have = {a.get("address") for a in ipr.addr("dump", index=index)}
     if network.gateway not in have:
@@ -72,7 +71,7 @@ def loopback_forwarding(network: Network, sysctl: Path = Path("/proc/sys")) -> b
 
 def delete_link(ipr: IPRoute, name: str) -> bool:
     """Delete the link ``name``; False when there was none."""
-    index = link_index(ipr, name)
+    index = link_index(name)
     if index is None:
         return False
     try:
@@ -107,7 +106,7 @@ def attach(
     fd = os.open(netns, os.O_RDONLY | os.O_CLOEXEC)
     try:
         ipr.link("add", ifname=veth, kind="veth", peer={"ifname": ifname, "net_ns_fd": fd})
-        index = link_index(ipr, veth)
+        index = link_index(veth)
         assert index is not None
         ipr.link("set", index=index, master=bridge)
         ipr.brport("set", index=index, hairpin_mode=1)
@@ -125,14 +124,14 @@ def attach(
 
 def _configure_inside(ifname: str, ip: str, prefixlen: int, mac: str, gateway: str) -> None:
     with IPRoute() as inner:
-        index = link_index(inner, ifname)
+        index = link_index(ifname)
         if index is None:
             raise OSError(errno.ENODEV, f"{ifname} did not appear in the container's namespace")
         if mac:
             inner.link("set", index=index, address=mac)
         inner.addr("add", index=index, address=ip, prefixlen=prefixlen)
         inner.link("set", index=index, state="up")
-        lo = link_index(inner, "lo")
+        lo = link_index("lo")
         if lo is not None:
             inner.link("set", index=lo, state="up")
         if gateway:
