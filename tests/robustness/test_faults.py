@@ -28,7 +28,10 @@ pytestmark = [pytest.mark.root, pytest.mark.overlay, pytest.mark.cgroup, pytest.
 
 MARK = "31337"  # in every command the trials' containers and build steps run
 SERVE = f"trap 'exit 0' TERM; sleep {MARK} & wait"  # stops at once on SIGTERM
-DOCKERFILE = f"FROM bb\nRUN sleep 0.{MARK} && date +%N > /stamp\nRUN echo two > /two\n"
+DOCKERFILE = (
+    f"FROM bb\nRUN --mount=from=bb,source=/bin,target=/b sleep 0.{MARK} && date +%N > /stamp\n"
+    "RUN echo two > /two\n"
+)
 
 
 @dataclass

@@ -271,7 +271,9 @@ def _run_step(
     from dockyard.build import steps
 
     if isinstance(instr, ins.Run):
-        image = steps.run(engine, state.image, state.config, step, progress, options, run.context)
+        sources = steps.source_images(engine, step, run.results, options.find_image)
+        image = steps.run(engine, state.image, state.config, step, progress, options, run.context,
+                          sources)  # fmt: skip
     elif isinstance(instr, ins.Copy | ins.Add):
         image = steps.copy(
             engine, state.image, state.config, step, run.results, run.context, options,
@@ -300,12 +302,12 @@ def _explain(
     instr = step.instruction
     files: dict[str, str] = {}
     source = ""
-    if isinstance(instr, ins.Copy) and instr.from_:
+    if step.sources:  # COPY --from, RUN --mount from=
         from dockyard.build import steps
 
-        image = steps.from_image(run.engine, step, run.results)
-        source = image.id if image is not None else "scratch"
-    else:
+        images = steps.source_images(run.engine, step, run.results, run.options.find_image)
+        source = ",".join(i.id if i is not None else "scratch" for i in images)
+    if not (isinstance(instr, ins.Copy) and instr.from_):
         files = _selected_files(instr, run.context)
     inputs = StepInputs(
         parent=state.image.id if state.image is not None else "scratch",
@@ -330,7 +332,8 @@ def _selected_files(instr: ins.Instruction, context: BuildContext) -> dict[str, 
         sources = steps.local_sources(instr)
         files = {f"<<{c.path}": hashlib.sha256(c.data.encode()).hexdigest() for c in instr.contents}
     elif isinstance(instr, ins.Run):
-        sources = [m.source or "." for m in instr.mounts if m.type is ins.MountType.BIND]
+        sources = [m.source or "." for m in instr.mounts
+                   if m.type is ins.MountType.BIND and not m.from_]  # fmt: skip
         files = {}
     else:
         return {}
@@ -369,18 +372,19 @@ def _content_key(run: _Build, step: Step) -> str:
     (from the context, or downloaded for ``ADD URL``) or the source stage's image."""
     engine, results, context = run.engine, run.results, run.context
     instr = step.instruction
+    from dockyard.build import steps
+
+    ids = [i.id if i is not None else "scratch"
+           for i in steps.source_images(engine, step, results, run.options.find_image)]  # fmt: skip
     if isinstance(instr, ins.Run):
         from dockyard.build.runsetup import mounts_key
 
-        return mounts_key(instr, context)
+        return mounts_key(instr, context, ids)
     if not isinstance(instr, ins.Copy | ins.Add):
         return ""
-    from dockyard.build import steps
-
     steps.check_supported(instr)
     if isinstance(instr, ins.Copy) and instr.from_:
-        image = steps.from_image(engine, step, results)
-        return f"from:{image.id if image is not None else 'scratch'}"
+        return f"from:{ids[0]}"
     contents = [hashlib.sha256(c.data.encode()).hexdigest() for c in instr.contents]
     contents += _downloaded(run, instr)
     if instr.exclude or (isinstance(instr, ins.Copy) and instr.parents):

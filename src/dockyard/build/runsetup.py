@@ -14,11 +14,14 @@ Mounts (``RUN --mount``):
 
 - ``type=cache``: a directory kept between builds, ``<build dir>/cache-mounts/<sha256 of id>``
   (the id defaults to the target), created with ``mode``/``uid``/``gid`` (0755, 0:0), mounted
-  read-write. ``from=`` (a seeded cache) is unsupported.
+  read-write. With ``from=`` the cache is seeded, on first use, with a copy of ``source`` in
+  that stage or image (and keyed by them too).
 - ``type=tmpfs``: an empty tmpfs (``size=`` honoured).
-- ``type=bind`` from the build context (no ``from=``): the context path ``source`` (default:
-  the context root), read-only; ``rw`` and ``from=`` are unsupported.
-- ``type=secret`` and ``type=ssh``: unsupported.
+- ``type=bind``: the path ``source`` of the build context (default: its root), or of the
+  stage or image ``from=`` names (default: its ``/``; symlinks resolved inside it), read-only;
+  with ``rw`` writable through a throwaway layer (the writes are discarded, as in BuildKit).
+  Trees and layers: :mod:`dockyard.build.views`.
+- ``type=secret``: :mod:`dockyard.build.secrets`; ``type=ssh``: unsupported.
 A relative target is under the step's working directory.
 """
 
@@ -29,16 +32,20 @@ import hashlib
 import os
 import posixpath
 import re
-from collections.abc import Iterator, Mapping
+import shutil
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from dockyard.build.dockerfile import instructions as ins
+from dockyard.build.views import path_in
 from dockyard.errors import InvalidArgument, NotFound, Unsupported
 
 if TYPE_CHECKING:
     from dockyard.build.context import BuildContext
+    from dockyard.build.views import StepMounts
     from dockyard.engine.options import BindMount
+    from dockyard.metadata import ImageRecord
 
 PIPES_DIR = "/dev/pipes"
 _HEREDOC_ONLY = re.compile(r"^<<(-?)\s*(['\"]?)([^<'\"\s]+)\2\s*$")
@@ -77,14 +84,20 @@ def mounts(
     workdir: str,
     context: BuildContext,
     build_dir: Path,
+    trees: StepMounts,
+    sources: Sequence[ImageRecord | None] = (),
     secrets: Mapping[str, bytes] | None = None,
     secrets_at: Path | None = None,
 ) -> tuple[tuple[BindMount, ...], dict[str, str]]:
     """The bind and tmpfs mounts of ``instr``'s ``--mount`` flags (cache directories made,
-    secrets written into ``secrets_at``: see :mod:`dockyard.build.secrets`).
+    secrets written into ``secrets_at``: see :mod:`dockyard.build.secrets`; trees of other
+    stages and writable layers mounted by ``trees``).
+
+    Args:
+        sources: the images of the mounts with ``from=``, in their order (None: scratch).
 
     Raises:
-        Unsupported: ssh mounts, ``from=``, a read-write bind (named).
+        Unsupported: ssh mounts (named).
         InvalidArgument, NotFound: a bind source outside the context or missing; a
             ``required`` secret not given.
     """
@@ -93,23 +106,25 @@ def mounts(
     where = f"RUN at line {instr.node.position.line}"
     binds: list[BindMount] = []
     tmpfs: dict[str, str] = {}
+    images = iter(sources)
     for m in instr.mounts:
         target = posixpath.normpath(posixpath.join(workdir or "/", m.target))
+        image = next(images) if m.from_ else None
         if m.type is ins.MountType.CACHE:
-            if m.from_:
-                raise Unsupported(f"{where}: --mount=type=cache,from= is not supported yet",
-                                  hint="drop from=; the cache starts empty")  # fmt: skip
-            binds.append(BindMount(source=str(cache_dir(build_dir, m)), destination=target))
+            seed = (image, trees) if m.from_ else None
+            path = cache_dir(build_dir, m, seed, where=where)
+            binds.append(BindMount(source=str(path), destination=target))
         elif m.type is ins.MountType.TMPFS:
             tmpfs[target] = "exec" + (f",size={m.size}" if m.size else "")
         elif m.type is ins.MountType.BIND:
-            binds.append(_context_bind(m, target, context, where))
+            source = _bind_source(m, image, context, trees, where)
+            binds.append(BindMount(source=str(source), destination=target, readonly=m.readonly))
         elif m.type is ins.MountType.SECRET:
             binds += _secret_bind(m, target, secrets or {}, secrets_at, where)
         else:
             raise Unsupported(
-                f"{where}: --mount=type={m.type} is not supported by dockyard's builder yet",
-                hint="pass what the command needs with COPY (and remove it in the same RUN)",
+                f"{where}: --mount=type={m.type} is not supported by dockyard's builder",
+                hint="pass what the command needs as a secret mount (--mount=type=secret)",
             )
     return tuple(binds), tmpfs
 
@@ -132,42 +147,71 @@ def _secret_bind(
     return [BindMount(source=str(path), destination=target, readonly=True)]
 
 
-def cache_dir(build_dir: Path, mount: ins.Mount) -> Path:
-    """The persistent directory of a cache mount (made on first use with its mode/owner)."""
+def cache_dir(
+    build_dir: Path,
+    mount: ins.Mount,
+    seed: tuple[ImageRecord | None, StepMounts] | None = None,
+    *,
+    where: str = "RUN",
+) -> Path:
+    """The persistent directory of a cache mount (made on first use with its mode/owner).
+
+    With ``seed`` (``from=``: the image and the step's trees) the cache is its own, keyed by
+    the image and ``source`` as well as the id, and starts as a copy of ``source`` in the
+    image, as BuildKit's does.
+    """
     cache_id = mount.id or mount.target
+    if seed is not None:
+        image = seed[0]
+        cache_id += f"\0{image.id if image is not None else 'scratch'}\0{mount.source or '/'}"
     path = build_dir / "cache-mounts" / hashlib.sha256(cache_id.encode()).hexdigest()[:32]
     if not path.is_dir():
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         tmp = path.with_name(path.name + ".new")
-        tmp.mkdir(exist_ok=True)
-        os.chmod(tmp, mount.mode if mount.mode is not None else 0o755)
-        os.chown(tmp, mount.uid or 0, mount.gid or 0)
+        shutil.rmtree(tmp, ignore_errors=True)  # a half-made one of an interrupted build
+        tmp.mkdir()
+        if seed is not None:
+            from dockyard.snapshot.tree import copy_tree
+
+            source = path_in(seed[1].image_tree(seed[0]), mount.source or "/", where)
+            if not source.is_dir():
+                raise InvalidArgument(
+                    f"{where}: a cache's source {mount.source} is not a directory"
+                )
+            copy_tree(source, tmp)
+        if seed is None or mount.mode is not None:
+            os.chmod(tmp, mount.mode if mount.mode is not None else 0o755)
+        if seed is None or mount.uid is not None or mount.gid is not None:
+            os.chown(tmp, mount.uid or 0, mount.gid or 0)
         os.replace(tmp, path)
     return path
 
 
-def _context_bind(m: ins.Mount, target: str, context: BuildContext, where: str) -> BindMount:
-    from dockyard.engine.options import BindMount
-
+def _bind_source(
+    m: ins.Mount, image: ImageRecord | None, context: BuildContext, trees: StepMounts, where: str
+) -> Path:
+    """The host path a bind mount shows: in the context or in the ``from=`` stage/image
+    (resolved inside it); a writable layer over it for ``rw`` (its writes are discarded)."""
     if m.from_:
-        raise Unsupported(f"{where}: --mount=type=bind,from={m.from_} is not supported yet",
-                          hint="COPY --from the stage instead")  # fmt: skip
-    if not m.readonly and "rw" in m.spec.split(","):
-        raise Unsupported(f"{where}: a read-write bind mount (rw) is not supported yet",
-                          hint="write into a cache mount or the image instead")  # fmt: skip
+        tree = trees.image_tree(image, writable=not m.readonly)
+        return path_in(tree, m.source or "/", where)
     found = context.resolve(m.source or ".", what="RUN --mount")
     if len(found) != 1:
         raise InvalidArgument(f"{where}: --mount source {m.source!r} names {len(found)} paths")
     path = context.root / found[0] if found[0] else context.root
-    return BindMount(source=str(path), destination=target, readonly=True)
+    return path if m.readonly else trees.writable_copy(path)
 
 
-def mounts_key(instr: ins.Run, context: BuildContext) -> str:
-    """What a RUN's cache key depends on besides its text: the content of its context binds."""
+def mounts_key(instr: ins.Run, context: BuildContext, sources: Sequence[str] = ()) -> str:
+    """What a RUN's cache key depends on besides its text: the content of its context binds
+    and the IDs of the images its ``from=`` mounts read (``sources``, in their order)."""
+    ids = iter(sources)
     return ",".join(
-        context.digest(context.resolve(m.source or ".", what="RUN --mount"))
+        f"from:{next(ids)}"
+        if m.from_
+        else context.digest(context.resolve(m.source or ".", what="RUN --mount"))
         for m in instr.mounts
-        if m.type is ins.MountType.BIND and not m.from_
+        if m.type is ins.MountType.BIND or m.from_
     )
 
 

@@ -17,7 +17,7 @@ import json
 import os
 import posixpath
 import stat
-from collections.abc import Collection, Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -29,7 +29,7 @@ from dockyard.errors import DockyardError, InvalidArgument, NotFound, Unsupporte
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from dockyard.build.builder import BuildOptions, Progress
+    from dockyard.build.builder import BuildOptions, FindImage, Progress
     from dockyard.build.context import BuildContext
     from dockyard.build.dockerfile.stages import Step
     from dockyard.build.remote import Download
@@ -79,9 +79,11 @@ def run(
     progress: Progress,
     options: BuildOptions,
     context: BuildContext,
+    sources: Sequence[ImageRecord | None] = (),
 ) -> ImageRecord:
     """``RUN``: the command in a container of the parent; its changes make the new image.
-    Heredocs and ``--mount`` as :mod:`dockyard.build.runsetup` describes.
+    Heredocs and ``--mount`` as :mod:`dockyard.build.runsetup` describes (``sources``: the
+    images of its ``from=`` mounts, see :func:`source_images`).
 
     Raises:
         BuildError: the command exited non-zero (or could not run).
@@ -89,6 +91,7 @@ def run(
     """
     from dockyard.build import runsetup
     from dockyard.build.secrets import secrets_dir
+    from dockyard.build.views import step_mounts
     from dockyard.engine.options import BindMount
 
     instr = step.instruction
@@ -104,9 +107,10 @@ def run(
     mode = str(instr.network) if str(instr.network) in ("none", "host") else options.network
     with contextlib.ExitStack() as stack:
         at = stack.enter_context(secrets_dir(build_dir)) if secret_mounts else None
+        trees = stack.enter_context(step_mounts(engine, build_dir))
         binds, tmpfs = runsetup.mounts(
             instr, workdir=config.working_dir, context=context, build_dir=build_dir,
-            secrets=options.secrets, secrets_at=at,
+            trees=trees, sources=sources, secrets=options.secrets, secrets_at=at,
         )  # fmt: skip
         if script is not None:
             pipes = stack.enter_context(runsetup.script_dir(build_dir, *script))
@@ -144,18 +148,37 @@ def _run_in(
                            created_by=f"RUN {' '.join(argv)}", epoch=options.epoch)  # fmt: skip
 
 
-def from_image(
-    engine: Containers, step: Step, results: Mapping[int, ImageRecord | None]
-) -> ImageRecord | None:
-    """What ``COPY --from`` copies from: a built stage (the planner resolved its name or
-    index) or a local image."""
-    source = step.sources[0]
-    if source.stage is not None:
-        return results[source.stage]
-    try:
-        return engine.images.resolve(source.image or source.name)
-    except NotFound:
-        raise NotFound(f"COPY --from={source.name}: no such stage or local image") from None
+def source_images(
+    engine: Containers,
+    step: Step,
+    results: Mapping[int, ImageRecord | None],
+    find: FindImage | None = None,
+) -> list[ImageRecord | None]:
+    """The images ``COPY --from`` or ``RUN --mount from=`` read, in order: a built stage (the
+    planner resolved its name or index; None for an empty scratch stage) or an image, from
+    ``find`` (the CLI's, which pulls a missing one) or else the local store.
+
+    Raises:
+        NotFound: an image that is not here (and could not be pulled).
+    """
+    found: list[ImageRecord | None] = []
+    for source in step.sources:
+        if source.stage is not None:
+            found.append(results[source.stage])
+            continue
+        name = source.image or source.name
+        if find is not None:
+            found.append(find(name))
+            continue
+        try:
+            found.append(engine.images.resolve(name))
+        except NotFound:
+            raise NotFound(
+                f"{step.instruction.node.keyword} --from={source.name}: "
+                "no such stage or local image",
+                hint="name a stage of this Dockerfile, or pull the image",
+            ) from None
+    return found
 
 
 def copy(
@@ -185,7 +208,14 @@ def copy(
         parent = child_image(engine, None, config, container=None, created_by="FROM scratch")
     dest = _destination(instr, config)
     from_stage = isinstance(instr, ins.Copy) and bool(instr.from_)
-    source_image = from_image(engine, step, results) if from_stage else None
+    source_image = (
+        source_images(engine, step, results, options.find_image)[0] if from_stage else None
+    )
+    if from_stage and source_image is None:
+        raise NotFound(
+            f"{instr.node.keyword} at line {instr.node.position.line}: stage "
+            f"{step.sources[0].name} has no files to copy (an empty scratch stage)"
+        )
     with container_of(engine, parent, config, cmd=()) as target:
         if source_image is not None:
             with container_of(engine, source_image, config, cmd=()) as source:

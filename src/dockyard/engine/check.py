@@ -11,7 +11,8 @@ names (and ``--repair`` finishes or undoes):
 - runtime state, an attach socket or cgroup directories of a container that is not running;
 - a pinned network namespace or an address lease of a container that is not running;
 - the container of a build step whose ``build`` was killed (labelled :data:`BUILD_OWNER` with
-  the build's process): stopped if it still runs, and removed.
+  the build's process): stopped if it still runs, and removed; so are the trees such a step
+  had mounted for ``RUN --mount from=`` or ``rw`` (:data:`BUILD_MOUNTS`) and their snapshots.
 """
 
 from __future__ import annotations
@@ -33,6 +34,8 @@ if TYPE_CHECKING:
 
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 BUILD_OWNER = "dockyard.build.owner"  # label of a build step's container: "<pid>:<start time>"
+BUILD_MOUNTS = "build/mounts"  # under the state root: a build's step mounts, per step
+BUILD_MOUNT_SNAPSHOT = "build-mount-"  # snapshots those mounts show (labelled BUILD_OWNER)
 
 
 def build_owner() -> str:
@@ -57,11 +60,46 @@ def check_containers(engine: Containers, *, repair: bool = False) -> list[Findin
     for info in engine.images.snapshots.walk():
         name = info.name
         if name.startswith("container-") and name.removeprefix("container-") not in known:
-            if repair:
-                engine.images.snapshots.remove(name)
-            findings.append(_found("snapshot", name, "writable layer of no container", repair))
+            what = "writable layer of no container"
+        elif name.startswith(BUILD_MOUNT_SNAPSHOT) and _owner_gone(
+            info.labels.get(BUILD_OWNER, "")
+        ):
+            what = "mounted stage of an interrupted build"
+        else:
+            continue
+        if repair:
+            _remove_build_mounts(engine)  # the mount of a build's snapshot goes first
+            engine.images.snapshots.remove(name)
+        findings.append(_found("snapshot", name, what, repair))
+    findings += _build_mounts(engine, repair)
     findings += _leftovers(engine, known, repair)
     return findings
+
+
+def _build_mount_dirs(engine: Containers) -> list[Path]:
+    """The directories of interrupted builds' step mounts (named ``<pid>.<start>.<token>``;
+    :mod:`dockyard.build.views`)."""
+    root = engine.store.root / BUILD_MOUNTS
+    return [
+        root / name for name in _names(root)
+        if _owner_gone(":".join(name.split(".")[:2]))
+    ]  # fmt: skip
+
+
+def _remove_build_mounts(engine: Containers) -> None:
+    from dockyard.linux.mount import unmount_all_under
+
+    for directory in _build_mount_dirs(engine):
+        unmount_all_under(str(directory))
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+def _build_mounts(engine: Containers, repair: bool) -> list[Finding]:
+    found = [_found("mount", str(d), "step mounts of an interrupted build", repair)
+             for d in _build_mount_dirs(engine)]  # fmt: skip
+    if repair:
+        _remove_build_mounts(engine)
+    return found
 
 
 def _found(kind: str, subject: str, detail: str, repaired: bool) -> Finding:

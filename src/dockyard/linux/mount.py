@@ -11,6 +11,7 @@ propagation changes take a call of their own); :func:`mount_options` runs that p
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import errno
 import os
@@ -301,3 +302,11 @@ def mounted_under(prefix: str, mountinfo: Path = Path("/proc/self/mountinfo")) -
         for info in parse_mountinfo(text)
         if info.mount_point == base or info.mount_point.startswith(below)
     ]
+
+
+def unmount_all_under(prefix: str) -> None:
+    """Lazily unmount every mount at or below ``prefix``, the last mounted first; mounts
+    that are already gone are skipped."""
+    for point in reversed(mounted_under(prefix)):
+        with contextlib.suppress(OSError):
+            umount(point, MNT_DETACH)

@@ -311,3 +311,26 @@ def test_build_pulls_a_missing_base_and_pull_flag(
     again = other_engine("build", "--pull", "-t", "app", str(ctx))
     assert "Status: Image is up to date" in again.stderr.decode()
     assert "Pull complete" not in other_engine("build", "-t", "app", str(ctx)).stderr.decode()
+
+
+def test_build_pulls_images_that_copy_and_mounts_name(
+    engine: Engine, other_engine: Engine, registry: registries.Registry, busybox_tar: Path,
+    tmp_path: Path,
+) -> None:  # fmt: skip
+    tools = f"{registry.host}/e2e/tools:1"
+    files = f"{registry.host}/e2e/files:1"
+    load_busybox(engine, busybox_tar, tools)
+    engine("tag", tools, files)
+    engine("push", tools)
+    engine("push", files)
+    ctx = tmp_path / "ctx"
+    ctx.mkdir()
+    (ctx / "Dockerfile").write_text(
+        f"FROM scratch\nCOPY --from={tools} /bin/busybox /bin/busybox\n"
+        f'RUN --mount=from={files},source=/bin,target=/b ["/bin/busybox", "test", "-x", '
+        '"/b/busybox"]\n'
+    )
+    built = other_engine("build", "-t", "app", str(ctx)).stderr.decode()
+    assert "1: Pulling from e2e/tools" in built
+    assert "1: Pulling from e2e/files" in built
+    assert other_engine.out("run", "--rm", "app", "/bin/busybox", "echo", "ran") == "ran\n"
