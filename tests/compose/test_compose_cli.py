@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from dockyard.oci.platform import host_platform, parse_platform
 from tests.conftest import DockyardRunner
 
 FILE = """
@@ -73,3 +74,23 @@ def test_version_ls_and_ps_of_nothing(dockyard: DockyardRunner, project: Path) -
     assert "Dockyard Compose version" in compose(dockyard, project, "version")
     assert compose(dockyard, project, "ls").split() == ["NAME", "STATUS", "CONFIG", "FILES"]
     assert compose(dockyard, project, "ps", "-q") == ""
+
+
+def test_platform_of_another_host_loads_but_does_not_come_up(
+    dockyard: DockyardRunner, tmp_path: Path
+) -> None:
+    host = host_platform()
+    other = "linux/amd64" if host.architecture == "arm64" else "linux/arm64"
+    (tmp_path / "compose.yaml").write_text(
+        f"services:\n  web:\n    image: busybox\n    platform: {other}\n"
+    )
+    assert f"platform: {other}" in compose(dockyard, tmp_path, "config")
+    done = dockyard("compose", "--project-directory", str(tmp_path), "up", "-d", check=False)
+    assert done.returncode == 1
+    err = done.stderr.decode()
+    assert (
+        f"Error: service web: platform {parse_platform(other)} is not this host's platform "
+        f"({host}): dockyard runs native images only (no emulation)"
+    ) in err
+    assert f"Hint: use platform: {host}, or leave platform: out" in err
+    assert compose(dockyard, tmp_path, "ps", "-aq") == ""

@@ -4,8 +4,12 @@ conflicts and a race for one name."""
 
 from __future__ import annotations
 
+import hashlib
+import io
+import json
 import re
 import subprocess
+import tarfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,6 +17,8 @@ from pathlib import Path
 import pytest
 from tests.conftest import DockyardRunner
 from tests.engine.containers_harness import Box, boxed, frozen, wait_until
+
+from dockyard.oci.platform import host_platform, parse_platform
 
 pytestmark = [pytest.mark.root, pytest.mark.overlay]
 
@@ -54,6 +60,61 @@ def test_run_exit_codes_like_docker(
     proc = box("run", *args, check=False)
     assert proc.returncode == code, proc.stderr
     assert message in proc.stderr.decode()
+
+
+def _foreign_image(box: Box, tmp_path: Path, architecture: str) -> str:
+    """Load ``foreign:1``, a one-file image whose config says ``linux/<architecture>``."""
+    layer = io.BytesIO()
+    with tarfile.open(fileobj=layer, mode="w") as tar:
+        info = tarfile.TarInfo("hello.txt")
+        info.size = 3
+        tar.addfile(info, io.BytesIO(b"hi\n"))
+    diff_id = "sha256:" + hashlib.sha256(layer.getvalue()).hexdigest()
+    config = json.dumps({
+        "architecture": architecture, "os": "linux", "config": {"Cmd": ["true"]},
+        "rootfs": {"type": "layers", "diff_ids": [diff_id]},
+    }).encode()  # fmt: skip
+    manifest = [{"Config": "config.json", "RepoTags": ["foreign:1"], "Layers": ["layer.tar"]}]
+    archive = tmp_path / "foreign.tar"
+    with tarfile.open(archive, "w") as tar:
+        for name, data in (("config.json", config), ("layer.tar", layer.getvalue()),
+                           ("manifest.json", json.dumps(manifest).encode())):  # fmt: skip
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    box("load", "-i", str(archive))
+    return "foreign:1"
+
+
+def test_run_and_create_platform(box: Box, tmp_path: Path) -> None:
+    """``--platform``: this host's runs (however written); another is refused before anything
+    is pulled or created; a local image of another platform than the one asked for is refused
+    like docker refuses it, and without ``--platform`` nothing changes."""
+    host = host_platform()
+    native = box("run", "--rm", "--platform", str(host), "busybox", "echo", "native")
+    assert native.stdout == b"native\n"
+    assert box("run", "--rm", "--platform", host.architecture, "busybox", "true").returncode == 0
+    other = "amd64" if host.architecture == "arm64" else "arm64"
+    for verb in ("run", "create"):
+        refused = box(verb, "--platform", f"linux/{other}", "busybox", "true", check=False)
+        assert refused.returncode == 125, refused.stderr
+        assert (
+            f"Error: platform {parse_platform(other)} is not this host's platform ({host}): "
+            "dockyard runs native images only (no emulation)"
+        ) in refused.stderr.decode()
+    assert box.ids() == []
+    image = _foreign_image(box, tmp_path, other)
+    for verb in ("run", "create"):
+        mismatch = box(verb, "--platform", str(host), image, check=False)
+        assert mismatch.returncode == 125, mismatch.stderr
+        err = mismatch.stderr.decode()
+        assert (
+            f"Error: image {image} was found but does not match the specified platform: "
+            f"wanted {host}, actual linux/{other}"
+        ) in err
+        assert f"Hint: pull the image for {host}: dockyard pull --platform {host} {image}" in err
+    assert box.ids() == []
+    assert len(box.out("create", image)) == 64  # without --platform: as before
 
 
 def test_run_streams_stdin_and_rm(box: Box) -> None:

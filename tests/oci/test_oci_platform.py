@@ -8,7 +8,7 @@ import pytest
 
 from dockyard.errors import InvalidArgument, Unsupported
 from dockyard.oci import mediatype
-from dockyard.oci.platform import Platform, host_platform, parse_platform
+from dockyard.oci.platform import Platform, compatibility, host_platform, parse_platform
 
 
 @pytest.mark.parametrize(
@@ -118,6 +118,24 @@ def test_matches(want: str, have: str, ok: bool) -> None:
     os_, arch, *variant = have.split("/")
     available = Platform(os_, arch, variant[0] if variant else None)
     assert parse_platform(want).matches(available) is ok
+
+
+@pytest.mark.parametrize(
+    ("want", "have", "rank"),
+    [
+        ("linux/amd64", Platform("linux", "x86_64"), 0),
+        ("linux/arm64", Platform("linux", "arm64"), 0),  # v8 filled on both sides
+        ("linux/arm/v7", Platform("linux", "arm", "v7"), 0),
+        ("linux/arm/v7", Platform("linux", "arm", "v6"), 1),  # an older variant runs
+        ("linux/arm/v7", Platform("linux", "arm", "v5"), 2),
+        ("linux/arm/v6", Platform("linux", "arm", "v7"), None),  # a newer one does not
+        ("linux/amd64", Platform("linux", "arm64", "v8"), None),
+        ("linux/amd64", Platform("windows", "amd64"), None),
+        ("linux/amd64", None, None),
+    ],
+)
+def test_compatibility(want: str, have: Platform | None, rank: int | None) -> None:
+    assert compatibility(parse_platform(want), have) == rank
 
 
 def test_str() -> None:

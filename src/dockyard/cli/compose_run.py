@@ -20,14 +20,15 @@ from dockyard.cli.context import AppContext
 from dockyard.errors import DockyardError
 
 if TYPE_CHECKING:
+    from dockyard.compose.images import Pull
     from dockyard.engine.store import Container
 
 
-def make_puller(app: AppContext) -> Any:
-    """image name -> the pulled image's ID, with the registry client (issue 7)."""
+def make_puller(app: AppContext) -> Pull:
+    """(image name, platform) -> the pulled image's ID, with the registry client (issue 7)."""
     from dockyard.cli.pulling import pull_image
 
-    return lambda name: pull_image(app, name).id
+    return lambda name, platform: pull_image(app, name, platform=platform).id
 
 
 @click.command("exec", context_settings={"allow_interspersed_args": False})
@@ -199,7 +200,7 @@ def pull_cmd(
         if service.build is not None and (ignore_buildable or not service.image):
             continue
         try:
-            pull_image(capp.app, service.image, quiet=quiet)
+            pull_image(capp.app, service.image, quiet=quiet, platform=service.platform)
             printer.event("Image", service.image, "Pulled")
         except DockyardError as err:
             if not ignore_pull_failures:

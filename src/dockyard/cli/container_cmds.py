@@ -17,7 +17,7 @@ import click
 from dockyard.cli.attach import attach
 from dockyard.cli.context import AppContext
 from dockyard.cli.pulling import ensure_image
-from dockyard.cli.runflags import build_request, run_options
+from dockyard.cli.runflags import build_request, parse_run_platform, run_options
 from dockyard.cli.terminal import parse_detach_keys
 from dockyard.engine import lifecycle
 from dockyard.engine.create import create
@@ -49,10 +49,11 @@ def _exit_code_of(err: DockyardError) -> int:
 def _create(app: AppContext, image: str, command: tuple[str, ...], o: dict[str, Any]) -> Container:
     engine = app.containers
     try:
-        ensure_image(app, image, o["pull"], quiet=o.get("quiet", False))
+        platform = parse_run_platform(o["platform"])
+        ensure_image(app, image, o["pull"], quiet=o.get("quiet", False), platform=platform)
         config = create(
-            engine.store, app.images, app.volumes, build_request(image, command, o),
-            engine.networks,
+            engine.store, app.images, app.volumes,
+            build_request(image, command, o, platform=platform), engine.networks,
         )  # fmt: skip
         return engine.get(config.id)
     except DockyardError as err:

@@ -5,7 +5,8 @@ registry client (httpx) is imported only when a pull really happens.
 
 Policies (docker's ``--pull``): ``missing`` pulls an image that is not here, printing
 "Unable to find image 'x:latest' locally" first; ``always`` pulls every time; ``never``
-never does. Pull progress goes to stderr, so the command's own output stays clean.
+never does. Pull progress goes to stderr, so the command's own output stays clean. A pull
+asks for the ``--platform`` given (this host's otherwise).
 """
 
 from __future__ import annotations
@@ -65,8 +66,17 @@ def pull_image(
     return result.image
 
 
-def ensure_image(app: AppContext, name: str, policy: str, *, quiet: bool = False) -> None:
-    """Make ``name`` local according to ``policy`` (see the module docstring).
+def ensure_image(
+    app: AppContext,
+    name: str,
+    policy: str,
+    *,
+    quiet: bool = False,
+    platform: Platform | None = None,
+) -> None:
+    """Make ``name`` local according to ``policy`` (see the module docstring); a pull asks
+    for ``platform`` (None: this host's). A local image is not checked against ``platform``
+    here: ``create`` does that.
 
     Raises:
         InvalidArgument: an unknown policy.
@@ -83,7 +93,7 @@ def ensure_image(app: AppContext, name: str, policy: str, *, quiet: bool = False
         from dockyard.image.resolve import display_name
 
         click.echo(f"Unable to find image '{display_name(name)}' locally", err=True)
-    pull_image(app, name, quiet=quiet)
+    pull_image(app, name, quiet=quiet, platform=platform)
 
 
 def _pullable(name: str) -> bool:

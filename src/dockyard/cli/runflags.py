@@ -32,6 +32,7 @@ from dockyard.oci.runtime_resources import DeviceType
 
 if TYPE_CHECKING:
     from dockyard.network.model import PortBinding
+    from dockyard.oci.platform import Platform
 
 
 def parse_bytes(text: str, flag: str) -> int:
@@ -256,8 +257,28 @@ def health_options(
     )
 
 
-def build_request(image: str, command: Sequence[str], o: Mapping[str, Any]) -> CreateRequest:
-    """The request for the parsed click values ``o`` of a ``run``/``create``."""
+def parse_run_platform(text: str | None) -> Platform | None:
+    """``--platform os/arch[/variant]`` (``arm64`` alone means ``linux/arm64``); None when
+    not given. Only a platform this host runs natively is accepted.
+
+    Raises:
+        InvalidArgument: malformed. Unsupported: not this host's platform.
+    """
+    if not text:
+        return None
+    from dockyard.engine.platforms import require_native
+    from dockyard.oci.platform import parse_platform
+
+    wanted = parse_platform(text)
+    require_native(wanted)
+    return wanted
+
+
+def build_request(
+    image: str, command: Sequence[str], o: Mapping[str, Any], *, platform: Platform | None = None
+) -> CreateRequest:
+    """The request for the parsed click values ``o`` of a ``run``/``create``, for ``platform``
+    (parsed by :func:`parse_run_platform`)."""
     if o["log_driver"] not in (None, "json-file"):
         raise Unsupported(
             f"log driver {o['log_driver']!r}", hint="dockyard has the json-file driver"
@@ -336,6 +357,7 @@ def build_request(image: str, command: Sequence[str], o: Mapping[str, Any]) -> C
         ports=publish(o["publish"]),
         publish_all=o["publish_all"],
         expose=tuple(o["expose"]),
+        platform=platform,
     )
 
 
@@ -442,6 +464,9 @@ def run_options(f: F) -> F:
             type=click.Choice(["missing", "never", "always"]),
             default="missing",
             help="Pull image before running.",
+        ),
+        click.option(
+            "--platform", help="Platform of the image (os/arch[/variant]); this host's only."
         ),
         click.option("-q", "--quiet", is_flag=True, help="Suppress the pull output."),
         click.option("--runtime", help="Runtime to use for this container (runc-compatible)."),

@@ -4,7 +4,8 @@ A service with ``build:`` runs the image named by its ``image:`` or, without one
 ``<project>-<service>`` (docker compose's name); building tags that name and every
 ``build.tags`` entry. ``up`` builds what is missing (always with ``--build`` or
 ``pull_policy: build``, never with ``--no-build``); a missing image without ``build:`` is
-pulled when a puller is given.
+pulled when a puller is given. A service's ``platform:`` must be one this host runs natively
+(dockyard does not emulate), and its pulls ask for that platform.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import TYPE_CHECKING
 
 from dockyard.compose.model import Project, PullPolicy, Service
 from dockyard.errors import InvalidArgument, NotFound
+from dockyard.oci.platform import Platform
 
 if TYPE_CHECKING:
     from dockyard.build.builder import FindImage, Progress
@@ -31,7 +33,8 @@ class BuildMode(StrEnum):
     NEVER = "never"
 
 
-Pull = Callable[[str], str]  # image name -> the pulled image's ID
+# (image name, the platform wanted or None for this host's) -> the pulled image's ID
+Pull = Callable[[str, Platform | None], str]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -59,12 +62,17 @@ def ensure(
 
     Raises:
         NotFound: an image is missing and cannot be built or pulled.
+        Unsupported: a service's ``platform:`` is not this host's.
         BuildError: a build failed.
     """
+    from dockyard.engine.platforms import require_native
+
     found: dict[str, str] = {}
     built: dict[str, str] = {}
     for name in services:
         service = project.services[name]
+        if service.platform is not None:
+            require_native(service.platform, subject=f"service {name}: ", setting="platform:")
         image = service.image_name(project.name)
         if image in built:
             found[name] = built[image]
@@ -75,7 +83,7 @@ def ensure(
                 engine, project, service, progress(service), flags or BuildFlags()
             )
         elif (pull_always or service.pull_policy is PullPolicy.ALWAYS) and pull is not None:
-            found[name] = pull(image)
+            found[name] = pull(image, service.platform)
         elif local is not None:
             found[name] = local
         elif (
@@ -83,7 +91,7 @@ def ensure(
             and pull is not None
             and (service.build is None)
         ):
-            found[name] = pull(image)
+            found[name] = pull(image, service.platform)
         else:
             raise NotFound(f"service {name}: image {image} not found locally", hint=_hint(service))
     return found

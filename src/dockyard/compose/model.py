@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from dockyard.network.model import PortBinding
+from dockyard.oci.platform import Platform
 
 
 class Condition(StrEnum):
@@ -179,6 +180,7 @@ class Service:
     configs: tuple[FileMount, ...] = ()
     profiles: tuple[str, ...] = ()
     ipc: str = ""
+    platform: Platform | None = None  # normalised; checked against the host before use
 
     def image_name(self, project: str) -> str:
         """The image the containers run: ``image:``, else the one built for the service."""

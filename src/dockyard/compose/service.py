@@ -28,6 +28,7 @@ from dockyard.compose.model import (
     VolumeSpec,
 )
 from dockyard.network.model import PortBinding, Proto
+from dockyard.oci.platform import parse_platform
 
 _HASH_EXCLUDED = ("build", "pull_policy", "scale", "depends_on", "profiles", "extends")
 
@@ -118,6 +119,7 @@ def service_model(
         configs=_files(doc, "configs", files, where),
         profiles=tuple(doc.get("profiles") or ()),
         ipc=doc.get("ipc", ""),
+        platform=parse_platform(doc["platform"]) if doc.get("platform") else None,
     )
 
 

@@ -73,6 +73,17 @@ def restart(value: str, where: Where, ctx: Ctx) -> str:
     return value
 
 
+def platform(value: str, where: Where, ctx: Ctx) -> str:
+    """``platform: os/arch[/variant]`` (empty: none); kept as written. Whether this host runs
+    it is checked when the service's images are made ready (``compose config`` and ``down``
+    still work on a file written for another machine)."""
+    from dockyard.oci.platform import parse_platform
+
+    if value:
+        checked(where, lambda: parse_platform(value))
+    return value
+
+
 def words(value: Any, where: Where, ctx: Ctx) -> list[str]:
     """``command``/``entrypoint``: a string is split like a shell would (no expansion)."""
     if isinstance(value, list):

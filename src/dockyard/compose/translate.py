@@ -126,6 +126,7 @@ def create_request(
         network=_network(project, service, namespace),
         ports=service.ports if replica.ports else (),
         expose=service.expose,
+        platform=service.platform,
     )
 
 

@@ -2,7 +2,7 @@
 
 The script::
 
-    resolve the image ("Unable to find image …" otherwise)
+    resolve the image ("Unable to find image …" otherwise); check it against --platform
     merge the image's defaults (healthcheck, stop signal, VOLUMEs -> anonymous volumes)
     claim the name in the database (UNIQUE: one winner when parallel runs race for a name)
     prepare the writable snapshot on the image's top layer
@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     from dockyard.image import ImageStore
     from dockyard.network.model import PortBinding
     from dockyard.network.store import NetworkStore
+    from dockyard.oci.platform import Platform
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -80,6 +81,7 @@ class CreateRequest:
     ports: tuple[PortBinding, ...] = ()
     publish_all: bool = False
     expose: tuple[str, ...] = ()
+    platform: Platform | None = None  # --platform: checked against the host and the image
 
 
 def snapshot_key(container_id: str) -> str:
@@ -99,19 +101,14 @@ def create(
         networks: the network store (needed unless ``--network`` is host or none).
 
     Raises:
-        NotFound: the image (or a network, or the ``container:`` container) is not here.
+        NotFound: the image (or a network, or the ``container:`` container) is not here; the
+            image is here for another platform than ``req.platform`` only.
         Conflict: the name is taken.
         InvalidArgument: conflicting or malformed options.
+        Unsupported: ``req.platform`` is not this host's.
     """
-    try:
-        image = images.resolve(req.image)
-    except NotFound:
-        raise NotFound(
-            f"Unable to find image '{req.image}' locally",
-            hint="pull it (`dockyard pull`, or run with --pull missing), or load or import it",
-        ) from None
-    image_config = images.config(image)
-    config = _config(store, req, image.id, image_config)
+    image_id, image_config = _image(images, req)
+    config = _config(store, req, image_id, image_config)
     config = _networks(store, networks, config, req, image_config)
     with contextlib.ExitStack() as undo:
         _claim_name(images, config, undo)
@@ -126,6 +123,27 @@ def create(
         run_state.save(str(directory), run_state.RunState())
         undo.pop_all()
     return config
+
+
+def _image(images: ImageStore, req: CreateRequest) -> tuple[str, ImageConfig]:
+    """The ID and config of ``req.image``, checked against ``req.platform`` when one is asked."""
+    if req.platform is not None:
+        from dockyard.engine.platforms import require_native
+
+        require_native(req.platform)
+    try:
+        image = images.resolve(req.image)
+    except NotFound:
+        raise NotFound(
+            f"Unable to find image '{req.image}' locally",
+            hint="pull it (`dockyard pull`, or run with --pull missing), or load or import it",
+        ) from None
+    image_config = images.config(image)
+    if req.platform is not None:
+        from dockyard.engine.platforms import check_image_platform
+
+        check_image_platform(req.image, req.platform, image_config.platform)
+    return image.id, image_config
 
 
 def _config(

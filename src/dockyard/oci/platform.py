@@ -42,6 +42,12 @@ _ARCH_ALIASES: dict[str, tuple[str, str | None]] = {
 }
 # The variant an architecture has when none is written.
 _DEFAULT_VARIANT = {"arm64": "v8", "arm": "v7"}
+# On a host of (architecture, variant): the other variants it runs, best first.
+_COMPATIBLE = {
+    ("arm", "v8"): ("v7", "v6", "v5"),
+    ("arm", "v7"): ("v6", "v5"),
+    ("arm", "v6"): ("v5",),
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,6 +137,30 @@ def parse_platform(s: str) -> Platform:
         parts = ["linux", *parts]
     variant = parts[2] if len(parts) == 3 else None
     return Platform(parts[0], parts[1], variant).normalized()
+
+
+def compatibility(want: Platform, have: Platform | None) -> int | None:
+    """How well an image for ``have`` serves a machine or request for ``want``.
+
+    containerd's rules: OS and architecture must be equal after normalisation; a ``want``
+    without a variant takes any; an equal variant is exact; an older variant the wanted one
+    runs is compatible (an ``arm/v7`` host runs ``v6`` and ``v5`` images).
+
+    Returns:
+        0 for an exact match, 1.. for a compatible variant (lower is better), None when an
+        image for ``have`` cannot run there (or ``have`` is None).
+    """
+    if have is None:
+        return None
+    want, got = want.normalized(), have.normalized()
+    if (want.os, want.architecture) != (got.os, got.architecture):
+        return None
+    if want.variant is None or want.variant == got.variant:
+        return 0
+    compatible = _COMPATIBLE.get((want.architecture, want.variant), ())
+    if got.variant in compatible:
+        return 1 + compatible.index(got.variant)
+    return None
 
 
 def host_platform() -> Platform:

@@ -15,6 +15,8 @@ import pytest
 from tests.support import registries
 from tests.support.registries import Engine, load_busybox
 
+from dockyard.oci.platform import host_platform
+
 pytestmark = [
     pytest.mark.root,
     pytest.mark.skipif(shutil.which("skopeo") is None, reason="needs skopeo"),
@@ -164,6 +166,33 @@ def test_an_image_for_another_platform_only_is_refused_at_pull(
     err = other_engine.err("pull", name)
     assert f"image {name} has linux/arm64/v8 only; this host is linux/amd64" in err
     assert other_engine.out("images", "-q") == ""
+
+
+def test_run_and_create_pull_the_platform_asked_for(
+    engine: Engine, other_engine: Engine, registry: registries.Registry, busybox_tar: Path,
+    tmp_path: Path,
+) -> None:  # fmt: skip
+    """``--platform`` reaches the pull; a local image of another platform is refused until
+    the wanted one is pulled (``--pull always``)."""
+    host = host_platform()
+    other = "amd64" if host.architecture == "arm64" else "arm64"
+    layout = _index_layout(engine, busybox_tar, tmp_path, [other, host.architecture])
+    name = f"{registry.host}/interop/runplatform:1"
+    _run("skopeo", "copy", "--all", "--dest-tls-verify=false", f"oci:{layout}:multi",
+         f"docker://{name}")  # fmt: skip
+    other_engine("pull", "--platform", f"linux/{other}", name)
+    refused = other_engine("create", "--platform", str(host), "--network", "none", name, "true",
+                           check=False)  # fmt: skip
+    assert refused.returncode == 125
+    assert (
+        f"image {name} was found but does not match the specified platform: wanted {host}"
+    ) in refused.stderr.decode()
+    run = other_engine("run", "--rm", "--pull", "always", "--platform", host.architecture,
+                       "--network", "none", name, "echo", "native")  # fmt: skip
+    assert run.stdout == b"native\n"
+    assert "Downloaded newer image" in run.stderr.decode()
+    [info] = json.loads(other_engine.out("inspect", name))
+    assert info["Architecture"] == host.architecture
 
 
 # ----- mirror -----------------------------------------------------------------------------------

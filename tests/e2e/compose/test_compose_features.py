@@ -20,9 +20,12 @@ import pytest
 from tests.conftest import DockyardRunner
 from tests.engine.containers_harness import Box, boxed, wait_until
 
+from dockyard.oci.platform import host_platform
+
 pytestmark = [pytest.mark.root, pytest.mark.overlay, pytest.mark.netns]
 
 FIXTURES = Path(__file__).parent
+PLATFORM = str(host_platform())
 
 
 @pytest.fixture
@@ -82,7 +85,7 @@ def http(port: int, path: str = "/") -> str:
 
 def test_basic_up_is_idempotent_and_recreates_only_what_changed(box: Box, tmp_path: Path) -> None:
     port = free_port()
-    p = Project(box, tmp_path, "basic", WEB_PORT=str(port))
+    p = Project(box, tmp_path, "basic", WEB_PORT=str(port), PLATFORM=PLATFORM)
     p("up", "-d")
     assert p.names() == ["basic-web-1", "basic-client-1"]
     assert http(port).strip() == "served by compose"
@@ -95,7 +98,7 @@ def test_basic_up_is_idempotent_and_recreates_only_what_changed(box: Box, tmp_pa
     second = p("up", "-d").stderr.decode()
     assert "Created" not in second and "Recreate" not in second
     assert {n: box.inspect(n, "{{.Id}}") for n in p.names()} == ids
-    (p.dir / ".env").write_text(f"WEB_PORT={port}\nGREETING=changed\n")
+    (p.dir / ".env").write_text(f"WEB_PORT={port}\nPLATFORM={PLATFORM}\nGREETING=changed\n")
     p("up", "-d")
     assert box.inspect("basic-web-1", "{{.Id}}") != ids["basic-web-1"]
     assert box.inspect("basic-client-1", "{{.Id}}") == ids["basic-client-1"]
@@ -181,7 +184,7 @@ def test_profiles(box: Box, tmp_path: Path) -> None:
 
 def test_everyday_commands(box: Box, tmp_path: Path) -> None:
     port = free_port()
-    p = Project(box, tmp_path, "basic", WEB_PORT=str(port))
+    p = Project(box, tmp_path, "basic", WEB_PORT=str(port), PLATFORM=PLATFORM)
     p("up", "-d")
     assert p.out("port", "web", "80").strip() == f"127.0.0.1:{port}"
     rows = json.loads(p.out("ps", "--format", "json"))

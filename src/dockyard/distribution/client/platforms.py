@@ -13,14 +13,7 @@ from __future__ import annotations
 from dockyard.errors import NotFound
 from dockyard.oci.descriptor import Descriptor
 from dockyard.oci.manifest import Index
-from dockyard.oci.platform import Platform
-
-# On a host of (architecture, variant): the other variants it runs, best first.
-_COMPATIBLE = {
-    ("arm", "v8"): ("v7", "v6", "v5"),
-    ("arm", "v7"): ("v6", "v5"),
-    ("arm", "v6"): ("v5",),
-}
+from dockyard.oci.platform import Platform, compatibility
 
 
 def select_manifest(index: Index, wanted: Platform, *, image: str, host: Platform) -> Descriptor:
@@ -36,27 +29,12 @@ def select_manifest(index: Index, wanted: Platform, *, image: str, host: Platfor
     want = wanted.normalized()
     best: tuple[int, Descriptor] | None = None
     for desc in index.manifests:
-        rank = _rank(want, desc.platform)
+        rank = compatibility(want, desc.platform)
         if rank is not None and (best is None or rank < best[0]):
             best = (rank, desc)
     if best is not None:
         return best[1]
     raise NotFound(no_platform_message(image, available(index), want, host))
-
-
-def _rank(want: Platform, have: Platform | None) -> int | None:
-    """0 for an exact match, 1.. for a compatible variant, None when it cannot run."""
-    if have is None:
-        return None
-    got = have.normalized()
-    if (want.os, want.architecture) != (got.os, got.architecture):
-        return None
-    if want.variant is None or want.variant == got.variant:
-        return 0
-    compatible = _COMPATIBLE.get((want.architecture, want.variant), ())
-    if got.variant in compatible:
-        return 1 + compatible.index(got.variant)
-    return None
 
 
 def available(index: Index) -> list[Platform]:
@@ -86,5 +64,5 @@ def check_config_platform(image: str, have: Platform, wanted: Platform, host: Pl
     Raises:
         NotFound: with the same message as ``select_manifest``.
     """
-    if _rank(wanted.normalized(), have) is None:
+    if compatibility(wanted.normalized(), have) is None:
         raise NotFound(no_platform_message(image, [have], wanted.normalized(), host))
