@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from dockyard.build.dockerfile.stages import Step
     from dockyard.build.remote import Download
     from dockyard.engine.containers import Containers
+    from dockyard.engine.fsdiff import Below
     from dockyard.engine.store import Container
     from dockyard.metadata import ImageRecord
     from dockyard.oci.containerconfig import ContainerConfig as ImageDefaults
@@ -216,20 +217,135 @@ def copy(
             f"{instr.node.keyword} at line {instr.node.position.line}: stage "
             f"{step.sources[0].name} has no files to copy (an empty scratch stage)"
         )
+    created_by = f"{instr.node.keyword} {' '.join(instr.sources)} {dest}"
+    archive, unpack = None, []
+    if source_image is None:
+        archives = _archives(instr, context)
+        archive = _context_archive(instr, context, dest, skip=set(archives),
+                                   downloads=downloads or {})  # fmt: skip
+        unpack = [context.root / p for p in archives]
+        if archive is not None and not unpack:
+            image = _copy_direct(engine, parent, config, instr, archive, dest, created_by, options)
+            if image is not None:
+                return image
     with container_of(engine, parent, config, cmd=()) as target:
         if source_image is not None:
             with container_of(engine, source_image, config, cmd=()) as source:
                 in_child(lambda: _copy_between(engine, instr, source, target, dest))
         else:
-            archives = _archives(instr, context)
-            archive = _context_archive(instr, context, dest, skip=set(archives),
-                                       downloads=downloads or {})  # fmt: skip
-            unpack = [context.root / p for p in archives]
             in_child(lambda: _extract(engine, target, instr, archive, dest, unpack))
         engine.reload(target)
-        created_by = f"{instr.node.keyword} {' '.join(instr.sources)} {dest}"
         return child_image(engine, parent, config, container=target, created_by=created_by,
                            epoch=options.epoch)  # fmt: skip
+
+
+def _into(instr: ins.Copy | ins.Add, dest: str) -> str:
+    """The directory a COPY/ADD writes its archive into."""
+    if dest.endswith("/") or len(instr.sources) + len(instr.contents) > 1:
+        return dest
+    return posixpath.dirname(dest)
+
+
+def _copy_direct(
+    engine: Containers,
+    parent: ImageRecord,
+    config: ImageDefaults,
+    instr: ins.Copy | ins.Add,
+    archive: _Archive,
+    dest: str,
+    created_by: str,
+    options: BuildOptions,
+) -> ImageRecord | None:
+    """COPY without a container, where it adds only new names: the archive is extracted
+    straight into the upper directory of a fresh overlay snapshot on the parent's layers,
+    which becomes the layer's snapshot (no container, no mount, no helper process). The
+    layer is the one the container would give: the destination's existing directories are
+    copied up (mode, owner, extended attributes) as overlayfs does, the new ones made as
+    :func:`_extract` makes them. None (nothing made) where that does not hold: the native
+    driver, a name the parent has (or hides with a whiteout), a destination through a
+    symlink or a file."""
+    import secrets
+
+    from dockyard.engine.check import BUILD_OWNER, BUILD_SNAPSHOT, build_owner
+    from dockyard.engine.commit import child_image
+    from dockyard.engine.copy import copy_in
+    from dockyard.engine.fsaccess import lower_dirs
+
+    snapshots = engine.images.snapshots
+    if getattr(snapshots, "name", "") != "overlayfs":
+        return None
+    chain = engine.images.config(parent).rootfs.chain_ids()
+    key = f"{BUILD_SNAPSHOT}copy-{secrets.token_hex(8)}"
+    snapshots.prepare(key, str(chain[-1]) if chain else None,
+                      labels={BUILD_OWNER: build_owner()})  # fmt: skip
+    try:
+        lowers = lower_dirs(engine, key)
+        upper = snapshots.upper_dir(key)
+        into = _into(instr, dest)
+        tops = {n.split("/", 1)[0] for n in archive.names}
+        if lowers is None or not _copied_up(upper, lowers, into, tops):
+            return None
+        copy_in(upper, into.rstrip("/") + "/" if into != "/" else "/",
+                io.BytesIO(archive.data), archive=True)  # fmt: skip
+        if instr.chown:
+            _chown(upper, instr.chown, archive.names, into)
+        return child_image(engine, parent, config, container=None, snapshot=key,
+                           created_by=created_by, epoch=options.epoch)  # fmt: skip
+    finally:
+        with contextlib.suppress(NotFound):  # gone when it became the layer's snapshot
+            snapshots.remove(key)
+
+
+def _copied_up(upper: Path, lowers: list[Path], into: str, names: Collection[str]) -> bool:
+    """Make ``into`` in ``upper`` as overlayfs would on the way to creating ``names`` in it
+    (its directories that the layers have, copied up; the others new); False when that
+    cannot stand for the overlay: a component is not a directory in the layers, or a name
+    (or a directory to be made) is present in them, even as a whiteout."""
+    from dockyard.engine.fsdiff import image_root
+    from dockyard.linux.fs import mkdir_all_in_root
+
+    parts = [p for p in into.split("/") if p]
+    upper_fd = os.open(upper, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        with image_root(lowers) as root, contextlib.ExitStack() as stack:
+            below = root
+            for done, part in enumerate(parts):
+                st = below.lookup(part)
+                if st is None:
+                    if below.present(part):
+                        return False  # hidden by a whiteout: overlayfs would make it opaque
+                    break
+                if not stat.S_ISDIR(st.st_mode):
+                    return False
+                _copy_up_dir(upper_fd, "/".join(parts[:done]), part, below, st)
+                below = stack.enter_context(below.child(part))
+            else:
+                if any(below.present(name) for name in names):
+                    return False
+        os.close(mkdir_all_in_root(upper_fd, into or "/"))
+    finally:
+        os.close(upper_fd)
+    return True
+
+
+def _copy_up_dir(upper_fd: int, parent: str, name: str, below: Below, st: os.stat_result) -> None:
+    """Make directory ``parent/name`` in the upper directory with the owner, mode, extended
+    attributes and times of the one the layers show (``st``), as overlayfs copies it up."""
+    where = os.open(parent or ".", os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC, dir_fd=upper_fd)
+    try:
+        os.mkdir(name, 0o700, dir_fd=where)
+        fd = os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC,
+                     dir_fd=where)  # fmt: skip
+    finally:
+        os.close(where)
+    try:
+        os.fchown(fd, st.st_uid, st.st_gid)
+        os.fchmod(fd, stat.S_IMODE(st.st_mode))
+        for attr, value in below.xattrs(name):
+            os.setxattr(fd, attr, value)
+        os.utime(fd, ns=(st.st_atime_ns, st.st_mtime_ns))
+    finally:
+        os.close(fd)
 
 
 def _archives(instr: ins.Copy | ins.Add, context: BuildContext) -> list[str]:
@@ -458,11 +574,7 @@ def _extract(
     from dockyard.engine.copy import copy_in
     from dockyard.engine.fsaccess import container_root
 
-    into = (
-        dest
-        if dest.endswith("/") or len(instr.sources) + len(instr.contents) > 1
-        else posixpath.dirname(dest)
-    )
+    into = _into(instr, dest)
     with container_root(engine, target, with_volumes=False) as root:
         if archive is not None:
             os.close(_mkdir_in(root, into or "/"))

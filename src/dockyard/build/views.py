@@ -49,7 +49,7 @@ class StepMounts:
     def image_tree(self, image: ImageRecord | None, *, writable: bool = False) -> Path:
         """``image``'s tree (scratch: an empty directory), read-only, or ``writable`` on a
         layer of its own that is thrown away with the step."""
-        from dockyard.engine.check import BUILD_MOUNT_SNAPSHOT, BUILD_OWNER, build_owner
+        from dockyard.engine.check import BUILD_OWNER, BUILD_SNAPSHOT, build_owner
         from dockyard.linux.mount import mount_options
 
         target = self._new_dir("tree")
@@ -59,7 +59,7 @@ class StepMounts:
             if not writable:
                 os.chmod(target, 0o755)
             return target
-        key = f"{BUILD_MOUNT_SNAPSHOT}{secrets.token_hex(8)}"
+        key = f"{BUILD_SNAPSHOT}mount-{secrets.token_hex(8)}"
         labels = {BUILD_OWNER: build_owner()}
         snapshots = self.engine.images.snapshots
         make = snapshots.prepare if writable else snapshots.view

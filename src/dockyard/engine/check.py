@@ -12,7 +12,8 @@ names (and ``--repair`` finishes or undoes):
 - a pinned network namespace or an address lease of a container that is not running;
 - the container of a build step whose ``build`` was killed (labelled :data:`BUILD_OWNER` with
   the build's process): stopped if it still runs, and removed; so are the trees such a step
-  had mounted for ``RUN --mount from=`` or ``rw`` (:data:`BUILD_MOUNTS`) and their snapshots.
+  had mounted for ``RUN --mount from=`` or ``rw`` (:data:`BUILD_MOUNTS`) and the snapshots
+  its steps made (:data:`BUILD_SNAPSHOT`).
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ if TYPE_CHECKING:
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 BUILD_OWNER = "dockyard.build.owner"  # label of a build step's container: "<pid>:<start time>"
 BUILD_MOUNTS = "build/mounts"  # under the state root: a build's step mounts, per step
-BUILD_MOUNT_SNAPSHOT = "build-mount-"  # snapshots those mounts show (labelled BUILD_OWNER)
+BUILD_SNAPSHOT = "build-"  # prefix of a build step's own snapshots (labelled BUILD_OWNER)
 
 
 def build_owner() -> str:
@@ -61,10 +62,8 @@ def check_containers(engine: Containers, *, repair: bool = False) -> list[Findin
         name = info.name
         if name.startswith("container-") and name.removeprefix("container-") not in known:
             what = "writable layer of no container"
-        elif name.startswith(BUILD_MOUNT_SNAPSHOT) and _owner_gone(
-            info.labels.get(BUILD_OWNER, "")
-        ):
-            what = "mounted stage of an interrupted build"
+        elif name.startswith(BUILD_SNAPSHOT) and _owner_gone(info.labels.get(BUILD_OWNER, "")):
+            what = "snapshot of an interrupted build's step"
         else:
             continue
         if repair:

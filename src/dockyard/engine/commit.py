@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING, BinaryIO, cast
 
 from dockyard._util import rfc3339
 from dockyard.archive.create import changed_members, write_members
-from dockyard.engine.fsaccess import drop_stubs
+from dockyard.engine.fsaccess import container_changes, drop_stubs, snapshot_changes
 from dockyard.engine.inspect import config_env, entrypoint_and_cmd
 from dockyard.errors import Conflict, DockyardError, InvalidArgument, NotFound
 from dockyard.image.changes import apply_changes
@@ -103,7 +103,8 @@ def commit(
     docker = parent_manifest.media_type == mediatype.DOCKER_MANIFEST
     with store.operation() as op:
         with _paused(engine, container, pause):
-            layer = _write_layer(engine, container, op, docker=docker)
+            layer = _write_layer(engine, container.config.snapshot, op, docker=docker,
+                                 changes=container_changes(engine, container))  # fmt: skip
         config = _child_config(
             parent_config, new_defaults, diff_id=layer[1] if layer else None,
             created_by=" ".join(defaults.cmd or ()), author=author, comment=message,
@@ -123,12 +124,15 @@ def child_image(
     comment: str = "",
     names: Sequence[str] = (),
     epoch: int | None = None,
+    snapshot: str | None = None,
 ) -> ImageRecord:
     """A new image on ``parent`` (None: ``scratch``) with ``defaults`` as its config and, when
     ``container`` is given, its changes as one more layer (none when it changed nothing): a
-    build step's result. With ``epoch`` (``SOURCE_DATE_EPOCH``) the image and history entry
-    are created at that time and the layer's mtimes are clamped to it, so the same inputs
-    give the same image.
+    build step's result. Instead of a container, ``snapshot`` may name an active overlay
+    snapshot on ``parent``'s layers whose upperdir holds the changes (a ``COPY`` written
+    there directly); it becomes the layer's snapshot, or stays for the caller to remove.
+    With ``epoch`` (``SOURCE_DATE_EPOCH``) the image and history entry are created at that
+    time and the layer's mtimes are clamped to it, so the same inputs give the same image.
 
     Raises:
         FailedPrecondition: an entry changed type while it was read.
@@ -141,20 +145,28 @@ def child_image(
         parent_config, manifest = store.config(parent), store.manifest(parent)
         layers, docker = manifest.layers, manifest.media_type == mediatype.DOCKER_MANIFEST
     with store.operation() as op:
-        layer, changes = None, None
-        if container is not None:
+        layer, key, adoptable = None, snapshot, False
+        if snapshot is not None:
+            changes = snapshot_changes(engine, snapshot)
+            assert changes is not None, "only an overlay snapshot holds just the changes"
+            adoptable = epoch is None
+            layer = _write_layer(engine, snapshot, op, docker=docker, epoch=epoch,
+                                 changes=changes)  # fmt: skip
+        elif container is not None:
             # The step's container is done: its upperdir, without the mount point stubs,
             # becomes the new layer's snapshot (no second unpack), unless the layer's mtimes
             # are clamped (SOURCE_DATE_EPOCH) and the tree must be the tar's.
-            changes = drop_stubs(engine, container) if epoch is None else None
-            layer = _write_layer(engine, container, op, docker=docker, epoch=epoch,
-                                 changes=changes)  # fmt: skip
+            key = container.config.snapshot
+            kept = drop_stubs(engine, container) if epoch is None else None
+            adoptable = kept is not None
+            changes = kept if kept is not None else container_changes(engine, container)
+            layer = _write_layer(engine, key, op, docker=docker, epoch=epoch, changes=changes)
         config = _child_config(
             parent_config, defaults, diff_id=layer[1] if layer else None,
             created_by=created_by, author="", comment=comment, container_id="", created=epoch,
         )  # fmt: skip
-        if layer is not None and changes is not None and container is not None:
-            adopt(store, op, container.config.snapshot, list(config.rootfs.diff_ids), layer[2])
+        if layer is not None and adoptable and key is not None:
+            adopt(store, op, key, list(config.rootfs.diff_ids), layer[2])
         layers = layers + ((layer[0],) if layer else ())
         return _record(store, op, config, layers, list(names), docker=docker)
 
@@ -255,25 +267,22 @@ def _paused(engine: Containers, container: Container, pause: bool) -> Iterator[N
 
 def _write_layer(
     engine: Containers,
-    container: Container,
+    key: str,
     op: Operation,
     *,
     docker: bool,
     epoch: int | None = None,
-    changes: list[Change] | None = None,
+    changes: list[Change],
 ) -> tuple[Descriptor, Digest, int] | None:
-    """The container's changes (``changes``, else found now) as a gzip layer blob (leased by
-    ``op``), its diff_id and uncompressed size; None when it changed nothing."""
-    from dockyard.engine.fsaccess import container_changes
+    """The ``changes`` of snapshot ``key`` (read from its own directory) as a gzip layer blob
+    (leased by ``op``), its diff_id and uncompressed size; None when there are none."""
     from dockyard.engine.fsdiff import ChangeKind
 
     store = engine.images
-    if changes is None:
-        changes = container_changes(engine, container)
     if not changes:
         return None
     pairs = [(os.fsencode(c.path.lstrip("/")), c.kind is ChangeKind.DELETE) for c in changes]
-    root = store.snapshots.upper_dir(container.config.snapshot)
+    root = store.snapshots.upper_dir(key)
     fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
         with store.content.writer() as writer:

@@ -119,15 +119,31 @@ def container_changes(engine: Containers, container: Container) -> list[Change]:
 def _overlay_changes(engine: Containers, container: Container) -> list[Change] | None:
     """The changes in an overlay container's upperdir (stubs included); None for another
     driver."""
+    return snapshot_changes(engine, container.config.snapshot)
+
+
+def snapshot_changes(engine: Containers, key: str) -> list[Change] | None:
+    """The changes in the upperdir of the active overlay snapshot ``key`` against its
+    parents; None for another driver."""
     from dockyard.engine.fsdiff import changes_from_upper
 
+    lowers = lower_dirs(engine, key)
+    if lowers is None:
+        return None
+    return changes_from_upper(engine.images.snapshots.upper_dir(key), lowers)
+
+
+def lower_dirs(engine: Containers, key: str) -> list[Path] | None:
+    """The layer directories under the active overlay snapshot ``key``, top first (none for
+    a snapshot without parents); None for another driver."""
     snapshots = engine.images.snapshots
-    key = container.config.snapshot
+    if getattr(snapshots, "name", "") != "overlayfs":
+        return None
     mounts = snapshots.mounts(key)
     if not mounts or mounts[0].type != "overlay":
-        return None
+        return []  # no parent: its own directory is bound, nothing under it
     lower = next(o for o in mounts[0].options if o.startswith("lowerdir="))
-    return changes_from_upper(snapshots.upper_dir(key), [Path(p) for p in lower[9:].split(":")])
+    return [Path(p) for p in lower[9:].split(":")]
 
 
 def drop_stubs(engine: Containers, container: Container) -> list[Change] | None:

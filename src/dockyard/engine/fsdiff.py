@@ -40,7 +40,7 @@ import contextlib
 import errno
 import os
 import stat
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -155,22 +155,57 @@ def changes_from_upper(upper: Path, lowers: Sequence[Path]) -> list[Change]:
         OSError: a directory cannot be read.
     """
     changes: list[Change] = []
-    with contextlib.ExitStack() as stack:
-        upper_fd = os.open(upper, _DIR_FLAGS)
-        stack.callback(os.close, upper_fd)
-        lower_fds = []
-        for lower in lowers:
-            lower_fds.append(os.open(lower, _DIR_FLAGS))
-            stack.callback(os.close, lower_fds[-1])
-        _upper_dir(upper_fd, "", _Below(lower_fds), changes)
+    upper_fd = os.open(upper, _DIR_FLAGS)
+    try:
+        with image_root(lowers) as below:
+            _upper_dir(upper_fd, "", below, changes)
+    finally:
+        os.close(upper_fd)
     return _sorted(changes)
 
 
-class _Below:
+@contextlib.contextmanager
+def image_root(lowers: Sequence[Path]) -> Iterator[Below]:
+    """The root directory of the image whose layer directories are ``lowers`` (top first),
+    to look names up in as overlayfs would; closed when the block ends (close the
+    :meth:`Below.child` directories, or enter them with ``with``)."""
+    root = Below([])
+    try:
+        root.fds.extend(os.open(lower, _DIR_FLAGS) for lower in lowers)
+        yield root
+    finally:
+        root.close()
+
+
+class Below:
     """The lower directories that merge into one directory of the image, top first."""
 
     def __init__(self, fds: list[int]) -> None:
         self.fds = fds
+
+    def __enter__(self) -> Below:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    def xattrs(self, name: str) -> list[tuple[str, bytes]]:
+        """The extended attributes of the directory ``name`` as the image shows it, but
+        overlayfs' own (``*.overlay.*``)."""
+        for fd in self.fds:
+            sub = _open_dir(name, fd)
+            if sub is None:
+                continue
+            try:
+                return [(a, os.getxattr(sub, a)) for a in os.listxattr(sub)
+                        if not a.startswith(("trusted.overlay.", "user.overlay."))]  # fmt: skip
+            finally:
+                os.close(sub)
+        return []
+
+    def present(self, name: str) -> bool:
+        """Whether any of the directories has an entry ``name``, a whiteout included."""
+        return any(_lstat(name, fd) is not None for fd in self.fds)
 
     def lookup(self, name: str) -> os.stat_result | None:
         """The stat of ``name`` as the image shows it, or None if it is not visible."""
@@ -181,7 +216,7 @@ class _Below:
             return None if _is_whiteout(st) else st
         return None
 
-    def child(self, name: str) -> _Below:
+    def child(self, name: str) -> Below:
         """The lower directories that merge into the directory ``name`` (caller closes)."""
         fds: list[int] = []
         for fd in self.fds:
@@ -196,7 +231,7 @@ class _Below:
             fds.append(sub)
             if _is_opaque(sub):
                 break
-        return _Below(fds)
+        return Below(fds)
 
     def visible(self) -> set[str]:
         """The names the image shows in this directory."""
@@ -214,7 +249,7 @@ class _Below:
         self.fds = []
 
 
-def _upper_dir(fd: int, prefix: str, below: _Below, changes: list[Change]) -> None:
+def _upper_dir(fd: int, prefix: str, below: Below, changes: list[Change]) -> None:
     """Record the changes of one upperdir directory (``prefix`` is its path, ``""`` the root)."""
     names = _listdir(fd)
     if _is_opaque(fd):
@@ -237,7 +272,7 @@ def _upper_dir(fd: int, prefix: str, below: _Below, changes: list[Change]) -> No
             _upper_subdir(fd, name, path, below, changes)
 
 
-def _upper_subdir(fd: int, name: str, path: str, below: _Below, changes: list[Change]) -> None:
+def _upper_subdir(fd: int, name: str, path: str, below: Below, changes: list[Change]) -> None:
     sub = _open_dir(name, fd)
     if sub is None:
         return
