@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from dockyard.build.dockerfile.stages import Step
     from dockyard.build.remote import Download
     from dockyard.engine.containers import Containers
+    from dockyard.engine.copy_out import Entry
     from dockyard.engine.fsdiff import Below
     from dockyard.engine.store import Container
     from dockyard.metadata import ImageRecord
@@ -285,8 +286,8 @@ def _copy_direct(
         tops = {n.split("/", 1)[0] for n in archive.names}
         if lowers is None or not _copied_up(upper, lowers, into, tops):
             return None
-        copy_in(upper, into.rstrip("/") + "/" if into != "/" else "/",
-                io.BytesIO(archive.data), archive=True)  # fmt: skip
+        entries: list[Entry] = [(member, (data,)) for member, data in archive.entries]
+        copy_in(upper, into.rstrip("/") + "/" if into != "/" else "/", entries, archive=True)
         if instr.chown:
             _chown(upper, instr.chown, archive.names, into)
         return child_image(engine, parent, config, container=None, snapshot=key,
@@ -465,10 +466,21 @@ def _under(path: str, base: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class _Archive:
-    """A tar of what a COPY/ADD copies from the context, and its member names."""
+    """What a COPY/ADD copies from the context: tar members with their data (extracted as
+    they are, or as a tar for the step's helper process), and the member names."""
 
-    data: bytes
+    entries: tuple[tuple[Member, bytes], ...]
     names: tuple[str, ...]
+
+    def tar(self) -> io.BytesIO:
+        """The entries as one uncompressed tar stream."""
+        data = bytearray()
+        for member, content in self.entries:
+            data += encode_member(member)
+            data += content
+            data += bytes(padded(len(content)) - len(content))
+        data += END_OF_ARCHIVE
+        return io.BytesIO(bytes(data))
 
 
 def _context_archive(
@@ -509,7 +521,7 @@ class _TarBuilder:
     to make its PAX headers: a tenth of a second for a COPY of 1,000 files)."""
 
     def __init__(self) -> None:
-        self.data = bytearray()
+        self.entries: list[tuple[Member, bytes]] = []
         self.names: list[str] = []
         self._links: dict[tuple[int, int], bytes] = {}
 
@@ -550,15 +562,13 @@ class _TarBuilder:
         self._append(member, data, name)
 
     def _append(self, member: Member, data: bytes, name: str) -> None:
-        self.data += encode_member(member)
-        self.data += data
-        self.data += bytes(padded(len(data)) - len(data))
+        self.entries.append((member, data))
         self.names.append(name)
 
     def archive(self) -> _Archive | None:
         if not self.names:
             return None
-        return _Archive(bytes(self.data + END_OF_ARCHIVE), tuple(self.names))
+        return _Archive(tuple(self.entries), tuple(self.names))
 
 
 def _extract(
@@ -578,8 +588,8 @@ def _extract(
     with container_root(engine, target, with_volumes=False) as root:
         if archive is not None:
             os.close(_mkdir_in(root, into or "/"))
-            copy_in(root, into.rstrip("/") + "/" if into != "/" else "/",
-                    io.BytesIO(archive.data), archive=True)  # fmt: skip
+            copy_in(root, into.rstrip("/") + "/" if into != "/" else "/", archive.tar(),
+                    archive=True)  # fmt: skip
             if instr.chown:
                 _chown(root, instr.chown, archive.names, into)
         for path in unpack:

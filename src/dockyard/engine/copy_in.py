@@ -38,7 +38,7 @@ _ROOT_FLAGS: Final = os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC
 def copy_in(
     root: Path,
     dest: str,
-    source: str | BinaryIO,
+    source: str | BinaryIO | list[Entry],
     *,
     archive: bool = False,
     follow_link: bool = False,
@@ -51,7 +51,8 @@ def copy_in(
         dest: the container path (``/`` optional), with Docker's trailing ``/`` meaning.
         source: a host path (relative to the working directory; trailing ``/`` and ``/.``
             as Docker), or a binary stream of an uncompressed tar (``-``), extracted as-is
-            into ``dest``, which must be a directory.
+            into ``dest``, which must be a directory; or that tar's members, decoded (a
+            list of member and data).
         archive: ``-a``: keep the source's uid/gid; otherwise everything is owned by 0:0.
         follow_link: ``-L``: follow a symlink at the end of the host ``source``.
 
@@ -73,7 +74,8 @@ def copy_in(
             stream, top = located.entries(), located.top_name
             plan, fd = _container_target(root_fd, dest, located.stat.is_dir)
         else:
-            stream, top = tar_entries(source), None
+            stream = source if isinstance(source, list) else tar_entries(source)
+            top = None
             plan, fd = _container_target(root_fd, dest, None)
         stack.callback(os.close, fd)
         stack.enter_context(Extractor(fd, owners, top, plan.rename_to)).run(stream)
