@@ -436,6 +436,28 @@ def test_copy_exclude_parents_and_link(box: DockyardRunner, tmp_path: Path) -> N
     assert again.count("CACHED") >= 4, again
 
 
+def test_copy_from_a_stage_with_exclude_and_parents(box: DockyardRunner, tmp_path: Path) -> None:
+    dockerfile = (
+        "FROM busybox AS src\n"
+        "RUN mkdir -p /out/a /out/b /out/c && echo 1 > /out/a/x.txt && echo 2 > /out/a/x.log \\\n"
+        " && echo 3 > /out/b/y.txt && chown 5:6 /out/b/y.txt && mknod /out/c/fifo p\n"
+        "FROM busybox\n"
+        "COPY --from=src --exclude=**/*.log /out /kept/\n"
+        "COPY --from=src --parents /out/./*/*.txt /tree/\n"
+        "COPY --from=busybox --exclude=* /bin /nothing/\n"
+    )
+    (tmp_path / "Dockerfile").write_text(dockerfile)
+    result = box("build", "-t", "feat", str(tmp_path), check=False)
+    assert result.returncode == 1
+    assert "--exclude left nothing to copy" in result.stderr.decode()
+    _build(box, tmp_path, dockerfile.rsplit("COPY --from=busybox", 1)[0])
+    script = "cd / && find kept tree ! -type d | sort && stat -c %u:%g /tree/b/y.txt"
+    listing = box.out("run", "--rm", "feat", "sh", "-c", script)
+    assert listing.splitlines() == [
+        "kept/a/x.txt", "kept/b/y.txt", "kept/c/fifo", "tree/a/x.txt", "tree/b/y.txt", "5:6",
+    ]  # fmt: skip
+
+
 def test_secrets_are_mounted_but_never_kept(box: DockyardRunner, tmp_path: Path) -> None:
     secret = tmp_path.parent / "token.txt"
     secret.write_text("s3cr3t\n")

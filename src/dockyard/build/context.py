@@ -57,7 +57,7 @@ class Entry:
     """One context entry: ``path`` relative to the context root (``a/b``)."""
 
     path: str
-    kind: str  # "file", "dir" or "symlink"
+    kind: str  # "file", "dir", "symlink" ("node": a device or FIFO, without digests)
     mode: int
     size: int
     digest: str  # content (file), link target (symlink), "" (dir)
@@ -116,6 +116,9 @@ class BuildContext:
         root: the context directory.
         ignore: the matcher of its .dockerignore (none: nothing excluded).
         stat_cache: where content digests are remembered between builds.
+        digests: False for a tree whose files are only copied, never keyed (another stage's
+            tree for ``COPY --from`` with ``--parents``/``--exclude``): files are not read
+            for their digests, and device nodes and FIFOs are entries too.
     """
 
     def __init__(
@@ -124,11 +127,13 @@ class BuildContext:
         ignore: IgnoreMatcher | None = None,
         *,
         stat_cache: StatCache | None = None,
+        digests: bool = True,
     ) -> None:
         self.root = root.resolve()
         self._root = str(self.root)
         self.ignore: IgnoreMatcher = ignore or _NoIgnore()
         self.cache = stat_cache or StatCache()
+        self._digests = digests
 
     def resolve(self, source: str, *, what: str = "COPY") -> list[str]:
         """The context paths a source names (globs expanded), sorted.
@@ -223,6 +228,8 @@ class BuildContext:
             )
         if stat.S_ISDIR(st.st_mode):
             return Entry(path, "dir", mode, 0, "")
+        if not self._digests:
+            return Entry(path, "file" if stat.S_ISREG(st.st_mode) else "node", mode, 0, "")
         if not stat.S_ISREG(st.st_mode):
             raise InvalidArgument(f"{path}: not a regular file, directory or symlink")
         return Entry(path, "file", mode, st.st_size, self.cache.digest(full, st))

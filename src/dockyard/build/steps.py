@@ -199,7 +199,7 @@ def copy(
 
     Raises:
         InvalidArgument, NotFound: a bad source or destination.
-        Unsupported: URLs, ``--parents``, ``--exclude``, ``--link``.
+        NotFound: ``--exclude`` left nothing of another stage to copy.
     """
     from dockyard.engine.commit import child_image
 
@@ -220,15 +220,26 @@ def copy(
         )
     created_by = f"{instr.node.keyword} {' '.join(instr.sources)} {dest}"
     archive, unpack = None, []
-    if source_image is None:
+    if (
+        source_image is not None
+        and isinstance(instr, ins.Copy)
+        and (instr.parents or instr.exclude)
+    ):
+        # the selection rules are the context's: applied to the stage's tree, owners kept
+        archive = _stage_archive(engine, source_image, instr, dest, options)
+        source_image = None
+        if archive is None:
+            raise NotFound(f"{instr.node.keyword} at line {instr.node.position.line}: "
+                           "--exclude left nothing to copy")  # fmt: skip
+    elif source_image is None:
         archives = _archives(instr, context)
         archive = _context_archive(instr, context, dest, skip=set(archives),
                                    downloads=downloads or {})  # fmt: skip
         unpack = [context.root / p for p in archives]
-        if archive is not None and not unpack:
-            image = _copy_direct(engine, parent, config, instr, archive, dest, created_by, options)
-            if image is not None:
-                return image
+    if archive is not None and not unpack:
+        image = _copy_direct(engine, parent, config, instr, archive, dest, created_by, options)
+        if image is not None:
+            return image
     with container_of(engine, parent, config, cmd=()) as target:
         if source_image is not None:
             with container_of(engine, source_image, config, cmd=()) as source:
@@ -238,6 +249,19 @@ def copy(
         engine.reload(target)
         return child_image(engine, parent, config, container=target, created_by=created_by,
                            epoch=options.epoch)  # fmt: skip
+
+
+def _stage_archive(
+    engine: Containers, image: ImageRecord, instr: ins.Copy, dest: str, options: BuildOptions
+) -> _Archive | None:
+    """What ``COPY --from=IMAGE`` with ``--parents`` or ``--exclude`` selects in the image's
+    tree (mounted read-only for the while), with the owners it has there."""
+    from dockyard.build.context import BuildContext
+    from dockyard.build.views import step_mounts
+
+    with step_mounts(engine, options.state_dir or engine.store.root / "build") as trees:
+        tree = BuildContext(trees.image_tree(image), digests=False)
+        return _context_archive(instr, tree, dest, skip=set(), downloads={}, owners=True)
 
 
 def _into(instr: ins.Copy | ins.Add, dest: str) -> str:
@@ -377,9 +401,6 @@ def check_supported(instr: ins.Copy | ins.Add) -> None:
         check_url(source, where)
     if isinstance(instr, ins.Add) and instr.checksum and not all(map(is_url, instr.sources)):
         raise InvalidArgument(f"{where}: --checksum is only for URL sources")
-    if isinstance(instr, ins.Copy) and instr.from_ and (instr.parents or instr.exclude):
-        raise Unsupported(f"{where}: --parents and --exclude with --from are not supported yet",
-                          hint="copy from the build context, or list the paths")  # fmt: skip
 
 
 def _destination(instr: ins.Copy | ins.Add, config: ImageDefaults) -> str:
@@ -490,6 +511,7 @@ def _context_archive(
     *,
     skip: set[str],
     downloads: Mapping[str, Download],
+    owners: bool = False,
 ) -> _Archive | None:
     """The :func:`selected` context files, the downloaded ones (mode 0600 unless
     ``--chmod``) and heredoc contents as a tar (owner 0:0, whole-second mtimes, a second name
@@ -498,7 +520,7 @@ def _context_archive(
     _, mode = _owner(instr)
     into_dir = dest.endswith("/") or len(instr.sources) + len(instr.contents) > 1
     for path, name in selected(instr, context, dest, skip=skip):
-        tar.add(context.root / path if path else context.root, name, mode)
+        tar.add(context.root / path if path else context.root, name, mode, owners=owners)
     for source in instr.sources:
         if source in downloads:
             got = downloads[source]
@@ -526,7 +548,9 @@ class _TarBuilder:
         self._links: dict[tuple[int, int], bytes] = {}
 
     def add(self, path: os.PathLike[str], name: str, mode: int | None,
-            mtime: float | None = None) -> None:  # fmt: skip
+            mtime: float | None = None, *, owners: bool = False) -> None:  # fmt: skip
+        """``path`` as member ``name`` (``mode``: --chmod's, else its own; owned by 0:0, or
+        by its own owner with ``owners``)."""
         st = os.lstat(path)
         if stat.S_IFMT(st.st_mode) not in _KINDS:
             return  # a socket: not archived (as GNU tar)
@@ -554,6 +578,7 @@ class _TarBuilder:
             mtime=int(mtime) if mtime is not None else st.st_mtime_ns // 1_000_000_000,
             devmajor=os.major(st.st_rdev) if device else 0,
             devminor=os.minor(st.st_rdev) if device else 0,
+            uid=st.st_uid if owners else 0, gid=st.st_gid if owners else 0,
         )  # fmt: skip
         self._append(member, data, name)
 
