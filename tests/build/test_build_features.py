@@ -103,12 +103,19 @@ def test_add_unpacks_local_archives(
     data = _tar({"top.txt": b"top\n", "sub/inner.txt": b"inner\n"}, uid=1234)
     (tmp_path / name).write_bytes(compress(data))  # type: ignore[operator]
     (tmp_path / "notes.tar.gz").write_bytes(b"not really an archive\n")
-    _build(box, tmp_path, f"FROM busybox\nADD {name} /opt/app\nADD notes.tar.gz /n/\n")
+    _build(box, tmp_path, f"FROM busybox\nADD {name} /opt/app\nADD notes.tar.gz /n/\n"
+                          f"ADD --chown=7:8 {name} /owned/\nRUN mkdir -p /pre/sub\n"
+                          f"ADD --chown=7:8 {name} /pre/\n")  # fmt: skip
     out = box.out(
         "run", "--rm", "feat", "sh", "-c",
-        "cd /opt/app; cat top.txt sub/inner.txt /n/notes.tar.gz; stat -c '%u %a' top.txt",
+        "cd /opt/app; cat top.txt sub/inner.txt /n/notes.tar.gz; stat -c '%u %a' top.txt; "
+        "stat -c '%u:%g' /owned/top.txt /owned/sub /owned/sub/inner.txt /pre/sub "
+        "/pre/sub/inner.txt",
     )  # fmt: skip
-    assert out.splitlines() == ["top", "inner", "not really an archive", "1234 640"]
+    assert out.splitlines() == [
+        "top", "inner", "not really an archive", "1234 640", "7:8", "7:8", "7:8",
+        "0:0", "7:8",  # a directory that was there keeps its owner
+    ]  # fmt: skip
 
 
 def _evil_tar(kind: str) -> bytes:

@@ -618,18 +618,49 @@ def _extract(
             if instr.chown:
                 _chown(root, instr.chown, archive.names, into)
         for path in unpack:
-            _unpack(root, path, dest)
+            _unpack(root, path, dest, instr.chown)
 
 
-def _unpack(root: Path, archive: Path, dest: str) -> None:
-    """An archive's members into ``dest`` (a directory, made if missing) inside ``root``."""
+def _unpack(root: Path, archive: Path, dest: str, chown: str = "") -> None:
+    """An archive's members into ``dest`` (a directory, made if missing) inside ``root``,
+    owned as ``chown`` says (``ADD --chown``, as BuildKit applies it: every member and each
+    directory the extraction makes), else as in the tar."""
     from dockyard.build.addtar import open_archive
     from dockyard.engine.copy import copy_in
+    from dockyard.engine.copy_extract import tar_entries
 
     os.close(_mkdir_in(root, dest))
+    names: set[str] = set()
+    if chown:
+        with open_archive(archive) as stream:
+            assert stream is not None
+            names = {posixpath.normpath(os.fsdecode(m.name)) for m, _ in tar_entries(stream)}
+        implied = {p for n in names for p in _parents(n)} - names
+        names |= {p for p in implied if not _exists_in(root, posixpath.join(dest, p))}
     with open_archive(archive) as stream:
         assert stream is not None
         copy_in(root, dest.rstrip("/") + "/" if dest != "/" else "/", stream, archive=True)
+    if names - {"."}:
+        _chown(root, chown, sorted(names - {"."}), dest)
+
+
+def _exists_in(root: Path, path: str) -> bool:
+    from dockyard.linux.fs import secure_join
+
+    root_fd = os.open(root, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        os.close(secure_join(root_fd, path))
+        return True
+    except OSError:
+        return False
+    finally:
+        os.close(root_fd)
+
+
+def _parents(name: str) -> Iterator[str]:
+    while "/" in name:
+        name = posixpath.dirname(name)
+        yield name
 
 
 def _chown(root: os.PathLike[str], spec: str, names: Collection[str], into: str) -> None:
