@@ -38,7 +38,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from dockyard.build.dockerfile import instructions as ins
-from dockyard.build.views import path_in
 from dockyard.errors import InvalidArgument, NotFound, Unsupported
 
 if TYPE_CHECKING:
@@ -171,6 +170,7 @@ def cache_dir(
         shutil.rmtree(tmp, ignore_errors=True)  # a half-made one of an interrupted build
         tmp.mkdir()
         if seed is not None:
+            from dockyard.build.views import path_in
             from dockyard.snapshot.tree import copy_tree
 
             source = path_in(seed[1].image_tree(seed[0]), mount.source or "/", where)
@@ -193,6 +193,8 @@ def _bind_source(
     """The host path a bind mount shows: in the context or in the ``from=`` stage/image
     (resolved inside it); a writable layer over it for ``rw`` (its writes are discarded)."""
     if m.from_:
+        from dockyard.build.views import path_in
+
         tree = trees.image_tree(image, writable=not m.readonly)
         return path_in(tree, m.source or "/", where)
     found = context.resolve(m.source or ".", what="RUN --mount")
