@@ -6,6 +6,7 @@ The container processes are gated: they wait on stdin until the test has moved t
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -17,7 +18,15 @@ from pathlib import Path
 import pytest
 
 from dockyard.cgroups import CgroupVersion, FreezerState, V1Manager, new_manager
-from dockyard.oci.runtime_resources import DeviceRule, DeviceType, Memory, Resources
+from dockyard.errors import DockyardError
+from dockyard.oci.runtime_resources import (
+    BlockIO,
+    BlockIODevice,
+    DeviceRule,
+    DeviceType,
+    Memory,
+    Resources,
+)
 
 ROOT = Path("/sys/fs/cgroup")
 MiB = 2**20
@@ -143,3 +152,22 @@ def test_kill_all_of_a_removed_cgroup_is_a_no_op(cg: V1Manager) -> None:
     cg.destroy()
     cg.kill_all(9)  # raced with the monitor removing the cgroup: nothing left to kill
     assert not cg.exists()
+
+
+def test_block_io_is_counted(cg: V1Manager, tmp_path: Path) -> None:
+    """Direct writes (past the page cache) by a process in the cgroup show in its stats.
+    Linux 6 counts v1 block I/O only in a cgroup with a throttle rule: one that never holds
+    anything back is set for the disk under ``tmp_path``."""
+    st_dev = tmp_path.stat().st_dev
+    disk = BlockIODevice(major=os.major(st_dev), minor=os.minor(st_dev), rate=10**12)
+    try:
+        cg.create(Resources(block_io=BlockIO(throttle={"throttleWriteBpsDevice": (disk,)})))
+    except DockyardError as err:
+        pytest.skip(f"no throttle rule for {tmp_path}'s device (a partition?): {err}")
+    target = tmp_path / "written"
+    script = f"read x; dd if=/dev/zero of={target} bs=64k count=32 oflag=direct,sync 2>&1"
+    proc = gated(cg, ["sh", "-c", script])
+    out, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 0, out
+    stats = cg.stats()
+    assert stats.block_write >= 2 * MiB, stats

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from dockyard.cgroups import CgroupVersion, FreezerState, Stats, V2Manager, detect, new_manager
+from dockyard.cgroups.base import read_block_io
 from dockyard.cgroups.devicefilter import Program, build
 from dockyard.cgroups.v2 import cpu_max, cpu_weight, swap_max
 from dockyard.errors import FailedPrecondition, InvalidArgument, Unavailable, Unsupported
@@ -217,6 +218,8 @@ def test_stats(root: Path, loader: RecordingLoader) -> None:
         "pids.current": "3\n",
         "pids.max": "10\n",
         "cgroup.procs": "11\n12\n13\n",
+        "io.stat": "8:0 rbytes=4096 wbytes=1000 rios=1 wios=2 dbytes=0 dios=0\n"
+        "253:1 rbytes=10 wbytes=20 rios=1 wios=1 dbytes=0 dios=0\n",
     }
     for name, text in files.items():
         (leaf / name).write_text(text)
@@ -229,6 +232,8 @@ def test_stats(root: Path, loader: RecordingLoader) -> None:
         cpu_usage_ns=1_500_000,
         pids_current=3,
         pids_limit=10,
+        block_read=4106,
+        block_write=1020,
     )
     assert cg.oom_kills() == 2 and cg.pids() == [11, 12, 13]
 
@@ -263,3 +268,14 @@ def test_detect(tmp_path: Path, root: Path) -> None:
     assert detect(v1) is CgroupVersion.V1
     with pytest.raises(Unavailable):
         detect(tmp_path / "nothing")
+
+
+def test_block_io_files_of_both_versions(tmp_path: Path) -> None:
+    v1 = tmp_path / "blkio.throttle.io_service_bytes_recursive"
+    v1.write_text("8:0 Read 4096\n8:0 Write 512\n8:0 Sync 0\n8:0 Total 4608\n"
+                  "253:0 Read 1\n253:0 Write 2\nTotal 4611\n")  # fmt: skip
+    assert read_block_io(v1, "Read", "Write") == (4097, 514)
+    assert read_block_io(tmp_path / "missing", "Read", "Write") == (0, 0)
+    v2 = tmp_path / "io.stat"
+    v2.write_text("8:0 rbytes=5 wbytes=6 rios=1 wios=1\n")
+    assert read_block_io(v2, "rbytes", "wbytes") == (5, 6)

@@ -197,3 +197,29 @@ def test_default_rlimits_are_capped_by_the_callers_hard_limit() -> None:
     assert nofile() == (1024, 524288)
     assert nofile(rlimit_ceilings={RlimitType.NOFILE: 20000}) == (1024, 20000)
     assert nofile(rlimit_ceilings={RlimitType.NOFILE: 512}) == (512, 512)
+
+
+def test_block_io_options() -> None:
+    from dockyard.engine.options import BlkioDevice
+    from dockyard.oci.runtime_resources import BlockIO, BlockIODevice
+
+    def dev(value: int) -> BlkioDevice:
+        return BlkioDevice(path="/dev/sdz", major=8, minor=16, value=value)
+
+    assert spec(RunOptions()).linux.resources.block_io is None  # type: ignore[union-attr]
+    options = RunOptions(
+        blkio_weight=300,
+        blkio_weight_device=(dev(50),),
+        device_write_bps=(dev(1 << 20),),
+        device_read_iops=(dev(100),),
+    )
+    s = spec(options)
+    assert s.linux is not None and s.linux.resources is not None
+    assert s.linux.resources.block_io == BlockIO(
+        weight=300,
+        weight_device=(BlockIODevice(major=8, minor=16, weight=50),),
+        throttle={
+            "throttleWriteBpsDevice": (BlockIODevice(major=8, minor=16, rate=1 << 20),),
+            "throttleReadIOPSDevice": (BlockIODevice(major=8, minor=16, rate=100),),
+        },
+    )

@@ -60,6 +60,8 @@ class Stats:
     cpu_usage_ns: int = 0
     pids_current: int = 0
     pids_limit: int | None = None
+    block_read: int = 0  # bytes read from and written to block devices (all devices)
+    block_write: int = 0
 
 
 class CgroupManager(Protocol):
@@ -220,6 +222,28 @@ def read_keyed(path: Path) -> dict[str, int]:
         if is_uint(value.strip().lstrip("-")):
             out[key] = int(value)
     return out
+
+
+def read_block_io(path: Path, read_key: str, write_key: str) -> tuple[int, int]:
+    """Bytes read and written, summed over the devices of a per-device I/O file: v1's
+    ``blkio.*io_service_bytes*`` (``MAJ:MIN Read N`` lines) with keys ``Read``/``Write``, v2's
+    ``io.stat`` (``MAJ:MIN rbytes=N wbytes=N ...``) with ``rbytes``/``wbytes``; (0, 0) when
+    the file is missing."""
+    try:
+        lines = read_text(path).splitlines()
+    except FileNotFoundError:
+        return 0, 0
+    totals = {read_key: 0, write_key: 0}
+    for line in lines:
+        fields = line.split()
+        if len(fields) == 3 and fields[1] in totals and is_uint(fields[2]):  # v1
+            totals[fields[1]] += int(fields[2])
+            continue
+        for field in fields[1:]:  # v2
+            key, _, value = field.partition("=")
+            if key in totals and is_uint(value):
+                totals[key] += int(value)
+    return totals[read_key], totals[write_key]
 
 
 def read_pids(path: Path) -> list[int]:

@@ -21,6 +21,7 @@ from dockyard.cgroups.base import (
     FreezerState,
     Stats,
     prune_default_parent,
+    read_block_io,
     read_int,
     read_keyed,
     read_pids,
@@ -219,6 +220,7 @@ class V1Manager:
         limit = read_int(mem / "memory.limit_in_bytes") if mem else _UNLIMITED
         pids_max = read_int(pids / "pids.max", -1) if pids else -1
         cpuacct = self._dirs.get("cpuacct")
+        block = self._block_io()
         return Stats(
             memory_usage=read_int(mem / "memory.usage_in_bytes") if mem else 0,
             memory_max_usage=read_int(mem / "memory.max_usage_in_bytes") if mem else 0,
@@ -228,7 +230,23 @@ class V1Manager:
             cpu_usage_ns=read_int(cpuacct / "cpuacct.usage") if cpuacct else 0,
             pids_current=read_int(pids / "pids.current") if pids else 0,
             pids_limit=None if pids_max == -1 else pids_max,
+            block_read=block[0],
+            block_write=block[1],
         )
+
+    def _block_io(self) -> tuple[int, int]:
+        """Bytes read and written, as docker reads them: the I/O scheduler's counters (CFQ's
+        ``blkio.io_service_bytes_recursive``, BFQ's ``blkio.bfq.…``) where they count, else
+        the throttle layer's (Linux 6 keeps those only for a cgroup with a throttle rule)."""
+        blkio = self._dirs.get("blkio")
+        if blkio is None:
+            return 0, 0
+        for name in ("blkio.io_service_bytes_recursive", "blkio.bfq.io_service_bytes_recursive",
+                     "blkio.throttle.io_service_bytes_recursive"):  # fmt: skip
+            found = read_block_io(blkio / name, "Read", "Write")
+            if found != (0, 0):
+                return found
+        return 0, 0
 
     def pids(self) -> list[int]:
         found: set[int] = set()

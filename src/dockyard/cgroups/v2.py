@@ -23,6 +23,7 @@ from dockyard.cgroups.base import (
     FreezerState,
     Stats,
     prune_default_parent,
+    read_block_io,
     read_int,
     read_keyed,
     read_pids,
@@ -252,6 +253,7 @@ class V2Manager:
             read_int(self._dir / "memory.max", -1),
             read_int(self._dir / "pids.max", -1),
         )
+        block = read_block_io(self._dir / "io.stat", "rbytes", "wbytes")
         return Stats(
             memory_usage=read_int(self._dir / "memory.current"),
             memory_max_usage=read_int(self._dir / "memory.peak"),
@@ -261,6 +263,8 @@ class V2Manager:
             cpu_usage_ns=read_keyed(self._dir / "cpu.stat").get("usage_usec", 0) * 1000,
             pids_current=read_int(self._dir / "pids.current"),
             pids_limit=None if pids_max == -1 else pids_max,
+            block_read=block[0],
+            block_write=block[1],
         )
 
     def pids(self) -> list[int]:

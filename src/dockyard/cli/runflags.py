@@ -20,6 +20,7 @@ from dockyard.engine.create import CreateRequest, VolumeRequest
 from dockyard.engine.options import (
     DEFAULT_SHM_SIZE,
     BindMount,
+    BlkioDevice,
     DeviceMapping,
     IpcMode,
     NetworkRequest,
@@ -207,6 +208,48 @@ def parse_device(spec: str) -> DeviceMapping:
     )  # fmt: skip
 
 
+def _blkio_weight(value: int | None) -> int:
+    """``--blkio-weight``: 10..1000, or 0 for the default (moby's range).
+
+    Raises:
+        InvalidArgument: out of range.
+    """
+    if value and not 10 <= value <= 1000:
+        raise InvalidArgument(f"--blkio-weight {value}: range of blkio weight is from 10 to 1000")
+    return value or 0
+
+
+def parse_blkio(spec: str, flag: str, kind: str) -> BlkioDevice:
+    """``DEVICE:VALUE`` of the blkio flags: a block device node and a ``weight`` (10..1000),
+    a ``bps`` rate (bytes per second, with k/m/g units) or ``iops`` (a count).
+
+    Raises:
+        InvalidArgument: no ``:``, not a block device, a bad value.
+    """
+    from dockyard._util.numbers import is_uint
+
+    path, sep, value = spec.rpartition(":")
+    if not sep or not path:
+        raise InvalidArgument(f"{flag} {spec!r}: bad format, expected DEVICE:{kind.upper()}",
+                              hint=f"for example {flag} /dev/sda:10")  # fmt: skip
+    try:
+        st = os.stat(path)
+    except OSError as err:
+        raise InvalidArgument(f"{flag} {spec!r}: {path}: {err.strerror}") from None
+    if not stat.S_ISBLK(st.st_mode):
+        raise InvalidArgument(f"{flag} {spec!r}: {path} is not a block device")
+    number = (ram_in_bytes(value) if kind == "bps" else int(value) if is_uint(value) else -1) or -1
+    if number <= 0 or (kind == "weight" and not 10 <= number <= 1000):
+        what = {
+            "weight": "a weight from 10 to 1000",
+            "bps": "a positive rate (bytes per second, k/m/g units allowed)",
+            "iops": "a positive number of I/Os per second",
+        }[kind]
+        raise InvalidArgument(f"{flag} {spec!r}: invalid value {value!r}: expected {what}")
+    return BlkioDevice(path=path, major=os.major(st.st_rdev), minor=os.minor(st.st_rdev),
+                       value=number)  # fmt: skip
+
+
 def parse_ulimit(spec: str) -> Ulimit:
     """``--ulimit nofile=1024[:2048]``."""
     name, _, values = spec.partition("=")
@@ -322,6 +365,22 @@ def build_request(
         cpus=o["cpus"] or 0.0,
         cpuset_cpus=o["cpuset_cpus"] or "",
         pids_limit=o["pids_limit"] or 0,
+        blkio_weight=_blkio_weight(o["blkio_weight"]),
+        blkio_weight_device=tuple(
+            parse_blkio(s, "--blkio-weight-device", "weight") for s in o["blkio_weight_device"]
+        ),
+        device_read_bps=tuple(
+            parse_blkio(s, "--device-read-bps", "bps") for s in o["device_read_bps"]
+        ),
+        device_write_bps=tuple(
+            parse_blkio(s, "--device-write-bps", "bps") for s in o["device_write_bps"]
+        ),
+        device_read_iops=tuple(
+            parse_blkio(s, "--device-read-iops", "iops") for s in o["device_read_iops"]
+        ),
+        device_write_iops=tuple(
+            parse_blkio(s, "--device-write-iops", "iops") for s in o["device_write_iops"]
+        ),
         shm_size=parse_bytes(o["shm_size"], "--shm-size") if o["shm_size"] else DEFAULT_SHM_SIZE,
         ipc=IpcMode(o["ipc"]) if o["ipc"] else IpcMode.PRIVATE,
     )
@@ -409,6 +468,36 @@ def run_options(f: F) -> F:
         click.option("-c", "--cpu-shares", type=int, help="CPU shares (relative weight)."),
         click.option("--cpuset-cpus", help="CPUs in which to allow execution (0-3, 0,1)."),
         click.option("--pids-limit", type=int, help="Tune container pids limit (-1 unlimited)."),
+        click.option(
+            "--blkio-weight",
+            type=int,
+            help="Block IO (relative weight), between 10 and 1000, or 0 to disable.",
+        ),
+        click.option(
+            "--blkio-weight-device",
+            multiple=True,
+            help="Block IO weight (relative device weight), DEVICE:WEIGHT.",
+        ),
+        click.option(
+            "--device-read-bps",
+            multiple=True,
+            help="Limit read rate (bytes per second) from a device, DEVICE:RATE[kmg].",
+        ),
+        click.option(
+            "--device-write-bps",
+            multiple=True,
+            help="Limit write rate (bytes per second) to a device, DEVICE:RATE[kmg].",
+        ),
+        click.option(
+            "--device-read-iops",
+            multiple=True,
+            help="Limit read rate (IO per second) from a device, DEVICE:N.",
+        ),
+        click.option(
+            "--device-write-iops",
+            multiple=True,
+            help="Limit write rate (IO per second) to a device, DEVICE:N.",
+        ),
         click.option(
             "--restart", help="Restart policy (no, on-failure[:N], always, unless-stopped)."
         ),

@@ -38,8 +38,11 @@ class StatsRow:
     PIDs: str
 
 
-def _sample(app: AppContext, cid: str) -> tuple[int, int, int | None, int, int, int] | None:
-    """(cpu ns, memory, memory limit, pids, rx, tx) of a running container, None if gone."""
+def _sample(
+    app: AppContext, cid: str
+) -> tuple[int, int, int | None, int, int, int, int, int] | None:
+    """(cpu ns, memory, memory limit, pids, rx, tx, block read, block write) of a running
+    container, None if gone."""
     from dockyard.cgroups import new_manager
     from dockyard.runtime.state import StateStore
 
@@ -58,7 +61,8 @@ def _sample(app: AppContext, cid: str) -> tuple[int, int, int | None, int, int, 
                     rx, tx = rx + int(fields[0]), tx + int(fields[8])
     except (OSError, ValueError, IndexError):
         pass
-    return stats.cpu_usage_ns, stats.memory_usage, stats.memory_limit, stats.pids_current, rx, tx
+    return (stats.cpu_usage_ns, stats.memory_usage, stats.memory_limit, stats.pids_current, rx,
+            tx, stats.block_read, stats.block_write)  # fmt: skip
 
 
 def _row(
@@ -71,7 +75,8 @@ def _row(
         ID=cid[:12] if trunc else cid, Name=name, Container=cid[:12] if trunc else cid,
         CPUPerc=f"{cpu:.2f}%", MemUsage=f"{human_size(mem)} / {human_size(limit)}",
         MemPerc=f"{(mem / limit * 100) if limit else 0:.2f}%",
-        NetIO=f"{human_size(b[4])} / {human_size(b[5])}", BlockIO="0B / 0B", PIDs=str(b[3]),
+        NetIO=f"{human_size(b[4])} / {human_size(b[5])}",
+        BlockIO=f"{human_size(b[6])} / {human_size(b[7])}", PIDs=str(b[3]),
     )  # fmt: skip
 
 

@@ -17,7 +17,9 @@ from enum import StrEnum
 from typing import Any
 
 from dockyard.engine.options import (
+    BLKIO_FIELDS,
     BindMount,
+    BlkioDevice,
     DeviceMapping,
     IpcMode,
     NetworkAttachment,
@@ -138,6 +140,7 @@ _NESTED: dict[str, type] = {
     "binds": BindMount,
     "devices": DeviceMapping,
     "ulimits": Ulimit,
+    **dict.fromkeys(BLKIO_FIELDS, BlkioDevice),
     "networks": NetworkAttachment,
     "ports": PortBinding,
 }

@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from dockyard.engine import netview
-from dockyard.engine.options import NetworkMode, RunOptions
+from dockyard.engine.options import BlkioDevice, NetworkMode, RunOptions
 from dockyard.monitor import state as run_state
 from dockyard.network.inspect import endpoint_id
 from dockyard.network.model import DEFAULT_NETWORK, Endpoint
@@ -265,12 +265,12 @@ def _resources(o: RunOptions) -> dict[str, object]:
         "Memory": o.memory,
         "NanoCpus": round(o.cpus * 1e9),
         "CgroupParent": "",
-        "BlkioWeight": 0,
-        "BlkioWeightDevice": [],
-        "BlkioDeviceReadBps": None,
-        "BlkioDeviceWriteBps": None,
-        "BlkioDeviceReadIOps": None,
-        "BlkioDeviceWriteIOps": None,
+        "BlkioWeight": o.blkio_weight,
+        "BlkioWeightDevice": [{"Path": d.path, "Weight": d.value} for d in o.blkio_weight_device],
+        "BlkioDeviceReadBps": _rates(o.device_read_bps),
+        "BlkioDeviceWriteBps": _rates(o.device_write_bps),
+        "BlkioDeviceReadIOps": _rates(o.device_read_iops),
+        "BlkioDeviceWriteIOps": _rates(o.device_write_iops),
         "CpuPeriod": 0,
         "CpuQuota": 0,
         "CpuRealtimePeriod": 0,
@@ -293,6 +293,11 @@ def _resources(o: RunOptions) -> dict[str, object]:
         "IOMaximumIOps": 0,
         "IOMaximumBandwidth": 0,
     }
+
+
+def _rates(devices: Sequence[BlkioDevice]) -> list[dict[str, object]] | None:
+    """docker's ``ThrottleDevice`` list (null when there is none)."""
+    return [{"Path": d.path, "Rate": d.value} for d in devices] or None
 
 
 def mounts(config: ContainerConfig, volume_path: Callable[[str], str]) -> list[dict[str, object]]:

@@ -84,6 +84,25 @@ class DeviceMapping:
     permissions: str = "rwm"
 
 
+BLKIO_FIELDS = (
+    "blkio_weight_device", "device_read_bps", "device_write_bps", "device_read_iops",
+    "device_write_iops",
+)  # fmt: skip
+"""The :class:`RunOptions` fields that list :class:`BlkioDevice` s."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BlkioDevice:
+    """``--blkio-weight-device``/``--device-{read,write}-{bps,iops}`` ``PATH:VALUE``: a block
+    device (its numbers read by the caller) and a weight, bytes per second or I/Os per
+    second."""
+
+    path: str
+    major: int
+    minor: int
+    value: int
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Ulimit:
     """``--ulimit NAME=SOFT[:HARD]``; ``name`` is Docker's (``nofile``, ``nproc`` ...)."""
@@ -128,6 +147,12 @@ class RunOptions:
     cpus: float = 0.0
     cpuset_cpus: str = ""
     pids_limit: int = 0
+    blkio_weight: int = 0  # 10..1000; 0: the default
+    blkio_weight_device: tuple[BlkioDevice, ...] = ()
+    device_read_bps: tuple[BlkioDevice, ...] = ()
+    device_write_bps: tuple[BlkioDevice, ...] = ()
+    device_read_iops: tuple[BlkioDevice, ...] = ()
+    device_write_iops: tuple[BlkioDevice, ...] = ()
     shm_size: int = DEFAULT_SHM_SIZE
     ipc: IpcMode = IpcMode.PRIVATE
     network: NetworkMode = NetworkMode.BRIDGE

@@ -35,7 +35,15 @@ from dockyard.oci.runtime import (
     User,
 )
 from dockyard.oci.runtime_linux import Device, Linux, Namespace, NamespaceType
-from dockyard.oci.runtime_resources import Cpu, DeviceRule, DeviceType, Memory, Resources
+from dockyard.oci.runtime_resources import (
+    BlockIO,
+    BlockIODevice,
+    Cpu,
+    DeviceRule,
+    DeviceType,
+    Memory,
+    Resources,
+)
 
 OCI_VERSION = "1.2.0"
 CPU_PERIOD = 100_000  # moby converts --cpus to a quota over this period (NanoCPUs)
@@ -221,7 +229,29 @@ def _resources(options: RunOptions, devices: tuple[DeviceRule, ...]) -> Resource
             cpus=options.cpuset_cpus,
         )
     pids = options.pids_limit if options.pids_limit > 0 else None
-    return Resources(devices=devices, memory=memory, cpu=cpu, pids_limit=pids)
+    return Resources(devices=devices, memory=memory, cpu=cpu, pids_limit=pids,
+                     block_io=_block_io(options))  # fmt: skip
+
+
+def _block_io(options: RunOptions) -> BlockIO | None:
+    """moby's blkio settings: a weight, per-device weights and throttles (None: none)."""
+    throttle = {
+        key: tuple(BlockIODevice(major=d.major, minor=d.minor, rate=d.value) for d in devices)
+        for key, devices in (
+            ("throttleReadBpsDevice", options.device_read_bps),
+            ("throttleWriteBpsDevice", options.device_write_bps),
+            ("throttleReadIOPSDevice", options.device_read_iops),
+            ("throttleWriteIOPSDevice", options.device_write_iops),
+        )
+        if devices
+    }
+    weights = tuple(
+        BlockIODevice(major=d.major, minor=d.minor, weight=d.value)
+        for d in options.blkio_weight_device
+    )
+    if not (options.blkio_weight or weights or throttle):
+        return None
+    return BlockIO(weight=options.blkio_weight or None, weight_device=weights, throttle=throttle)
 
 
 def _devices(options: RunOptions) -> tuple[tuple[Device, ...], tuple[DeviceRule, ...]]:
