@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from dockyard.cli.runflags import _blkio_weight, parse_blkio
+from dockyard.cli.runflags import parse_blkio
+from dockyard.engine.blkio import blkio_weight
 from dockyard.engine.options import BlkioDevice
 from dockyard.errors import InvalidArgument
 
@@ -56,7 +57,7 @@ def test_bad_devices(tmp_path: Path) -> None:
 
 
 def test_weight_range() -> None:
-    assert _blkio_weight(None) == 0 and _blkio_weight(0) == 0 and _blkio_weight(10) == 10
+    assert blkio_weight(None) == 0 and blkio_weight(0) == 0 and blkio_weight(10) == 10
     for bad in (5, 1001):
         with pytest.raises(InvalidArgument, match="from 10 to 1000"):
-            _blkio_weight(bad)
+            blkio_weight(bad)

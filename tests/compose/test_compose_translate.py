@@ -3,14 +3,20 @@ name as a DNS alias, mounts, secrets, resources and the network modes."""
 
 from __future__ import annotations
 
+import dataclasses
+import os
+import stat
 import textwrap
 from pathlib import Path
+
+import pytest
 
 from dockyard.compose import translate
 from dockyard.compose.files import Options
 from dockyard.compose.loader import load
 from dockyard.compose.model import Project
-from dockyard.engine.options import BindMount, IpcMode, NetworkRequest
+from dockyard.engine.options import BindMount, BlkioDevice, IpcMode, NetworkRequest
+from dockyard.errors import InvalidArgument
 
 
 def project(tmp_path: Path, text: str) -> Project:
@@ -109,3 +115,33 @@ def test_one_off_replica(tmp_path: Path) -> None:
     assert req.options.env == ("A=1", "B=2")
     assert req.ports == () and req.auto_remove and req.restart == "no"
     assert req.labels[translate.ONEOFF] == "True"
+
+
+def test_blkio_config(tmp_path: Path) -> None:
+    node = tmp_path / "disk"
+    os.mknod(node, 0o600 | stat.S_IFBLK, os.makedev(8, 16))
+    p = project(tmp_path, f"""
+        services:
+          io:
+            image: busybox
+            blkio_config:
+              weight: 300
+              weight_device: [{{path: {node}, weight: 400}}]
+              device_read_bps: [{{path: {node}, rate: 12mb}}]
+              device_write_iops: [{{path: {node}, rate: 120}}]
+          bad:
+            image: busybox
+            blkio_config:
+              device_write_bps: [{{path: {tmp_path / "token"}, rate: 1}}]
+    """)  # fmt: skip
+    o = translate.create_request(p, p.services["io"], translate.Replica(number=1),
+                                 image_id="").options  # fmt: skip
+    dev = BlkioDevice(path=str(node), major=8, minor=16, value=400)
+    assert (o.blkio_weight, o.blkio_weight_device) == (300, (dev,))
+    assert o.device_read_bps == (dataclasses.replace(dev, value=12 << 20),)
+    assert o.device_write_iops == (dataclasses.replace(dev, value=120),)
+    assert o.device_write_bps == () and o.device_read_iops == ()
+    with pytest.raises(
+        InvalidArgument, match=r"service bad: blkio_config\.device_write_bps: .* is"
+    ):
+        translate.create_request(p, p.services["bad"], translate.Replica(number=1), image_id="")

@@ -209,45 +209,26 @@ def parse_device(spec: str) -> DeviceMapping:
 
 
 def _blkio_weight(value: int | None) -> int:
-    """``--blkio-weight``: 10..1000, or 0 for the default (moby's range).
+    if not value:
+        return 0
+    from dockyard.engine.blkio import blkio_weight
 
-    Raises:
-        InvalidArgument: out of range.
-    """
-    if value and not 10 <= value <= 1000:
-        raise InvalidArgument(f"--blkio-weight {value}: range of blkio weight is from 10 to 1000")
-    return value or 0
+    return blkio_weight(value)
 
 
 def parse_blkio(spec: str, flag: str, kind: str) -> BlkioDevice:
-    """``DEVICE:VALUE`` of the blkio flags: a block device node and a ``weight`` (10..1000),
-    a ``bps`` rate (bytes per second, with k/m/g units) or ``iops`` (a count).
+    """``DEVICE:VALUE`` of the blkio flags (:func:`dockyard.engine.blkio.blkio_device`).
 
     Raises:
         InvalidArgument: no ``:``, not a block device, a bad value.
     """
-    from dockyard._util.numbers import is_uint
+    from dockyard.engine.blkio import blkio_device
 
     path, sep, value = spec.rpartition(":")
     if not sep or not path:
         raise InvalidArgument(f"{flag} {spec!r}: bad format, expected DEVICE:{kind.upper()}",
                               hint=f"for example {flag} /dev/sda:10")  # fmt: skip
-    try:
-        st = os.stat(path)
-    except OSError as err:
-        raise InvalidArgument(f"{flag} {spec!r}: {path}: {err.strerror}") from None
-    if not stat.S_ISBLK(st.st_mode):
-        raise InvalidArgument(f"{flag} {spec!r}: {path} is not a block device")
-    number = (ram_in_bytes(value) if kind == "bps" else int(value) if is_uint(value) else -1) or -1
-    if number <= 0 or (kind == "weight" and not 10 <= number <= 1000):
-        what = {
-            "weight": "a weight from 10 to 1000",
-            "bps": "a positive rate (bytes per second, k/m/g units allowed)",
-            "iops": "a positive number of I/Os per second",
-        }[kind]
-        raise InvalidArgument(f"{flag} {spec!r}: invalid value {value!r}: expected {what}")
-    return BlkioDevice(path=path, major=os.major(st.st_rdev), minor=os.minor(st.st_rdev),
-                       value=number)  # fmt: skip
+    return blkio_device(path, value, f"{flag} {spec!r}", kind)
 
 
 def parse_ulimit(spec: str) -> Ulimit:

@@ -151,6 +151,9 @@ class Service:
     cpu_shares: int = 0
     cpuset: str = ""
     pids_limit: int = 0
+    blkio_weight: int = 0
+    # blkio_config's per-device entries: (key, device path, weight or rate as written)
+    blkio_devices: tuple[tuple[str, str, str], ...] = ()
     shm_size: int = 0
     container_name: str = ""
     hostname: str = ""

@@ -90,6 +90,8 @@ def service_model(
         cpu_shares=doc.get("cpu_shares", 0),
         cpuset=doc.get("cpuset", ""),
         pids_limit=doc.get("pids_limit", limits.get("pids", 0)),
+        blkio_weight=(doc.get("blkio_config") or {}).get("weight", 0),
+        blkio_devices=_blkio_devices(doc.get("blkio_config") or {}),
         shm_size=doc.get("shm_size", 0),
         container_name=doc.get("container_name", ""),
         hostname=doc.get("hostname", ""),
@@ -248,6 +250,20 @@ def _restart(policy: dict[str, Any] | None) -> str:
         return "always"
     attempts = policy.get("max_attempts")
     return f"on-failure:{attempts}" if attempts else "on-failure"
+
+
+_BLKIO_KEYS = (
+    "weight_device", "device_read_bps", "device_write_bps", "device_read_iops",
+    "device_write_iops",
+)  # fmt: skip
+
+
+def _blkio_devices(config: Mapping[str, Any]) -> tuple[tuple[str, str, str], ...]:
+    return tuple(
+        (key, str(entry["path"]), str(entry["weight" if key == "weight_device" else "rate"]))
+        for key in _BLKIO_KEYS
+        for entry in config.get(key) or ()
+    )
 
 
 def _ulimit(name: str, value: Any) -> Ulimit:

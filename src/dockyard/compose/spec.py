@@ -92,6 +92,13 @@ DEPENDENCY = Obj({
     "restart": BOOL, "required": BOOL,
 })  # fmt: skip
 
+_BLKIO_RATE = ListOf(Obj({"path": STR, "rate": STRNUM}, required=("path", "rate")))
+BLKIO = Obj({
+    "weight": INT,
+    "weight_device": ListOf(Obj({"path": STR, "weight": INT}, required=("path", "weight"))),
+    "device_read_bps": _BLKIO_RATE, "device_write_bps": _BLKIO_RATE,
+    "device_read_iops": _BLKIO_RATE, "device_write_iops": _BLKIO_RATE,
+})  # fmt: skip
 ULIMIT = OneOf((INT, Obj({"soft": INT, "hard": INT}, required=("soft", "hard"), post=s.ulimit)))
 
 RESOURCES = Obj({
@@ -152,11 +159,12 @@ _SERVICE_FIELDS: dict[str, Node] = {
     "extends": OneOf((STR, Obj({"service": STR, "file": STR}, required=("service",)))),
     "mem_limit": SIZE, "memswap_limit": OneOf((INT, Scalar("str", post=s.size))),
     "shm_size": SIZE, "cpus": NUM, "cpu_shares": INT, "cpuset": STR, "pids_limit": INT,
+    "blkio_config": BLKIO,
     "ipc": Scalar("str", choices=("private", "none")),
     "links": ListOf(Scalar("str", post=s.link)),
     "platform": Scalar("str", post=s.platform),
     **{key: _no(key) for key in (
-        "annotations", "attach", "blkio_config", "cgroup", "cgroup_parent", "cpu_count",
+        "annotations", "attach", "cgroup", "cgroup_parent", "cpu_count",
         "cpu_percent", "cpu_period", "cpu_quota", "cpu_rt_period", "cpu_rt_runtime",
         "credential_spec", "develop", "device_cgroup_rules", "devices", "runtime",
         "external_links", "gpus", "group_add", "isolation", "label_file", "mac_address",

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from dockyard import __version__
 from dockyard.compose.model import Mount, MountType, Project, Service, ServiceNetwork
@@ -25,6 +26,13 @@ from dockyard.engine.options import (
     Ulimit,
 )
 from dockyard.oci.containerconfig import HealthConfig
+
+_BLKIO = {  # blkio_config key -> (RunOptions field, kind of value)
+    "weight_device": ("blkio_weight_device", "weight"),
+    "device_read_bps": ("device_read_bps", "bps"), "device_write_bps": ("device_write_bps", "bps"),
+    "device_read_iops": ("device_read_iops", "iops"),
+    "device_write_iops": ("device_write_iops", "iops"),
+}  # fmt: skip
 
 LABEL = "com.docker.compose"
 PROJECT = f"{LABEL}.project"
@@ -99,6 +107,7 @@ def create_request(
         cpus=service.cpus,
         cpuset_cpus=service.cpuset,
         pids_limit=service.pids_limit,
+        **_blkio(service),
         ipc=IpcMode(service.ipc or "private"),
         shm_size=service.shm_size or DEFAULT_SHM_SIZE,
     )
@@ -158,6 +167,25 @@ def aliases(service: Service, attachment: ServiceNetwork) -> tuple[str, ...]:
     """What the network's DNS answers for besides the container's name: the service name
     and the attachment's aliases."""
     return tuple(dict.fromkeys((service.name, *attachment.aliases)))
+
+
+def _blkio(service: Service) -> dict[str, Any]:
+    """The RunOptions fields of the service's ``blkio_config`` (device nodes read here).
+
+    Raises:
+        InvalidArgument: naming the service and key: not a block device, a bad value.
+    """
+    if not (service.blkio_weight or service.blkio_devices):
+        return {}
+    from dockyard.engine.blkio import blkio_device, blkio_weight
+
+    where = f"service {service.name}: blkio_config"
+    fields: dict[str, Any] = {"blkio_weight": blkio_weight(service.blkio_weight, where)}
+    for key, path, value in service.blkio_devices:
+        field, kind = _BLKIO[key]
+        device = blkio_device(path, value, f"{where}.{key}", kind)
+        fields[field] = (*fields.get(field, ()), device)
+    return fields
 
 
 def _network(project: Project, service: Service, namespace: str) -> NetworkRequest:
