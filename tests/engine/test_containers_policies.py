@@ -129,3 +129,30 @@ def test_block_io_limits_and_stats(box: Box, tmp_path: Path) -> None:
     written = shown.partition(" / ")[2]
     assert written.endswith("kB") and float(written[:-2]) >= 262, written
     box("rm", "-f", cid)
+
+
+@pytest.mark.cgroup
+def test_update_changes_a_running_containers_cgroup(box: Box) -> None:
+    cid = box.run_d("--network", "none", "busybox", "sleep", "30")
+    box("update", "--memory", "64m", "--cpus", "0.5", "--pids-limit", "20", cid)
+    cgroup = Path("/sys/fs/cgroup")
+    assert (cgroup / "memory/dockyard" / cid / "memory.limit_in_bytes").read_text() == "67108864\n"
+    assert (cgroup / "cpu/dockyard" / cid / "cpu.cfs_quota_us").read_text() == "50000\n"
+    assert (cgroup / "pids/dockyard" / cid / "pids.max").read_text() == "20\n"
+    shown = box.inspect(
+        cid, "{{.HostConfig.Memory}} {{.HostConfig.NanoCpus}} {{.HostConfig.PidsLimit}}"
+    )
+    assert shown == "67108864 500000000 20"
+    blkio = cgroup / "blkio/dockyard" / cid
+    weights = [blkio / n for n in ("blkio.weight", "blkio.bfq.weight") if (blkio / n).exists()]
+    if weights:
+        box("update", "--blkio-weight", "300", cid)
+        assert weights[0].read_text().split()[-1] == "300"
+        assert box.inspect(cid, "{{.HostConfig.BlkioWeight}}") == "300"
+    bad = box("update", "--blkio-weight", "5", cid, check=False)
+    assert bad.returncode != 0 and "from 10 to 1000" in bad.stderr.decode()
+    box("rm", "-f", cid)
+    auto = box.run_d("--rm", "--network", "none", "busybox", "sleep", "30")
+    refused = box("update", "--restart", "always", auto, check=False)
+    assert refused.returncode != 0 and "AutoRemove" in refused.stderr.decode()
+    box("rm", "-f", auto)

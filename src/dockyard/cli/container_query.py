@@ -277,6 +277,12 @@ def stats_cmd(
     stats_loop(app, containers, all_=all_, stream=not no_stream, fmt=fmt, no_trunc=no_trunc)
 
 
+def _blkio_weight(value: int) -> int:
+    from dockyard.engine.blkio import blkio_weight
+
+    return blkio_weight(value)
+
+
 @click.command("update")
 @click.option("-m", "--memory", help="Memory limit.")
 @click.option("--memory-swap", help="Memory plus swap; -1 unlimited.")
@@ -284,13 +290,18 @@ def stats_cmd(
 @click.option("-c", "--cpu-shares", type=int, help="CPU shares (relative weight).")
 @click.option("--cpuset-cpus", help="CPUs in which to allow execution.")
 @click.option("--pids-limit", type=int, help="Tune container pids limit.")
+@click.option(
+    "--blkio-weight",
+    type=int,
+    help="Block IO (relative weight), between 10 and 1000, or 0 to disable.",
+)
 @click.option("--restart", help="Restart policy (applies from the next start).")
 @click.argument("containers", nargs=-1, required=True)
 @pass_app
 def update_cmd(
     app: AppContext, /, memory: str | None, memory_swap: str | None, cpus: float | None,
     cpu_shares: int | None, cpuset_cpus: str | None, pids_limit: int | None,
-    restart: str | None, containers: tuple[str, ...],
+    blkio_weight: int | None, restart: str | None, containers: tuple[str, ...],
 ) -> None:  # fmt: skip
     """Update configuration of one or more containers."""
     from dockyard.cli.runflags import parse_bytes
@@ -302,6 +313,7 @@ def update_cmd(
             memory_swap=(-1 if memory_swap == "-1" else parse_bytes(memory_swap, "--memory-swap"))
             if memory_swap else None,
             cpus=cpus, cpu_shares=cpu_shares, cpuset_cpus=cpuset_cpus, pids_limit=pids_limit,
+            blkio_weight=None if blkio_weight is None else _blkio_weight(blkio_weight),
             restart=restart,
         )  # fmt: skip
     except (DockyardError, Unsupported) as err:

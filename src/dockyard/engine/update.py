@@ -15,6 +15,11 @@ if TYPE_CHECKING:
     from dockyard.engine.store import Container
 
 
+_RESOURCES = (
+    "memory", "memory_swap", "cpus", "cpu_shares", "cpuset_cpus", "pids_limit", "blkio_weight",
+)  # fmt: skip
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ResourceUpdate:
     """The ``update`` flags given (None: unchanged)."""
@@ -25,6 +30,7 @@ class ResourceUpdate:
     cpu_shares: int | None = None
     cpuset_cpus: str | None = None
     pids_limit: int | None = None
+    blkio_weight: int | None = None
     restart: str | None = None
 
 
@@ -38,9 +44,7 @@ def update(engine: Containers, container: Container, change: ResourceUpdate) -> 
 
     config = container.config
     values = {
-        name: getattr(change, name)
-        for name in ("memory", "memory_swap", "cpus", "cpu_shares", "cpuset_cpus", "pids_limit")
-        if getattr(change, name) is not None
+        name: getattr(change, name) for name in _RESOURCES if getattr(change, name) is not None
     }
     options = dataclasses.replace(config.options, **values)
     policy, retries = config.restart_policy, config.restart_max
