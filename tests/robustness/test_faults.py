@@ -351,7 +351,9 @@ def test_full_disk_fails_clearly_and_loses_nothing(
         other("save", "-o", str(tmp_path / "saved.tar"), f"{server.host}/big")
         engine("import", "-c", 'CMD ["sh"]', str(busybox_tar), "bb")
         engine("volume", "create", "vol")
-        engine("create", "--name", "keep", "bb", "sh", "-c", "echo kept > /kept")
+        # 1 MiB that does not compress: more than the free space left for commit's layer
+        engine("create", "--name", "keep", "bb", "sh", "-c",
+               "head -c 1048576 /dev/urandom > /noise; echo kept > /kept")  # fmt: skip
         engine("start", "-a", "keep")
         filler = _fill(small, 700)
         commands = [

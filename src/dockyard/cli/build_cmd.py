@@ -167,6 +167,10 @@ def build_cmd(
         for ref in names:
             app.images.db.set_ref(ref, image.id)
     except DockyardError as err:
+        from dockyard.cli.main import no_space
+
+        if no_space(err) is not None:
+            raise  # a full disk, said as every command says it (exit 125)
         click.echo(f"Error: {err.message}", err=True)
         if err.hint:
             click.echo(f"Hint: {err.hint}", err=True)

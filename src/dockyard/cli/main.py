@@ -88,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:
         return EXIT_FAILED
     except (DockyardError, OSError) as err:
-        full = _no_space(err)
+        full = no_space(err)
         if full is not None:
             _report_no_space(err, full, debug, argv if argv is not None else sys.argv[1:])
             return EXIT_ENGINE
@@ -108,7 +108,7 @@ def _report(err: Exception, debug: bool) -> None:
         click.echo(f"Hint: {hint}", err=True)
 
 
-def _no_space(err: BaseException) -> OSError | None:
+def no_space(err: BaseException) -> OSError | None:
     """The ENOSPC/EDQUOT ``OSError`` in ``err``'s cause and context chain, if any."""
     seen: set[int] = set()
     current: BaseException | None = err
