@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
-import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Final
@@ -75,6 +73,9 @@ def _value(secret_id: str, source: str, env: str, environ: Mapping[str, str]) ->
 @contextlib.contextmanager
 def secrets_dir(build_dir: Path) -> Iterator[Path]:
     """A private directory for one step's secret files, removed after the step."""
+    import shutil  # not at import: the CLI parses --secret on every build
+    import tempfile
+
     build_dir.mkdir(parents=True, exist_ok=True)
     directory = Path(tempfile.mkdtemp(prefix="secrets-", dir=build_dir))
     try:

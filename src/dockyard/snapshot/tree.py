@@ -13,7 +13,6 @@ import errno
 import os
 import shutil
 import stat
-import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -31,6 +30,8 @@ def copy_tree(src: Path, dst: Path, *, use_cp: bool = True) -> None:
         Unavailable: ``cp`` failed (its message is included).
         OSError: the Python copy failed.
     """
+    import subprocess  # only here: ~3 ms that most commands do not need
+
     cp = shutil.which("cp") if use_cp else None
     if cp is None:
         copy_tree_python(src, dst)
