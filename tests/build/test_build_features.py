@@ -523,3 +523,32 @@ def test_copy_keeps_kinds_modes_links_and_times(box: DockyardRunner, tmp_path: P
         "a",
     ]
     assert show[6:] == ["a 600 12:34", "lnk 777 12:34", "run.sh 600 12:34", "sub 600 12:34"]
+
+
+def test_system_check_repairs_what_a_killed_build_left(box: DockyardRunner) -> None:
+    """A build killed mid-step leaves a snapshot of its own (a direct COPY's, a from= view)
+    and step mounts: ``system check`` names them, ``--repair`` removes them; a live build's
+    are left alone."""
+    from dockyard.engine.check import BUILD_OWNER, build_owner
+    from dockyard.image.store import ImageStore
+    from dockyard.linux.mount import mount, mounted_under, unmount_all_under
+
+    store = ImageStore(box.root)
+    dead = "1:1"  # pid 1 did not start at tick 1: a process that is gone
+    store.snapshots.prepare("build-copy-dead", None, labels={BUILD_OWNER: dead})
+    store.snapshots.prepare("build-copy-live", None, labels={BUILD_OWNER: build_owner()})
+    mounts = box.root / "build" / "mounts"
+    (mounts / "1.1.dead" / "tree1").mkdir(parents=True)
+    mount("tmpfs", str(mounts / "1.1.dead" / "tree1"), "tmpfs")
+    try:
+        checked = box("system", "check", check=False)
+        found = checked.stdout.decode()
+        assert checked.returncode != 0 and "build-copy-dead" in found and "1.1.dead" in found
+        assert "build-copy-live" not in found
+        box("system", "check", "--repair")
+    finally:
+        unmount_all_under(str(mounts))  # a no-op when the repair did it
+    assert not store.snapshots.exists("build-copy-dead")
+    assert store.snapshots.exists("build-copy-live")
+    assert not (mounts / "1.1.dead").exists() and mounted_under(str(mounts)) == []
+    store.snapshots.remove("build-copy-live")

@@ -30,7 +30,7 @@ MARK = "31337"  # in every command the trials' containers and build steps run
 SERVE = f"trap 'exit 0' TERM; sleep {MARK} & wait"  # stops at once on SIGTERM
 DOCKERFILE = (
     f"FROM bb\nRUN --mount=from=bb,source=/bin,target=/b sleep 0.{MARK} && date +%N > /stamp\n"
-    "RUN echo two > /two\n"
+    "RUN echo two > /two\nCOPY Dockerfile /copied/\n"
 )
 
 
