@@ -11,7 +11,10 @@ and the operation, repeated, succeeds. Trials: ``$DOCKYARD_FAULT_TRIALS`` in tot
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
+import signal
 import subprocess
 import time
 from collections.abc import Callable, Iterator
@@ -328,6 +331,41 @@ def test_a_100_percent_full_disk_still_reads_and_frees(small: Path, tmp_path: Pa
 def _free(mnt: Path) -> int:
     stat = os.statvfs(mnt)
     return stat.f_bavail * stat.f_frsize
+
+
+def test_a_dead_monitor_on_a_full_disk_does_not_stop_reading(
+    small: Path, tmp_path: Path, busybox_tar: Path
+) -> None:
+    """A container whose monitor died (as one that cannot write its state on a full disk
+    does) shows as exited to ``ps -a`` on a disk full to the last page (the database's ballast
+    spent already), and is recorded once there is room. (It made ``ps -a`` exit 125: marking
+    it exited wrote state.json.)"""
+    engine = _SmallRoot(small / "state", tmp_path / "run")
+    engine.root.mkdir()
+    engine("import", str(busybox_tar), "bb")
+    cid = engine.out("run", "-d", "--network", "none", "bb", "sleep", "300").strip()
+    state = json.loads((engine.root / "containers" / cid / "state.json").read_text())
+    os.kill(int(state["monitor_pid"]), signal.SIGKILL)
+    os.kill(int(state["pid"]), signal.SIGKILL)
+    (engine.root / "metadata.db.reserve").unlink()  # spent already, as after other failures
+    filler = _fill(small, 0)
+    crumbs = os.open(small / "crumbs", os.O_WRONLY | os.O_CREAT, 0o600)
+    with contextlib.suppress(OSError):  # the pages fallocate's rounding left
+        while True:
+            os.write(crumbs, bytes(4096))
+    os.close(crumbs)
+    try:
+        assert engine.out("ps", "-a", "--format", "{{.Status}}").startswith("Exited (255)")
+        on_disk = json.loads((engine.root / "containers" / cid / "state.json").read_text())
+        assert on_disk["status"] == "running"  # nothing could be written
+    finally:
+        filler.unlink()
+        (small / "crumbs").unlink()
+    engine("ps", "-a")
+    on_disk = json.loads((engine.root / "containers" / cid / "state.json").read_text())
+    assert (on_disk["status"], on_disk["exit_code"]) == ("exited", 255)
+    engine("rm", "-f", cid)
+    faults.check_clean(engine)
 
 
 def test_full_disk_fails_clearly_and_loses_nothing(

@@ -14,6 +14,7 @@ metadata) and the volume store. Verbs live in their own modules (:mod:`.create`,
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import sys
 from collections.abc import Callable
@@ -143,16 +144,26 @@ class Containers:
             int(st.monitor_pid), int(st.monitor_start)
         ):
             return
-        with run_state.Locked(str(container.dir)) as locked:
-            if locked.status in run_state.ACTIVE and not (
-                locked.boot_id == run_state.boot_id()
-                and run_state.alive(int(locked.monitor_pid), int(locked.monitor_start))
-            ):
-                self._clean_runtime(container.id, container.config.runtime)
-                locked.transition(run_state.EXITED)
-                locked.exit_code, locked.pid = STALE_EXIT_CODE, 0
-                locked.error = "the container's monitor died (or the host rebooted)"
-                locked.finished_at = run_state.now_rfc3339()
+        locked: run_state.RunState | None = None
+        try:
+            with run_state.Locked(str(container.dir)) as locked:
+                if locked.status in run_state.ACTIVE and not (
+                    locked.boot_id == run_state.boot_id()
+                    and run_state.alive(int(locked.monitor_pid), int(locked.monitor_start))
+                ):
+                    self._clean_runtime(container.id, container.config.runtime)
+                    locked.transition(run_state.EXITED)
+                    locked.exit_code, locked.pid = STALE_EXIT_CODE, 0
+                    locked.error = "the container's monitor died (or the host rebooted)"
+                    locked.finished_at = run_state.now_rfc3339()
+        except OSError as err:
+            if err.errno not in (errno.ENOSPC, errno.EDQUOT):
+                raise
+            # A full disk (the monitor may have died of it): shown as exited now, recorded by
+            # the first command that has room. Reading commands work on a full disk.
+            if locked is not None:
+                container.state = locked
+            return
         container.state = locked
         self.images.db.set_container_running(container.id, False)
 
