@@ -55,9 +55,8 @@ class StepMounts:
         target = self._new_dir("tree")
         config = self.engine.images.config(image) if image is not None else None
         chain = config.rootfs.chain_ids() if config is not None else []
-        if not chain:
-            if not writable:
-                os.chmod(target, 0o755)
+        if not chain:  # scratch: an empty directory, root's and 0755 as BuildKit makes it
+            os.chmod(target, 0o755)
             return target
         key = f"{BUILD_SNAPSHOT}mount-{secrets.token_hex(8)}"
         labels = {BUILD_OWNER: build_owner()}
