@@ -149,6 +149,22 @@ def test_run_detached_ps_and_filters(box: Box) -> None:
     assert "Exited (0)" in box.out("ps", "-a", "--filter", "name=done", "--format", "{{.Status}}")
 
 
+def test_cidfile_and_label_file(box: Box, tmp_path: Path) -> None:
+    labels = tmp_path / "labels"
+    labels.write_text("# team labels\ntier=back\n\nowner=ops\nflag\n")
+    cidfile = tmp_path / "cid"
+    cid = box.out("create", "--cidfile", str(cidfile), "--label-file", str(labels),
+                  "--label", "tier=front", "busybox", "true")  # fmt: skip
+    assert cidfile.read_text() == cid
+    shown = json.loads(box.inspect(cid, "{{json .Config.Labels}}"))
+    assert shown == {"tier": "front", "owner": "ops", "flag": ""}  # -l wins over the file
+    again = box("run", "--cidfile", str(cidfile), "busybox", "true", check=False)
+    assert again.returncode == 125 and "container ID file found" in again.stderr.decode()
+    assert box.ids() == [cid]  # nothing was made
+    missing = box("create", "--label-file", str(tmp_path / "none"), "busybox", check=False)
+    assert missing.returncode == 125 and "No such file" in missing.stderr.decode()
+
+
 def test_stop_sends_term_then_kill(box: Box) -> None:
     polite = box.run_d("busybox", "sh", "-c", TERM_LOOP)
     deaf = box.run_d("busybox", "sh", "-c", DEAF_LOOP)

@@ -8,6 +8,7 @@ container's own exit code.
 from __future__ import annotations
 
 import contextlib
+import os
 import socket
 import time
 from typing import Any
@@ -23,7 +24,7 @@ from dockyard.engine import lifecycle
 from dockyard.engine.create import create
 from dockyard.engine.remove import remove
 from dockyard.engine.store import Container
-from dockyard.errors import DockyardError, FailedPrecondition
+from dockyard.errors import AlreadyExists, DockyardError, FailedPrecondition, InvalidArgument
 from dockyard.monitor import protocol
 from dockyard.monitor import state as run_state
 
@@ -50,14 +51,40 @@ def _create(app: AppContext, image: str, command: tuple[str, ...], o: dict[str, 
     engine = app.containers
     try:
         platform = parse_run_platform(o["platform"])
+        cidfile = o["cidfile"]
+        if cidfile and os.path.lexists(cidfile):
+            raise AlreadyExists(f"container ID file found, make sure the other container isn't "
+                                f"running or delete {cidfile}")  # fmt: skip
         ensure_image(app, image, o["pull"], quiet=o.get("quiet", False), platform=platform)
         config = create(
             engine.store, app.images, app.volumes,
             build_request(image, command, o, platform=platform), engine.networks,
         )  # fmt: skip
+        if cidfile:
+            _write_cidfile(cidfile, config.id)
         return engine.get(config.id)
     except DockyardError as err:
         raise fail(err) from err
+
+
+def _write_cidfile(path: str, cid: str) -> None:
+    """``--cidfile``: the new container's full ID, in a file that must not exist yet.
+
+    Raises:
+        AlreadyExists: the file appeared meanwhile. InvalidArgument: it cannot be written.
+    """
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
+    except FileExistsError:
+        raise AlreadyExists(f"container ID file {path} found",
+                            hint="delete it, or give another --cidfile") from None  # fmt: skip
+    except OSError as err:
+        raise InvalidArgument(f"failed to create the container ID file {path}: "
+                              f"{err.strerror}") from None  # fmt: skip
+    try:
+        os.write(fd, cid.encode())
+    finally:
+        os.close(fd)
 
 
 @click.command("create", context_settings={"allow_interspersed_args": False})

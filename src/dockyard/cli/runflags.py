@@ -82,6 +82,25 @@ def parse_env(values: Sequence[str], files: Sequence[str]) -> tuple[str, ...]:
     return tuple(env)
 
 
+def parse_label_files(paths: Sequence[str]) -> dict[str, str]:
+    """``--label-file``: ``KEY=VALUE`` lines (a bare key is ``""``; blank lines and ``#``
+    comments skipped), the later files winning, as docker reads them.
+
+    Raises:
+        InvalidArgument: a file cannot be read.
+    """
+    lines: list[str] = []
+    for path in paths:
+        try:
+            text = Path(path).read_text()
+        except OSError as err:
+            raise InvalidArgument(f"open {path}: {err.strerror}") from None
+        lines += [
+            ln.strip() for ln in text.splitlines() if ln.strip() and not ln.lstrip().startswith("#")
+        ]
+    return parse_pairs(lines, "--label-file")
+
+
 def parse_pairs(values: Sequence[str], flag: str) -> dict[str, str]:
     """``KEY=VALUE`` items (``--label``, ``--sysctl``, ``--log-opt``); a bare key is ``""``."""
     out = {}
@@ -372,7 +391,7 @@ def build_request(
         volumes=tuple(volumes),
         tty=o["tty"],
         open_stdin=o["interactive"],
-        labels=parse_pairs(o["label"], "--label"),
+        labels={**parse_label_files(o["label_file"]), **parse_pairs(o["label"], "--label")},
         stop_signal=o["stop_signal"] or "",
         stop_timeout=o["stop_timeout"],
         health=health_options(
@@ -439,6 +458,10 @@ def run_options(f: F) -> F:
         click.option("--entrypoint", help="Overwrite the default ENTRYPOINT of the image."),
         click.option("-h", "--hostname", help="Container host name."),
         click.option("-l", "--label", multiple=True, help="Set meta data on a container."),
+        click.option(
+            "--label-file", multiple=True, help="Read in a line delimited file of labels."
+        ),
+        click.option("--cidfile", help="Write the container ID to the file (it must not exist)."),
         click.option("-v", "--volume", multiple=True, help="Bind mount a volume."),
         click.option("--mount", multiple=True, help="Attach a filesystem mount to the container."),
         click.option("--tmpfs", multiple=True, help="Mount a tmpfs directory."),
