@@ -16,7 +16,7 @@ from dockyard.compose.files import Options
 from dockyard.compose.loader import load
 from dockyard.compose.model import Project
 from dockyard.engine.options import BindMount, BlkioDevice, IpcMode, NetworkRequest
-from dockyard.errors import InvalidArgument
+from dockyard.errors import DockyardError, InvalidArgument
 
 
 def project(tmp_path: Path, text: str) -> Project:
@@ -145,3 +145,18 @@ def test_blkio_config(tmp_path: Path) -> None:
         InvalidArgument, match=r"service bad: blkio_config\.device_write_bps: .* is"
     ):
         translate.create_request(p, p.services["bad"], translate.Replica(number=1), image_id="")
+
+
+def test_domainname_and_oom_score_adj(tmp_path: Path) -> None:
+    p = project(tmp_path, """
+        services:
+          web: {image: busybox, domainname: example.test, oom_score_adj: -200}
+    """)  # fmt: skip
+    o = translate.create_request(p, p.services["web"], translate.Replica(number=1),
+                                 image_id="").options  # fmt: skip
+    assert (o.domainname, o.oom_score_adj) == ("example.test", -200)
+    (tmp_path / "compose.yaml").write_text(
+        "services:\n  web: {image: busybox, oom_score_adj: 1001}\n"
+    )
+    with pytest.raises(DockyardError, match=r"services\.web\.oom_score_adj.*-1000 to 1000"):
+        load(Options(), cwd=tmp_path, environ={})

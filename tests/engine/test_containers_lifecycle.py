@@ -165,6 +165,17 @@ def test_cidfile_and_label_file(box: Box, tmp_path: Path) -> None:
     assert missing.returncode == 125 and "No such file" in missing.stderr.decode()
 
 
+def test_domainname_and_oom_score_adj(box: Box) -> None:
+    out = box.out("run", "--rm", "--network", "none", "--domainname", "example.test",
+                  "--oom-score-adj", "500", "busybox", "cat", "/proc/sys/kernel/domainname",
+                  "/proc/self/oom_score_adj")  # fmt: skip
+    assert out.split() == ["example.test", "500"]
+    cid = box.out("create", "--domainname", "d.test", "--oom-score-adj", "-5", "busybox")
+    assert box.inspect(cid, "{{.Config.Domainname}} {{.HostConfig.OomScoreAdj}}") == "d.test -5"
+    bad = box("create", "--oom-score-adj", "1001", "busybox", check=False)
+    assert bad.returncode == 125 and "1001" in bad.stderr.decode()
+
+
 def test_stop_sends_term_then_kill(box: Box) -> None:
     polite = box.run_d("busybox", "sh", "-c", TERM_LOOP)
     deaf = box.run_d("busybox", "sh", "-c", DEAF_LOOP)

@@ -348,6 +348,8 @@ def build_request(
         workdir=o["workdir"] or "",
         user=o["user"] or "",
         hostname=o["hostname"] or "",
+        domainname=o["domainname"] or "",
+        oom_score_adj=o["oom_score_adj"] or 0,
         terminal=o["tty"],
         privileged=o["privileged"],
         cap_add=tuple(o["cap_add"]),
@@ -457,6 +459,12 @@ def run_options(f: F) -> F:
         click.option("-u", "--user", help="Username or UID (format: <name|uid>[:<group|gid>])."),
         click.option("--entrypoint", help="Overwrite the default ENTRYPOINT of the image."),
         click.option("-h", "--hostname", help="Container host name."),
+        click.option("--domainname", help="Container NIS domain name."),
+        click.option(
+            "--oom-score-adj",
+            type=click.IntRange(-1000, 1000),
+            help="Tune host's OOM preferences (-1000 to 1000).",
+        ),
         click.option("-l", "--label", multiple=True, help="Set meta data on a container."),
         click.option(
             "--label-file", multiple=True, help="Read in a line delimited file of labels."

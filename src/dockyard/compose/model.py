@@ -157,6 +157,8 @@ class Service:
     shm_size: int = 0
     container_name: str = ""
     hostname: str = ""
+    domainname: str = ""
+    oom_score_adj: int = 0
     user: str = ""
     working_dir: str = ""
     labels: Mapping[str, str] = field(default_factory=dict)

@@ -95,6 +95,8 @@ def service_model(
         shm_size=doc.get("shm_size", 0),
         container_name=doc.get("container_name", ""),
         hostname=doc.get("hostname", ""),
+        domainname=doc.get("domainname", ""),
+        oom_score_adj=doc.get("oom_score_adj", 0),
         user=doc.get("user", ""),
         working_dir=doc.get("working_dir", ""),
         labels=doc.get("labels") or {},

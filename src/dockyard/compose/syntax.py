@@ -406,3 +406,9 @@ def file_reference(value: Any, where: Where, ctx: Ctx) -> dict[str, Any]:
                 hint="they are bind-mounted read-only with the file's owner",
             )
     return doc
+
+
+def oom_score_adj(value: int, where: Where, ctx: Ctx) -> int:
+    if not -1000 <= value <= 1000:
+        raise invalid(where, f"{value} is out of range: -1000 to 1000")
+    return value

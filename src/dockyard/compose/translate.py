@@ -91,6 +91,8 @@ def create_request(
         workdir=service.working_dir,
         user=service.user,
         hostname=service.hostname,
+        domainname=service.domainname,
+        oom_score_adj=service.oom_score_adj,
         terminal=service.tty if replica.tty is None else replica.tty,
         privileged=service.privileged,
         cap_add=service.cap_add,

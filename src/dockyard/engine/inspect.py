@@ -227,7 +227,7 @@ def host_config(config: ContainerConfig, runtime_name: str) -> dict[str, object]
         "IpcMode": str(o.ipc),
         "Cgroup": "",
         "Links": None,
-        "OomScoreAdj": 0,
+        "OomScoreAdj": o.oom_score_adj,
         "PidMode": "",
         "Privileged": o.privileged,
         "PublishAllPorts": False,
@@ -325,7 +325,7 @@ def config_block(config: ContainerConfig, image: ImageDefaults) -> dict[str, obj
     entrypoint, cmd = entrypoint_and_cmd(o, image)
     doc: dict[str, object] = {
         "Hostname": hostname(config),
-        "Domainname": "",
+        "Domainname": o.domainname,
         "User": o.user or image.user,
         "AttachStdin": config.open_stdin,
         "AttachStdout": False,

@@ -129,6 +129,8 @@ class RunOptions:
     workdir: str = ""
     user: str = ""
     hostname: str = ""
+    domainname: str = ""
+    oom_score_adj: int = 0
     terminal: bool = False
     privileged: bool = False
     cap_add: tuple[str, ...] = ()

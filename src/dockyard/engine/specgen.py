@@ -158,6 +158,7 @@ def _process(
         capabilities=Capabilities(bounding=caps, effective=caps, permitted=caps),
         rlimits=_rlimits(options, ceilings),
         no_new_privileges=nnp,
+        oom_score_adj=options.oom_score_adj or None,
     )
 
 
@@ -355,6 +356,7 @@ def generate(
         ),
         root=Root(path=rootfs, readonly=options.read_only),
         hostname=hostname,
+        domainname=options.domainname,
         mounts=_mounts(options, hosts_files),
         linux=linux,
     )
