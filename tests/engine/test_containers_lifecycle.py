@@ -176,6 +176,26 @@ def test_domainname_and_oom_score_adj(box: Box) -> None:
     assert bad.returncode == 125 and "1001" in bad.stderr.decode()
 
 
+@pytest.mark.cgroup
+def test_cpu_period_quota_and_memory_reservation(box: Box) -> None:
+    cid = box.run_d("--network", "none", "--cpu-period", "50000", "--cpu-quota", "25000",
+                    "--memory-reservation", "32m", "busybox", "sleep", "30")  # fmt: skip
+    cgroup = Path("/sys/fs/cgroup")
+    if (cgroup / "cpu/dockyard" / cid).is_dir():  # v1
+        assert (cgroup / "cpu/dockyard" / cid / "cpu.cfs_period_us").read_text() == "50000\n"
+        assert (cgroup / "cpu/dockyard" / cid / "cpu.cfs_quota_us").read_text() == "25000\n"
+        soft = cgroup / "memory/dockyard" / cid / "memory.soft_limit_in_bytes"
+        assert soft.read_text() == f"{32 << 20}\n"
+    shown = box.inspect(cid, "{{.HostConfig.CpuPeriod}} {{.HostConfig.CpuQuota}} "
+                        "{{.HostConfig.MemoryReservation}}")  # fmt: skip
+    assert shown == f"50000 25000 {32 << 20}"
+    both = box("create", "--cpus", "1", "--cpu-quota", "50000", "busybox", check=False)
+    assert both.returncode == 125 and "conflicting options" in both.stderr.decode()
+    small = box("create", "--cpu-quota", "500", "busybox", check=False)
+    assert small.returncode == 125 and "less than 1ms" in small.stderr.decode()
+    box("rm", "-f", cid)
+
+
 def test_stop_sends_term_then_kill(box: Box) -> None:
     polite = box.run_d("busybox", "sh", "-c", TERM_LOOP)
     deaf = box.run_d("busybox", "sh", "-c", DEAF_LOOP)

@@ -27,7 +27,7 @@ from dockyard.engine.options import (
     RunOptions,
     Ulimit,
 )
-from dockyard.errors import InvalidArgument, Unsupported
+from dockyard.errors import Conflict, InvalidArgument, Unsupported
 from dockyard.oci.containerconfig import HealthConfig
 from dockyard.oci.runtime_resources import DeviceType
 
@@ -227,6 +227,22 @@ def parse_device(spec: str) -> DeviceMapping:
     )  # fmt: skip
 
 
+def _cpu_quota(o: Mapping[str, Any]) -> int:
+    """``--cpu-quota`` (-1: unlimited, as 0), refused beside ``--cpus`` as moby refuses it.
+
+    Raises:
+        Conflict: both given. InvalidArgument: a quota under 1 ms.
+    """
+    quota = o["cpu_quota"] or 0
+    if (quota or o["cpu_period"]) and o["cpus"]:
+        raise Conflict("conflicting options: --cpus and --cpu-period/--cpu-quota cannot both be "
+                       "set", hint="use --cpus alone, or the period and quota")  # fmt: skip
+    if 0 < quota < 1000:
+        raise InvalidArgument(f"--cpu-quota {quota}: CPU cfs quota can not be less than 1ms "
+                              "(i.e. 1000)")  # fmt: skip
+    return max(quota, 0)
+
+
 def _blkio_weight(value: int | None) -> int:
     if not value:
         return 0
@@ -363,6 +379,11 @@ def build_request(
         binds=tuple(binds),
         memory=parse_bytes(o["memory"], "--memory") if o["memory"] else 0,
         memory_swap=_swap(o["memory_swap"]),
+        memory_reservation=parse_bytes(o["memory_reservation"], "--memory-reservation")
+        if o["memory_reservation"]
+        else 0,
+        cpu_period=o["cpu_period"] or 0,
+        cpu_quota=_cpu_quota(o),
         cpu_shares=o["cpu_shares"] or 0,
         cpus=o["cpus"] or 0.0,
         cpuset_cpus=o["cpuset_cpus"] or "",
@@ -476,7 +497,14 @@ def run_options(f: F) -> F:
         click.option("--read-only", is_flag=True, help="Mount the root filesystem read-only."),
         click.option("-m", "--memory", help="Memory limit."),
         click.option("--memory-swap", help="Memory plus swap limit; -1 unlimited."),
+        click.option("--memory-reservation", help="Memory soft limit."),
         click.option("--cpus", type=float, help="Number of CPUs."),
+        click.option(
+            "--cpu-period",
+            type=click.IntRange(1000, 1_000_000),
+            help="Limit CPU CFS (Completely Fair Scheduler) period (µs).",
+        ),
+        click.option("--cpu-quota", type=click.IntRange(-1), help="Limit CPU CFS quota (µs)."),
         click.option("-c", "--cpu-shares", type=int, help="CPU shares (relative weight)."),
         click.option("--cpuset-cpus", help="CPUs in which to allow execution (0-3, 0,1)."),
         click.option("--pids-limit", type=int, help="Tune container pids limit (-1 unlimited)."),

@@ -145,7 +145,10 @@ class RunOptions:
     binds: tuple[BindMount, ...] = ()
     memory: int = 0
     memory_swap: int = 0
+    memory_reservation: int = 0  # a soft limit (v1 soft_limit_in_bytes, v2 memory.low)
     cpu_shares: int = 0
+    cpu_period: int = 0  # CFS period and quota in µs (--cpus sets both, as moby does)
+    cpu_quota: int = 0
     cpus: float = 0.0
     cpuset_cpus: str = ""
     pids_limit: int = 0

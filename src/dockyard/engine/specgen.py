@@ -217,16 +217,24 @@ def _mounts(options: RunOptions, files: HostFiles | None) -> tuple[Mount, ...]:
 
 def _resources(options: RunOptions, devices: tuple[DeviceRule, ...]) -> Resources:
     memory = None
-    if options.memory or options.memory_swap:
+    if options.memory or options.memory_swap or options.memory_reservation:
         swap = options.memory_swap or (2 * options.memory if options.memory > 0 else 0)
-        memory = Memory(limit=options.memory or None, swap=swap or None)
+        memory = Memory(limit=options.memory or None, swap=swap or None,
+                        reservation=options.memory_reservation or None)  # fmt: skip
     cpu = None
-    if options.cpu_shares or options.cpus or options.cpuset_cpus:
-        quota = round(options.cpus * CPU_PERIOD) if options.cpus else None
+    if (
+        options.cpu_shares
+        or options.cpus
+        or options.cpuset_cpus
+        or options.cpu_quota
+        or (options.cpu_period)
+    ):
+        quota = round(options.cpus * CPU_PERIOD) if options.cpus else options.cpu_quota or None
+        period = CPU_PERIOD if options.cpus else options.cpu_period or None
         cpu = Cpu(
             shares=options.cpu_shares or None,
             quota=quota,
-            period=CPU_PERIOD if quota else None,
+            period=period if quota or options.cpu_period else None,
             cpus=options.cpuset_cpus,
         )
     pids = options.pids_limit if options.pids_limit > 0 else None
