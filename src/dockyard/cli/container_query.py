@@ -277,12 +277,6 @@ def stats_cmd(
     stats_loop(app, containers, all_=all_, stream=not no_stream, fmt=fmt, no_trunc=no_trunc)
 
 
-def _blkio_weight(value: int) -> int:
-    from dockyard.engine.blkio import blkio_weight
-
-    return blkio_weight(value)
-
-
 @click.command("update")
 @click.option("-m", "--memory", help="Memory limit.")
 @click.option("--memory-swap", help="Memory plus swap; -1 unlimited.")
@@ -304,7 +298,7 @@ def update_cmd(
     blkio_weight: int | None, restart: str | None, containers: tuple[str, ...],
 ) -> None:  # fmt: skip
     """Update configuration of one or more containers."""
-    from dockyard.cli.runflags import parse_bytes
+    from dockyard.cli.runflags import parse_blkio_weight, parse_bytes
     from dockyard.engine.update import ResourceUpdate, update
 
     try:
@@ -313,7 +307,7 @@ def update_cmd(
             memory_swap=(-1 if memory_swap == "-1" else parse_bytes(memory_swap, "--memory-swap"))
             if memory_swap else None,
             cpus=cpus, cpu_shares=cpu_shares, cpuset_cpus=cpuset_cpus, pids_limit=pids_limit,
-            blkio_weight=None if blkio_weight is None else _blkio_weight(blkio_weight),
+            blkio_weight=None if blkio_weight is None else parse_blkio_weight(blkio_weight),
             restart=restart,
         )  # fmt: skip
     except (DockyardError, Unsupported) as err:

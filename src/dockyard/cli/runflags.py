@@ -243,7 +243,9 @@ def _cpu_quota(o: Mapping[str, Any]) -> int:
     return max(quota, 0)
 
 
-def _blkio_weight(value: int | None) -> int:
+def parse_blkio_weight(value: int | None) -> int:
+    """``--blkio-weight`` of ``run``/``create``/``update`` (0: not given; the check is
+    imported only when one is)."""
     if not value:
         return 0
     from dockyard.engine.blkio import blkio_weight
@@ -388,7 +390,7 @@ def build_request(
         cpus=o["cpus"] or 0.0,
         cpuset_cpus=o["cpuset_cpus"] or "",
         pids_limit=o["pids_limit"] or 0,
-        blkio_weight=_blkio_weight(o["blkio_weight"]),
+        blkio_weight=parse_blkio_weight(o["blkio_weight"]),
         blkio_weight_device=tuple(
             parse_blkio(s, "--blkio-weight-device", "weight") for s in o["blkio_weight_device"]
         ),

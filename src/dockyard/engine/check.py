@@ -58,6 +58,7 @@ def check_containers(engine: Containers, *, repair: bool = False) -> list[Findin
     for cid in sorted(rows | dirs):
         findings += _check_one(engine, cid, cid in rows, repair)
     known = rows | dirs
+    findings += _build_mounts(engine, repair)  # before the snapshots those mounts show
     for info in engine.images.snapshots.walk():
         name = info.name
         if name.startswith("container-") and name.removeprefix("container-") not in known:
@@ -67,10 +68,8 @@ def check_containers(engine: Containers, *, repair: bool = False) -> list[Findin
         else:
             continue
         if repair:
-            _remove_build_mounts(engine)  # the mount of a build's snapshot goes first
             engine.images.snapshots.remove(name)
         findings.append(_found("snapshot", name, what, repair))
-    findings += _build_mounts(engine, repair)
     findings += _leftovers(engine, known, repair)
     return findings
 
@@ -85,19 +84,15 @@ def _build_mount_dirs(engine: Containers) -> list[Path]:
     ]  # fmt: skip
 
 
-def _remove_build_mounts(engine: Containers) -> None:
+def _build_mounts(engine: Containers, repair: bool) -> list[Finding]:
     from dockyard.linux.mount import unmount_all_under
 
+    found = []
     for directory in _build_mount_dirs(engine):
-        unmount_all_under(str(directory))
-        shutil.rmtree(directory, ignore_errors=True)
-
-
-def _build_mounts(engine: Containers, repair: bool) -> list[Finding]:
-    found = [_found("mount", str(d), "step mounts of an interrupted build", repair)
-             for d in _build_mount_dirs(engine)]  # fmt: skip
-    if repair:
-        _remove_build_mounts(engine)
+        if repair:
+            unmount_all_under(str(directory))
+            shutil.rmtree(directory, ignore_errors=True)
+        found.append(_found("mount", str(directory), "step mounts of an interrupted build", repair))
     return found
 
 
