@@ -3,6 +3,6 @@ containers)."""
 
 from __future__ import annotations
 
-from dockyard.cli.main import entry
+from dockyard.cli.launch import entry
 
 entry()

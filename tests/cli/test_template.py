@@ -8,6 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from dockyard._util.gotext import go_quote
 from dockyard.cli.template import (
     TemplateError,
     parse,
@@ -17,7 +18,6 @@ from dockyard.cli.template import (
     table_header,
     tabwrite,
 )
-from dockyard.cli.template_text import go_quote
 from dockyard.errors import InvalidArgument
 
 

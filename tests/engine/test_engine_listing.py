@@ -7,21 +7,13 @@ from pathlib import Path
 
 import pytest
 
+from dockyard._util.gotext import go_quote
 from dockyard._util.rfc3339 import format_nano
 from dockyard.cli import template
 from dockyard.engine.container import ContainerConfig, VolumeMount
-from dockyard.engine.listing import (
-    Filters,
-    ellipsis,
-    go_quote,
-    image_text,
-    parse_filters,
-    row,
-    select,
-    size_text,
-    status_text,
-)
+from dockyard.engine.listing import Filters, parse_filters, row, select, size_text
 from dockyard.engine.options import BindMount, NetworkMode, RunOptions
+from dockyard.engine.pstext import ellipsis, image_text, status_text
 from dockyard.engine.store import Container
 from dockyard.errors import InvalidArgument, NotFound, Unsupported
 from dockyard.monitor.state import RunState

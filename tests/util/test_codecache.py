@@ -91,10 +91,13 @@ def test_over_the_cap_only_what_the_run_used_is_kept(
     assert set(_Cache(cache_path).stored) == set(cache.used)
 
 
-def test_the_cli_installs_it() -> None:
+def test_the_cli_installs_it_on_the_way_to_the_full_command_line() -> None:
     code = (
-        "import dataclasses, dockyard.cli\n"
+        "import dataclasses\n"
+        "from dockyard.cli import launch\n"
         "from dockyard._util import codecache\n"
+        "assert not codecache._installed\n"
+        "assert launch.main(['--help']) == 0\n"
         "assert codecache._installed and dataclasses.exec == codecache._installed[0].exec\n"
     )
-    subprocess.run([sys.executable, "-c", code], check=True)
+    subprocess.run([sys.executable, "-c", code], check=True, stdout=subprocess.DEVNULL)

@@ -1,7 +1,4 @@
-"""The dockyard command line: argv -> calls -> output; the only place that prints or exits."""
+"""The dockyard command line: argv -> calls -> output; the only place that prints or exits.
 
-from __future__ import annotations
-
-from dockyard._util import codecache
-
-codecache.install()  # before the commands define their dataclasses
+The console scripts start in :mod:`.launch`.
+"""

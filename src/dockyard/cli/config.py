@@ -36,19 +36,19 @@ import os
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from dockyard.cli import defaults
 from dockyard.errors import InvalidArgument
 
-SYSTEM_CONFIG = Path("/etc/dockyard/config.toml")
+SYSTEM_CONFIG = Path(defaults.SYSTEM_CONFIG)
 LOG_LEVELS = ("debug", "info", "warning", "warn", "error", "fatal")
-DRIVERS = ("overlayfs", "native")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Settings:
     """The resolved engine settings."""
 
-    root: Path = Path("/var/lib/dockyard")
-    runroot: Path = Path("/run/dockyard")
+    root: Path = Path(defaults.DEFAULT_ROOT)
+    runroot: Path = Path(defaults.DEFAULT_RUNROOT)
     storage_driver: str | None = None  # None: overlayfs when the kernel has it, else native
     log_level: str = "warning"
     bridge_name: str = "dockyard0"
@@ -61,8 +61,7 @@ class Settings:
 
 
 def user_config() -> Path:
-    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
-    return Path(base) / "dockyard" / "config.toml"
+    return Path(defaults.user_config())
 
 
 def load_settings(files: tuple[Path, ...] | None = None) -> Settings:
@@ -112,7 +111,7 @@ def override(settings: Settings, **values: str | list[str] | None) -> Settings:
         if key in ("root", "runroot"):
             changes[key] = Path(value).absolute()
         elif key == "storage_driver":
-            if value not in DRIVERS:
+            if value not in defaults.DRIVERS:
                 raise InvalidArgument(
                     f'storage driver "{value}" is not supported', hint="use overlayfs or native"
                 )
@@ -128,9 +127,9 @@ def override(settings: Settings, **values: str | list[str] | None) -> Settings:
         elif key in ("address_pools", "dns_upstream"):
             changes[key] = value.strip()
         elif key == "userland_proxy":
-            if value.lower() not in ("true", "false", "1", "0"):
+            if value.lower() not in defaults.BOOLEAN_WORDS:
                 raise InvalidArgument(f'userland_proxy "{value}" is not true or false')
-            changes[key] = value.lower() in ("true", "1")
+            changes[key] = defaults.BOOLEAN_WORDS[value.lower()]
     return replace(settings, **changes)  # type: ignore[arg-type]
 
 

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 import click
 
 from dockyard.cli.context import AppContext
+from dockyard.cli.fastps import PS_DEFAULT, PS_HEADERS
 from dockyard.cli.output import emit_each, emit_json, emit_rows
 from dockyard.errors import DockyardError, InvalidArgument, NotFound, Unsupported
 
@@ -17,16 +18,6 @@ if TYPE_CHECKING:
     from dockyard.oci.image import ImageConfig
 
 pass_app = click.make_pass_decorator(AppContext)
-
-PS_HEADERS = {
-    "ID": "CONTAINER ID", "Image": "IMAGE", "Command": "COMMAND", "CreatedAt": "CREATED AT",
-    "RunningFor": "CREATED", "Ports": "PORTS", "Status": "STATUS", "State": "STATE",
-    "Size": "SIZE", "Names": "NAMES", "Labels": "LABELS", "Mounts": "MOUNTS",
-    "Networks": "NETWORKS",
-}  # fmt: skip
-PS_DEFAULT = (
-    "table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}"
-)
 
 
 class _Images:

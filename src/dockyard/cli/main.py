@@ -17,12 +17,12 @@ from dockyard import __version__
 from dockyard.cli.commands import TOP, LazyGroup, add_groups
 from dockyard.cli.config import load_settings, override
 from dockyard.cli.context import AppContext
+from dockyard.cli.launch import COMPLETE_VAR  # click's name for it: _{PROG}_COMPLETE
 from dockyard.errors import DockyardError
 
 EXIT_FAILED = 1
 EXIT_ENGINE = 125
 EXIT_INTERRUPTED = 130
-COMPLETE_VAR = "_DOCKYARD_COMPLETE"  # click's name for it: _{PROG}_COMPLETE
 
 
 @click.group(cls=LazyGroup, lazy=TOP, context_settings={"help_option_names": ["-h", "--help"]})
@@ -149,7 +149,3 @@ def _state_root(argv: list[str]) -> str:
         return str(load_settings().root)
     except (DockyardError, OSError, ValueError):
         return "the state root"
-
-
-def entry() -> None:
-    sys.exit(main())

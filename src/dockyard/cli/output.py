@@ -60,7 +60,7 @@ def _plain_table(text: str, rows: Sequence[object], headers: Mapping[str, str]) 
         if not all(type(value) is str for value in values):
             return None
         lines.append("\t".join(values))  # type: ignore[arg-type]
-    from dockyard.cli.template_text import tabwrite
+    from dockyard._util.gotext import tabwrite
 
     return tabwrite("".join(f"{line}\n" for line in lines))
 

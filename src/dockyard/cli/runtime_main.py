@@ -377,7 +377,10 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def entry() -> NoReturn:
-    """The console script."""
+    """The console script (and ``python -m``, which the engine runs for restarts)."""
+    from dockyard._util import codecache
+
+    codecache.install()  # before the verbs import the spec model's dataclasses
     code = main()
     # Interpreter shutdown runs full collections over every object the imports made (~10 ms
     # of a ~40 ms container start); frozen objects are skipped by those collections and still

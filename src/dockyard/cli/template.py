@@ -27,11 +27,12 @@ import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
+from dockyard._util.gotext import tabwrite
 from dockyard.cli import template_parse as tp
 from dockyard.cli.template_funcs import FUNCS, HEADER_FUNCS, ArgError, Fn
 from dockyard.cli.template_lex import HINT, TemplateError
 from dockyard.cli.template_parse import Node
-from dockyard.cli.template_text import MISSING, Missing, go_type, show, sorted_keys, tabwrite, truth
+from dockyard.cli.template_text import MISSING, Missing, go_type, show, sorted_keys, truth
 
 __all__ = [
     "Template",

@@ -17,7 +17,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import Enum
 
-from dockyard.cli.template_text import MISSING, go_float, go_quote, go_type, show, truth
+from dockyard._util.gotext import go_quote
+from dockyard.cli.template_text import MISSING, go_float, go_type, show, truth
 
 
 class ArgError(Exception):

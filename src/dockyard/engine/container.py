@@ -27,11 +27,10 @@ from dockyard.engine.options import (
     RunOptions,
     Ulimit,
 )
+from dockyard.engine.quickps import CONFIG_VERSION as VERSION  # ps's quick path reads it too
 from dockyard.errors import DataCorrupted
 from dockyard.network.model import PortBinding, Proto
 from dockyard.oci.containerconfig import HealthConfig
-
-VERSION = 1
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -17,18 +17,25 @@ are read, never the database.
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from dockyard._util import rfc3339
-from dockyard._util.units import human_duration
+from dockyard._util.gotext import go_quote
 from dockyard.engine import netview
+from dockyard.engine.pstext import (
+    bare_id,
+    command_text,
+    ellipsis,
+    health_word,
+    image_text,
+    running_for,
+    status_text,
+)
 from dockyard.engine.store import Container
 from dockyard.errors import InvalidArgument, NotFound, Unsupported
 from dockyard.monitor import state as run_state
-from dockyard.oci.reference import parse_reference
 
 if TYPE_CHECKING:
     from dockyard.engine.endpoints import Attached
@@ -41,7 +48,6 @@ FILTERS = (
 # docker's other keys: accepted there, not here yet (no ports, no swarm, no Windows)
 UNSUPPORTED_FILTERS = ("expose", "publish", "is-task", "isolation")
 HEALTH_VALUES = ("starting", "healthy", "unhealthy", "none")
-_ANNOTATED_HEALTH = {"starting": "health: starting", "healthy": "healthy", "unhealthy": "unhealthy"}
 _SIZE_UNITS = ("B", "kB", "MB", "GB", "TB", "PB")
 
 
@@ -167,11 +173,7 @@ def _ancestors(
         return None
     if resolve is None:
         raise ValueError("parse_filters: an ancestor filter needs resolve_image")
-    return frozenset(_bare_id(i) for i in map(resolve, values) if i is not None)
-
-
-def _bare_id(image_id: str) -> str:
-    return image_id.partition(":")[2] or image_id
+    return frozenset(bare_id(i) for i in map(resolve, values) if i is not None)
 
 
 def select(
@@ -240,7 +242,7 @@ def matches(c: Container, f: Filters) -> bool:
         and (not f.status or c.status in f.status)
         and (not f.health or health_status(c) in f.health)
         and (not f.volume or any(v in _volume_keys(c) for v in f.volume))
-        and (f.ancestor is None or _bare_id(c.config.image_id) in f.ancestor)
+        and (f.ancestor is None or bare_id(c.config.image_id) in f.ancestor)
         and (not f.network or netview.on_network(c.config, f.network))
     )
 
@@ -287,39 +289,7 @@ def _volume_keys(c: Container) -> set[str]:
 def health_status(c: Container) -> str:
     """The health filter's word: ``starting``/``healthy``/``unhealthy``, ``none`` without a
     healthcheck report."""
-    health = c.state.health
-    status = health.get("Status") if health else None
-    return status if isinstance(status, str) and status else "none"
-
-
-def status_text(state: run_state.RunState, now: float) -> str:
-    """docker's ``Status`` column (moby ``State.String``) at time ``now``."""
-    status = state.status
-    if status == run_state.PAUSED:
-        return f"Up {_ago(state.started_at, now)} (Paused)"
-    if status == run_state.RESTARTING:
-        return f"Restarting ({state.exit_code}) {_ago(state.finished_at, now)} ago"
-    if status == run_state.RUNNING:
-        health = state.health.get("Status") if state.health else None
-        suffix = f" ({_ANNOTATED_HEALTH[health]})" if health in _ANNOTATED_HEALTH else ""
-        return f"Up {_ago(state.started_at, now)}{suffix}"
-    if status == run_state.REMOVING:
-        return "Removal In Progress"
-    if status == run_state.DEAD:
-        return "Dead"
-    if not state.started_at or status == run_state.CREATED:
-        return "Created"
-    if not state.finished_at:
-        return ""
-    return f"Exited ({state.exit_code}) {_ago(state.finished_at, now)} ago"
-
-
-def _ago(timestamp: str, now: float) -> str:
-    try:
-        then = rfc3339.parse(timestamp)
-    except ValueError:
-        then = now
-    return human_duration(max(0.0, now - then))
+    return health_word(c.state.health)
 
 
 def row(
@@ -353,7 +323,7 @@ def row(
         Image=image_text(config.image, config.image_id, trunc),
         Command=go_quote(ellipsis(cmd, 20) if trunc else cmd),
         CreatedAt=rfc3339.format_docker(created),
-        RunningFor=f"{human_duration(max(0.0, now - created))} ago",
+        RunningFor=running_for(config.created, now),
         Ports=netview.ports_text(netview.port_map(config, attached)),
         State=container.status,
         Status=status_text(container.state, now),
@@ -373,30 +343,6 @@ def _command(container: Container, image: ImageConfig | None) -> tuple[str, ...]
     from dockyard.engine.inspect import command
 
     return command(container.config, image)
-
-
-def command_text(argv: Sequence[str]) -> str:
-    """moby's ``Command``: the path, then the arguments, those with a space in quotes."""
-    if not argv:
-        return ""
-    return " ".join([argv[0], *(f"'{a}'" if " " in a else a for a in argv[1:])])
-
-
-def image_text(image: str, image_id: str, trunc: bool) -> str:
-    """docker/cli's ``Image`` column: the image as typed, an ID shortened, and (truncated) a
-    familiar name with any digest dropped."""
-    if not image:
-        return "<no image>"
-    if not trunc:
-        return image
-    short_id = _bare_id(image_id)[:12]
-    if short_id == _bare_id(image)[:12]:
-        return short_id
-    try:
-        ref = parse_reference(image)
-    except InvalidArgument:
-        return image
-    return ref.familiar_name + (f":{ref.tag}" if ref.tag else "")
 
 
 def mount_names(container: Container) -> list[str]:
@@ -420,43 +366,3 @@ def _human_size3(size: float) -> str:
         size /= 1000.0
         i += 1
     return f"{size:.3g}{_SIZE_UNITS[i]}"
-
-
-def ellipsis(text: str, width: int) -> str:
-    """docker/cli's ``Ellipsis``: cut ``text`` to ``width`` display columns (East Asian wide
-    characters count 2), the last one being ``…``."""
-    if width <= 0:
-        return ""
-    if width == 1:
-        return text[:1]
-    widths = [2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text]
-    if sum(widths) <= width:
-        return text
-    used = 0
-    for i, w in enumerate(widths):
-        if used + w > width - 1:
-            return text[:i] + "…" if i else text
-        used += w
-    return text
-
-
-_GO_ESCAPES = {'"': '\\"', "\\": "\\\\", "\a": "\\a", "\b": "\\b", "\f": "\\f", "\n": "\\n",
-               "\r": "\\r", "\t": "\\t", "\v": "\\v"}  # fmt: skip
-
-
-def go_quote(text: str) -> str:
-    """Go's ``strconv.Quote``: double quotes, escapes for quotes, backslashes and
-    unprintable characters."""
-    out = ['"']
-    for ch in text:
-        code = ord(ch)
-        if ch in _GO_ESCAPES:
-            out.append(_GO_ESCAPES[ch])
-        elif ch.isprintable():
-            out.append(ch)
-        elif code < 0x80:
-            out.append(f"\\x{code:02x}")
-        else:
-            out.append(f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}")
-    out.append('"')
-    return "".join(out)

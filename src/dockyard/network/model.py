@@ -7,21 +7,17 @@ runs; a *port binding* maps a host address and port to a container port.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 from typing import Final
 
+from dockyard._util.devname import valid_bridge_name
 from dockyard.errors import InvalidArgument
 
 DEFAULT_NETWORK: Final = "bridge"  # docker's default network name: no DNS for container names
 PREDEFINED: Final = ("bridge", "host", "none")  # names `network create` refuses
-
-
-# Stricter than the kernel's rule: the name also goes into nftables table names and scripts.
-_BRIDGE = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_.-]{0,14}")
 
 
 def check_bridge_name(name: str) -> str:
@@ -30,7 +26,7 @@ def check_bridge_name(name: str) -> str:
     Raises:
         InvalidArgument: it breaks the rule.
     """
-    if not _BRIDGE.fullmatch(name):
+    if not valid_bridge_name(name):
         raise InvalidArgument(
             f'bridge name "{name}": must be 1-15 characters of [a-zA-Z0-9_.-], starting with a '
             "letter or digit",

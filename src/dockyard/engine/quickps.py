@@ -1,0 +1,134 @@
+"""``ps``'s plain cases read straight from the container files, without the container model.
+
+``ps``, ``ps -a``, ``-q``, ``-n N``/``-l`` and ``--no-trunc`` with the default table are what
+people and scripts run most, and a fresh interpreter that imports the container model
+(dataclasses and their ``inspect``, the options, the network model) spent three quarters of
+its time on imports. This module reads ``config.json`` and ``state.json`` as plain documents
+and builds docker's columns with :mod:`.pstext`, the same functions :mod:`.listing` uses.
+
+It answers only when the answer is certain to be the full path's, and says None otherwise,
+so that the caller runs the full path instead:
+
+- a container's files are not what this dockyard writes (another version, damaged, a field of
+  another type), or a container was created before dockyard recorded its command;
+- a container is recorded as running (paused, restarting) but its monitor is gone: the full
+  path corrects and records that (:meth:`.containers.Containers.refresh`);
+- a running container on a bridge network with ports: ``PORTS`` needs its endpoints.
+
+The tests check that the two paths print the same text wherever this one answers.
+"""
+
+from __future__ import annotations
+
+import os
+
+from dockyard._util import rfc3339
+from dockyard._util.gotext import go_quote
+from dockyard.engine.pstext import command_text, ellipsis, image_text, running_for, status_text
+from dockyard.monitor import minijson
+from dockyard.monitor import state as run_state
+
+CONFIG_VERSION = 1  # config.json's format (:mod:`.container` writes it)
+_TEXT_FIELDS = ("id", "name", "created", "image", "image_id")
+
+
+class Listed:
+    """One container as the quick path sees it: its config document and run state."""
+
+    __slots__ = ("doc", "id", "name", "state")
+
+    def __init__(self, doc: dict[str, object], state: run_state.RunState) -> None:
+        self.doc = doc
+        self.id = str(doc["id"])
+        self.name = str(doc["name"])
+        self.state = state
+
+
+def select(containers_dir: str, *, all_: bool, last: int, latest: bool) -> list[Listed] | None:
+    """The containers ``ps`` lists without filters, newest first (:func:`.listing.select`'s
+    rules: ``-n``/``-l`` imply ``-a`` and keep the newest); None when the full path must
+    answer (the module docstring says when)."""
+    found: list[Listed] = []
+    current_boot = ""
+    for cid in sorted(run_state.iter_ids(containers_dir)):
+        directory = os.path.join(containers_dir, cid)
+        try:
+            with open(os.path.join(directory, "config.json"), "rb") as f:
+                raw = f.read()
+        except FileNotFoundError:
+            continue  # half-created or half-removed: the full path skips it too
+        except OSError:
+            return None
+        try:
+            doc = minijson.loads(raw)
+            state = run_state.load(directory)
+        except (OSError, ValueError):
+            return None
+        if not _plain(doc):
+            return None
+        assert isinstance(doc, dict)
+        if state.status in run_state.ACTIVE:
+            current_boot = current_boot or run_state.boot_id()
+            if state.boot_id != current_boot or not run_state.alive(
+                int(state.monitor_pid), int(state.monitor_start)
+            ):
+                return None
+        found.append(Listed(doc, state))
+    found.sort(key=lambda c: str(c.doc["created"]), reverse=True)  # the store's order, then
+    found.sort(key=_created, reverse=True)  # listing.select's
+    limit = 1 if latest else max(last, 0)
+    show_all = all_ or limit > 0
+    chosen = [c for c in found if show_all or c.state.status in run_state.ACTIVE]
+    return chosen[:limit] if limit else chosen
+
+
+def _plain(doc: object) -> bool:
+    """Whether ``doc`` is a config document of this dockyard that the quick path can show."""
+    if not isinstance(doc, dict) or doc.get("version") != CONFIG_VERSION:
+        return False
+    command, options = doc.get("command"), doc.get("options")
+    return (
+        all(isinstance(doc.get(key), str) for key in _TEXT_FIELDS)
+        and isinstance(command, list)
+        and bool(command)
+        and all(isinstance(arg, str) for arg in command)
+        and isinstance(options, dict)
+    )
+
+
+def _created(c: Listed) -> float:
+    try:
+        return rfc3339.parse(str(c.doc["created"]))
+    except ValueError:
+        return 0.0
+
+
+def default_row(c: Listed, *, now: float, no_trunc: bool) -> list[str] | None:
+    """The cells of ``ps``'s default table (ID, image, command, created, status, ports,
+    names) for ``c``; None when its ``PORTS`` needs the full path.
+
+    Raises:
+        ValueError: its ``created`` is not RFC 3339 (the caller lets the full path report it).
+    """
+    doc, trunc = c.doc, not no_trunc
+    if c.state.status in run_state.ACTIVE and _published(doc):
+        return None
+    cmd = command_text(doc["command"])  # type: ignore[arg-type]
+    return [
+        c.id[:12] if trunc else c.id,
+        image_text(str(doc["image"]), str(doc["image_id"]), trunc),
+        go_quote(ellipsis(cmd, 20) if trunc else cmd),
+        running_for(str(doc["created"]), now),
+        status_text(c.state, now),
+        "",
+        c.name,
+    ]
+
+
+def _published(doc: dict[str, object]) -> bool:
+    """Whether a running ``doc`` shows ports (:func:`.netview.port_map`: bridge networks and
+    a published or exposed port; ``-P``'s ports are recorded as published ones)."""
+    options = doc["options"]
+    assert isinstance(options, dict)
+    bridged = options.get("network") == "bridge" and bool(doc.get("networks"))
+    return bridged and bool(doc.get("ports") or doc.get("exposed"))
