@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import secrets
 import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -58,7 +57,7 @@ class StepMounts:
         if not chain:  # scratch: an empty directory, root's and 0755 as BuildKit makes it
             os.chmod(target, 0o755)
             return target
-        key = f"{BUILD_SNAPSHOT}mount-{secrets.token_hex(8)}"
+        key = f"{BUILD_SNAPSHOT}mount-{os.urandom(8).hex()}"
         labels = {BUILD_OWNER: build_owner()}
         snapshots = self.engine.images.snapshots
         make = snapshots.prepare if writable else snapshots.view
@@ -115,7 +114,7 @@ def step_mounts(engine: Containers, build_dir: Path) -> Iterator[StepMounts]:
 
     root = build_dir / "mounts"  # <state root>/build/mounts by default (BUILD_MOUNTS)
     root.mkdir(parents=True, exist_ok=True, mode=0o700)
-    directory = root / f"{build_owner().replace(':', '.')}.{secrets.token_hex(4)}"
+    directory = root / f"{build_owner().replace(':', '.')}.{os.urandom(4).hex()}"
     directory.mkdir(mode=0o700)
     mounts = StepMounts(engine=engine, directory=directory)
     try:

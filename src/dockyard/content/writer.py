@@ -13,7 +13,6 @@ import errno
 import hashlib
 import os
 import re
-import secrets
 from pathlib import Path
 from types import TracebackType
 from typing import Self
@@ -85,7 +84,7 @@ class Writer:
             blob_path(root, expected)  # validate before touching the disk
         ingest_dir = root / INGEST
         ingest_dir.mkdir(parents=True, exist_ok=True)
-        self._path = ingest_dir / secrets.token_hex(16)
+        self._path = ingest_dir / os.urandom(16).hex()
         flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC | os.O_NOFOLLOW
         self._fd: int | None = os.open(self._path, flags, 0o600)
         self._written = 0

@@ -10,10 +10,10 @@ the native architecture and its sub-architectures; a rule is kept only when its 
 from __future__ import annotations
 
 import json
+import os
 import re
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
-from importlib import resources
 from typing import Final
 
 from dockyard.errors import InvalidArgument
@@ -56,7 +56,8 @@ class _Rule:
 
 def default_profile_text() -> str:
     """The default profile's JSON text, as shipped in the package."""
-    return resources.files(__package__).joinpath("seccomp_default.json").read_text()
+    with open(os.path.join(os.path.dirname(__file__), "seccomp_default.json")) as f:
+        return f.read()
 
 
 def _filter(obj: object, where: str) -> _Filter:

@@ -19,7 +19,6 @@ winner) and image; the files are the truth for everything else.
 from __future__ import annotations
 
 import os
-import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -82,7 +81,7 @@ class ContainerStore:
         return self.attach_dir / f"{container_id}.sock"
 
     def new_id(self) -> str:
-        return secrets.token_hex(32)
+        return os.urandom(32).hex()
 
     def ids(self) -> list[str]:
         return sorted(run_state.iter_ids(str(self.dir)))
@@ -181,7 +180,13 @@ _NAMES = (
 
 def random_name() -> str:
     """A docker-style ``adjective_scientist`` name (the caller retries on a clash)."""
-    return f"{secrets.choice(_ADJECTIVES)}_{secrets.choice(_NAMES)}"
+    return f"{_pick(_ADJECTIVES)}_{_pick(_NAMES)}"
+
+
+def _pick(words: tuple[str, ...]) -> str:
+    """A word chosen by the kernel's random bytes (``secrets`` costs 4 ms to import; the
+    modulo bias of 32 random bits over two dozen words is below 1e-8)."""
+    return words[int.from_bytes(os.urandom(4), "little") % len(words)]
 
 
 def ensure_dir(path: Path, mode: int = 0o700) -> Path:

@@ -32,7 +32,6 @@ import builtins
 import fcntl
 import os
 import re
-import secrets
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -311,7 +310,7 @@ class VolumeStore:
             if existing is not None:
                 return self._volume(existing)
         else:
-            name = secrets.token_hex(32)
+            name = os.urandom(32).hex()
             labels = {**labels, ANONYMOUS_LABEL: ""}
         self._make_dirs(name)
         rec = VolumeRecord(name=name, driver=LOCAL, created=time.time(),

@@ -34,7 +34,6 @@ import hashlib
 import json
 import os
 import re
-import secrets
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping
@@ -288,7 +287,7 @@ class DirectorySnapshotter(ABC):
                 kind=kind,
                 parent=parent,
                 created=time.time(),
-                id=secrets.token_hex(8),
+                id=os.urandom(8).hex(),
                 labels=dict(labels or {}),
             )
             self._check(info, chain)
