@@ -368,3 +368,72 @@ def test_id_in_use(rt: Runtime, bundle_for: Callable[..., tuple[str, Path]]) -> 
     assert again.returncode == 1 and b"already exists" in again.stderr
     assert rt.state(cid)["status"] == "created"  # the first one is untouched
     rt("delete", cid)
+
+
+# Mounts before GO (runtime.init.mounts_before_go) ---------------------------------------------
+
+
+def _without_cgroupns(config: Config) -> None:
+    linux = linux_of(config)
+    namespaces = linux["namespaces"]
+    assert isinstance(namespaces, list)
+    linux["namespaces"] = [n for n in namespaces if n["type"] != "cgroup"]
+
+
+@pytest.mark.parametrize(
+    ("edit", "early"),
+    [("", True), ("cgroupns", False), ("devices", False), ("prestart", False),
+     ("createRuntime", False), ("createContainer", False), ("poststart", True)],
+)  # fmt: skip
+def test_mounts_before_go_only_when_nothing_there_needs_the_cgroup(edit: str, early: bool) -> None:
+    from tests.runtime.test_runtime_lifecycle_harness import base_config
+
+    from dockyard.oci.runtime import Spec
+    from dockyard.runtime.init import mounts_before_go
+
+    config = base_config("dy-early")
+    _without_cgroupns(config)
+    linux = linux_of(config)
+    if edit == "cgroupns":
+        namespaces = linux["namespaces"]
+        assert isinstance(namespaces, list)
+        namespaces.append({"type": "cgroup"})
+    elif edit == "devices":
+        linux["devices"] = [{"path": "/dev/fuse", "type": "c", "major": 10, "minor": 229}]
+    elif edit:
+        config["hooks"] = {edit: [{"path": "/bin/true"}]}
+    assert mounts_before_go(Spec.from_json(config)) is early
+
+
+def test_early_mounts_leave_the_init_in_its_cgroup(
+    rt: Runtime, bundle_for: Callable[..., tuple[str, Path]]
+) -> None:
+    def edit(config: Config) -> None:
+        _without_cgroupns(config)
+        set_args("/bin/sleep", "30")(config)
+
+    cid, bundle = bundle_for(edit)
+    rt("run", "--detach", "--bundle", str(bundle), cid)
+    pid = rt.state(cid)["pid"]
+    lines = Path(f"/proc/{pid}/cgroup").read_text().splitlines()
+    ours = [line for line in lines if line.endswith(f"/dockyard-test-{cid}")]
+    assert any(":memory:" in line for line in ours) and any(":pids:" in line for line in ours)
+    rt("delete", "--force", cid)
+    assert_nothing_left(rt, cid, bundle)
+
+
+def test_a_failed_early_mount_fails_create_and_leaves_nothing(
+    rt: Runtime, bundle_for: Callable[..., tuple[str, Path]]
+) -> None:
+    def edit(config: Config) -> None:
+        _without_cgroupns(config)
+        mounts = config["mounts"]
+        assert isinstance(mounts, list)
+        mounts.append({"destination": "/mnt", "type": "tmpfs", "source": "tmpfs",
+                       "options": ["size=not-a-size"]})  # fmt: skip
+
+    cid, bundle = bundle_for(edit)
+    failed = rt("create", "--bundle", str(bundle), cid, check=False)
+    assert failed.returncode == 1
+    assert "/mnt" in failed.stderr.decode(), failed.stderr.decode()
+    assert_nothing_left(rt, cid, bundle)

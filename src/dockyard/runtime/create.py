@@ -318,7 +318,9 @@ def create(
         init_pid = parent.init_pid
         cgroup.add(init_pid)
         _setup_init_process(init_pid, process)
-        sync.send(parent.sock, SyncType.GO, init_pid)
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+            # An init that failed its early mounts is gone: await_created reports why.
+            sync.send(parent.sock, SyncType.GO, init_pid)
         parent.await_created()
         state = _record(store, parent, cgroup.path, pid_file)
         parent.sock.close()

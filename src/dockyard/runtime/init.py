@@ -8,7 +8,9 @@ The runtime (parent) forks **stage1**, which leaves the host's namespaces, then 
                      namespaces (cgroup excepted); fork ──> stage2; send its pid; exit 0
                      stage2: wait for GO (parent put it in the cgroup, set rlimits and
                      oom_score_adj); setsid; unshare(cgroup); rootfs (before_pivot: ask the
-                     parent to run prestart/createRuntime hooks, run createContainer hooks);
+                     parent to run prestart/createRuntime hooks, run createContainer hooks)
+                     -- or, when nothing there needs the cgroup (:func:`mounts_before_go`),
+                     setsid and rootfs first, then wait for GO --;
                      console; finish rootfs; resolve args[0]; send CREATED; block
                      opening exec.fifo for writing until ``start``; startContainer hooks;
                      finalize the process (user, caps, seccomp, fds, cwd) and exec.
@@ -170,16 +172,17 @@ def _write_time_offsets(spec: Spec) -> None:
 def stage2(cfg: InitConfig) -> NoReturn:
     """The container's init: set up the container, wait for ``start``, exec."""
     from dockyard.runtime.execplan import prepare_exec
-    from dockyard.runtime.rootfs import finish_rootfs, setup_rootfs
+    from dockyard.runtime.rootfs import finish_rootfs
 
     preload(cfg.process, cfg.spec, seccomp=cfg.seccomp_bpf is not None)  # done by create
+    early = mounts_before_go(cfg.spec)
+    if early:  # while the parent puts us in the cgroup (see mounts_before_go)
+        _mounts(cfg, 0)
     go = sync.expect(cfg.sync_sock, SyncType.GO)
     if go is None:
         raise FailedPrecondition(f"container {cfg.container_id}: runtime went away")
-    os.setsid()
-    if NamespaceType.CGROUP in {n.type for n in _new_namespaces(cfg.spec)}:
-        ns.unshare(ns.CLONE_NEWCGROUP)
-    setup_rootfs(cfg.spec, cfg.bundle, before_pivot=lambda: _before_pivot(cfg, go.pid))
+    if not early:
+        _mounts(cfg, go.pid)
     if cfg.process.terminal:
         from dockyard.runtime.console import setup_console
 
@@ -228,6 +231,36 @@ def preload(process: Process, spec: Spec | None, *, seccomp: bool = False) -> No
 
 def _state(cfg: InitConfig, status: Status, pid: int) -> bytes:
     return hook_state(cfg.container_id, status, pid, str(cfg.bundle), dict(cfg.spec.annotations))
+
+
+def mounts_before_go(spec: Spec) -> bool:
+    """Whether the init sets up its mounts before GO, while the parent puts it in its cgroup.
+
+    The first write to a ``cgroup.procs`` since a while waits for an RCU grace period in the
+    kernel (~12 ms here, the same for runc), time the init can spend on its ~40 mounts. It
+    may when nothing of the mounts depends on the cgroup: no cgroup namespace (its root is
+    the cgroup the init is in when it unshares), no ``linux.devices`` (creating a device node
+    is the devices controller's ``m`` permission), no prestart, createRuntime or
+    createContainer hooks (they run between the mounts and pivot_root and report the init's
+    pid). The user's process still starts only after GO, in the cgroup, with its rlimits.
+    """
+    if spec.linux is not None and spec.linux.devices:
+        return False
+    if NamespaceType.CGROUP in {n.type for n in _new_namespaces(spec)}:
+        return False
+    hooks = (HookKind.PRESTART, HookKind.CREATE_RUNTIME, HookKind.CREATE_CONTAINER)
+    return not hooks_of(spec.hooks, *hooks)
+
+
+def _mounts(cfg: InitConfig, pid: int) -> None:
+    """A session of our own, the cgroup namespace, the rootfs up to pivot_root and after;
+    ``pid``: ours as the host sees it (for the hooks' state)."""
+    from dockyard.runtime.rootfs import setup_rootfs
+
+    os.setsid()
+    if NamespaceType.CGROUP in {n.type for n in _new_namespaces(cfg.spec)}:
+        ns.unshare(ns.CLONE_NEWCGROUP)
+    setup_rootfs(cfg.spec, cfg.bundle, before_pivot=lambda: _before_pivot(cfg, pid))
 
 
 def _before_pivot(cfg: InitConfig, pid: int) -> None:
