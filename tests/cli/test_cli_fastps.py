@@ -9,7 +9,6 @@ leave the answer to the full path (None).
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import io
 import json
 import os
@@ -22,59 +21,29 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from tests.engine.test_engine_listing import IMAGE_ID, NOW, make
 
-from dockyard._util.rfc3339 import format_nano
 from dockyard.cli import config, defaults, fastps, launch
 from dockyard.cli.main import main as full_main
-from dockyard.engine.container import ContainerConfig
 from dockyard.engine.options import NetworkAttachment, NetworkMode, RunOptions
 from dockyard.monitor import state as run_state
 from dockyard.network.model import PortBinding
 
-NOW = time.time() // 1 + 0.25
-IMAGE_ID = "sha256:" + "ab" * 32
 
-
-def at(seconds_ago: float) -> str:
-    return format_nano(NOW - seconds_ago)
-
-
-def write(
-    root: Path,
-    name: str,
-    *,
-    status: str = "created",
-    age: float = 100.0,
-    started: float | None = None,
-    finished: float | None = None,
-    exit_code: int = 0,
-    health: str | None = None,
-    monitor_alive: bool = True,
-    **fields: object,
-) -> str:
-    """A container's files under ``root``, as create and the monitor write them; its ID."""
-    cid = (name.encode().hex() * 64)[:64]
-    cfg = ContainerConfig(
-        id=cid, name=name, created=at(age), image="busybox", image_id=IMAGE_ID,
-        snapshot=f"container-{cid}", command=("sh", "-c", "echo hi"),
-        options=RunOptions(cmd=("sh", "-c", "echo hi")),
-    )  # fmt: skip
-    cfg = dataclasses.replace(cfg, **fields)  # type: ignore[arg-type]
-    state = run_state.RunState()
-    state.status, state.exit_code = status, exit_code
-    state.started_at = at(started) if started is not None else ""
-    state.finished_at = at(finished) if finished is not None else ""
-    if health is not None:
-        state.health = {"Status": health, "FailingStreak": 0, "Log": []}
-    if status in run_state.ACTIVE:
+def write(root: Path, name: str, *, monitor_alive: bool = True, **fields: object) -> str:
+    """A container's files under ``root``, as create and the monitor write them (``fields``:
+    those of the listing tests' ``make``, the command recorded); its ID."""
+    fields.setdefault("command", ("sh", "-c", "echo hi"))
+    c = make(root / "containers", name, **fields)  # type: ignore[arg-type]
+    state = c.state
+    if state.status in run_state.ACTIVE:
         state.boot_id = run_state.boot_id()
         state.monitor_pid = os.getpid() if monitor_alive else 2**22 + 1
         state.monitor_start = run_state.process_start(os.getpid())
-    directory = root / "containers" / cid
-    directory.mkdir(parents=True)
-    (directory / "config.json").write_bytes(cfg.to_bytes())
-    (directory / "state.json").write_text(json.dumps(state.to_json()))
-    return cid
+    c.dir.mkdir(parents=True)
+    (c.dir / "config.json").write_bytes(c.config.to_bytes())
+    (c.dir / "state.json").write_text(json.dumps(state.to_json()))
+    return c.id
 
 
 def fleet(root: Path) -> None:
