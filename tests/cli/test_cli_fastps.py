@@ -347,3 +347,15 @@ def test_wherever_the_quick_path_answers_it_agrees(root: Path, words: list[str])
     with contextlib.redirect_stdout(io.StringIO()) as full:
         code = full_main(argv)
     assert (quick, out.getvalue()) == (code, full.getvalue())
+
+
+def test_an_unreadable_containers_directory_goes_to_the_full_path(
+    tmp_path: Path, root: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "containers").write_text("not a directory")
+    argv = ["--root", str(broken), "ps"]
+    assert fastps.run(argv) is None
+    assert full_main(argv) == 125
+    assert "containers" in capsys.readouterr().err

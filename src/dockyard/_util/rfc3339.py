@@ -26,7 +26,7 @@ def parse(text: str) -> float:
         leap = year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)
         days = _MONTH_DAYS[month - 1] + (month == 2 and leap) if 1 <= month <= 12 else 0
         if 1 <= day <= days and hour < 24 and minute < 60 and second < 60 and year > 0:
-            whole = (_days(year, month, day) * 24 + hour) * 60 + minute
+            whole = (days_from_civil(year, month, day) * 24 + hour) * 60 + minute
             return whole * 60 + second + float("0." + (utc.group(7) or "0"))
     from datetime import UTC, datetime
 
@@ -41,14 +41,14 @@ def parse(text: str) -> float:
     return when.timestamp() + fraction
 
 
-def _days(year: int, month: int, day: int) -> int:
-    """Days from 1970-01-01 to the proleptic Gregorian date (H. Hinnant's days_from_civil)."""
+def days_from_civil(year: int, month: int, day: int) -> int:
+    """Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm)."""
     year -= month <= 2
     era = year // 400
-    yoe = year - era * 400
-    doy = (153 * (month + (-3 if month > 2 else 9)) + 2) // 5 + day - 1
-    doe = yoe * 365 + yoe // 4 - yoe // 100 + doy
-    return era * 146097 + doe - 719468
+    year_of_era = year - era * 400
+    day_of_year = (153 * (month + (-3 if month > 2 else 9)) + 2) // 5 + day - 1
+    day_of_era = year_of_era * 365 + year_of_era // 4 - year_of_era // 100 + day_of_year
+    return era * 146097 + day_of_era - 719468
 
 
 def format_nano(timestamp: float) -> str:

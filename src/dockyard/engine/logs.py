@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from dockyard._util.numbers import is_uint
+from dockyard._util.rfc3339 import days_from_civil
 from dockyard.monitor.logfile import format_time_ns, seconds_to_ns
 
 _BLOCK = 64 * 1024
@@ -71,19 +72,9 @@ def parse_time_ns(text: str) -> int:
     hour, minute, second = (int(part) for part in hms.split(":"))
     if not (is_uint(fraction) or not fraction) or not (1 <= month <= 12 and 1 <= day <= 31):
         raise ValueError(f"not an RFC 3339 time: {text!r}")
-    days = _days_from_civil(year, month, day)
+    days = days_from_civil(year, month, day)
     seconds = days * 86400 + hour * 3600 + minute * 60 + second - offset
     return seconds * 1_000_000_000 + int(fraction[:9].ljust(9, "0"))
-
-
-def _days_from_civil(year: int, month: int, day: int) -> int:
-    """Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm)."""
-    year -= month <= 2
-    era = year // 400
-    year_of_era = year - era * 400
-    day_of_year = (153 * (month + (-3 if month > 2 else 9)) + 2) // 5 + day - 1
-    day_of_era = year_of_era * 365 + year_of_era // 4 - year_of_era // 100 + day_of_year
-    return era * 146097 + day_of_era - 719468
 
 
 def decode_line(line: bytes) -> LogEntry | None:

@@ -50,7 +50,11 @@ def select(containers_dir: str, *, all_: bool, last: int, latest: bool) -> list[
     answer (the module docstring says when)."""
     found: list[Listed] = []
     current_boot = ""
-    for cid in sorted(run_state.iter_ids(containers_dir)):
+    try:
+        ids = sorted(run_state.iter_ids(containers_dir))
+    except OSError:
+        return None  # unreadable: the full path reports it
+    for cid in ids:
         directory = os.path.join(containers_dir, cid)
         try:
             with open(os.path.join(directory, "config.json"), "rb") as f:
