@@ -64,7 +64,7 @@ class V1Manager:
     def __init__(self, path: str, *, root: Path = DEFAULT_ROOT) -> None:
         self._path = path
         self._root = root
-        self._dirs = {c: under(root / c, path) for c in CONTROLLERS if (root / c).is_dir()}
+        self._dirs = {c: under(root / c, path) for c in CONTROLLERS if _mounted(root / c)}
 
     @property
     def path(self) -> str:
@@ -272,6 +272,12 @@ class V1Manager:
         remove_dirs(list(self._dirs.values()), self.pids, timeout, self._path)
         for controller in self._dirs:
             prune_default_parent(self._root / controller, self._path)
+
+
+def _mounted(hierarchy: Path) -> bool:
+    """Whether ``hierarchy`` is a mounted v1 hierarchy (its root has ``cgroup.procs``), not
+    just a directory of that name on the tmpfs the hierarchies are mounted on."""
+    return (hierarchy / "cgroup.procs").is_file()
 
 
 def _copy_cpuset(parent: Path, child: Path) -> None:
