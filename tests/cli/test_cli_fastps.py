@@ -22,12 +22,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from tests.engine.test_engine_listing import IMAGE_ID, NOW, make
+from tests.engine.test_engine_netview import ATTACHED, BACK_NET, FRONT_NET, PORTS
 
 from dockyard.cli import config, defaults, fastps, launch
 from dockyard.cli.main import main as full_main
-from dockyard.engine.options import NetworkAttachment, NetworkMode, RunOptions
+from dockyard.engine.endpoints import save_endpoints
+from dockyard.engine.options import NetworkMode, RunOptions
 from dockyard.monitor import state as run_state
-from dockyard.network.model import PortBinding
 
 
 def write(root: Path, name: str, *, monitor_alive: bool = True, **fields: object) -> str:
@@ -208,25 +209,64 @@ def test_a_dead_monitor_is_corrected_by_the_full_path(
     assert quick == 0 and quick_out == full_out and "Exited (255)" in quick_out
 
 
-def test_ports_of_a_running_bridged_container_go_to_the_full_path(root: Path) -> None:
-    bridged = {
+def _bridged(root: Path, name: str, status: str = "running", **fields: object) -> Path:
+    """A container on two bridge networks publishing netview's test ports, with the
+    endpoints its last start saved; its directory."""
+    recorded: dict[str, object] = {
+        "ports": PORTS, "exposed": ("80/tcp", "443/tcp", "7000/tcp", "7001/tcp", "53/udp"),
         "options": RunOptions(cmd=("sh",), network=NetworkMode.BRIDGE),
-        "networks": (NetworkAttachment(name="bridge", id="n" * 64),),
-    }
-    write(root, "quiet", status="running", started=5, age=6, **bridged)  # type: ignore[arg-type]
-    assert fastps.run(["--root", str(root), "ps"]) == 0
-    write(root, "served", status="exited", started=5, finished=1, age=6, **bridged,  # type: ignore[arg-type]
-          ports=(PortBinding(container_port=80, host_port=8080),))  # fmt: skip
-    assert fastps.run(["--root", str(root), "ps", "-a"]) == 0  # stopped: no ports shown
-    write(root, "serving", status="running", started=5, age=6, **bridged,  # type: ignore[arg-type]
-          exposed=("80/tcp",))  # fmt: skip
+        "networks": (FRONT_NET, BACK_NET), **fields,
+    }  # fmt: skip
+    finished = 1 if status == "exited" else None
+    cid = write(root, name, status=status, started=5, finished=finished, age=6, **recorded)
+    directory = root / "containers" / cid
+    save_endpoints(directory, ATTACHED)
+    return directory
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [{}, {"exposed": ()}, {"ports": (), "exposed": ("8080/tcp",)}, {"ports": (), "exposed": ()}],
+    ids=["published-and-exposed", "published", "exposed-only", "none-recorded"],
+)
+def test_ports_of_running_bridged_containers(
+    root: Path, capsys: pytest.CaptureFixture[str], fields: dict[str, object]
+) -> None:
+    _bridged(root, "served", **fields)
+    _bridged(root, "stopped", status="exited")  # a stopped container shows no ports
+    for args in (["ps"], ["ps", "-a", "--no-trunc"]):
+        (quick, quick_out), (_code, full_out) = outputs(["--root", str(root), *args], capsys)
+        assert quick == 0 and quick_out == full_out
+    assert "0.0.0.0:9003->8000/tcp" in quick_out or not fields.get("ports", PORTS)
+
+
+@pytest.mark.parametrize("odd", ["no-endpoints", "range-recorded", "not-json", "no-ports-key"])
+def test_ports_it_cannot_read_go_to_the_full_path(root: Path, odd: str) -> None:
+    exposed = ("7000-7001/tcp",) if odd == "range-recorded" else ("80/tcp",)
+    directory = _bridged(root, "served", exposed=exposed)
+    endpoints = directory / "endpoints.json"
+    if odd == "no-endpoints":
+        endpoints.unlink()
+    elif odd == "not-json":
+        endpoints.write_text("[")
+    elif odd == "no-ports-key":
+        endpoints.write_text('[{"endpoint": {}, "network": "front"}]')
     assert fastps.run(["--root", str(root), "ps", "-q"]) == 0  # no PORTS column
-    assert fastps.run(["--root", str(root), "ps"]) is None
+    expected = 0 if odd == "no-ports-key" else None  # no ports recorded: shown as none
+    assert fastps.run(["--root", str(root), "ps"]) == expected
 
 
 @pytest.mark.parametrize(
     "damage",
-    ["version", "no-command", "not-json", "bad-created", "bad-state", "name-type"],
+    [
+        "version",
+        "no-command",
+        "not-json",
+        "bad-created",
+        "bad-state",
+        "name-type",
+        "monitor-pid-type",
+    ],
 )
 def test_files_it_cannot_read_go_to_the_full_path(root: Path, damage: str) -> None:
     cid = write(root, "odd", status="exited", started=5, finished=1, age=6)
@@ -243,6 +283,10 @@ def test_files_it_cannot_read_go_to_the_full_path(root: Path, damage: str) -> No
     path.write_text("{" if damage == "not-json" else json.dumps(doc))
     if damage == "bad-state":
         (path.parent / "state.json").write_text('{"version": 9}')
+    if damage == "monitor-pid-type":
+        state = json.loads((path.parent / "state.json").read_bytes())
+        state.update(status="running", monitor_pid="x", boot_id=run_state.boot_id())
+        (path.parent / "state.json").write_text(json.dumps(state))
     assert fastps.run(["--root", str(root), "ps", "-a"]) is None
 
 
@@ -316,6 +360,7 @@ def test_the_quick_path_stays_light(tmp_path: Path, root: Path) -> None:
     light = tmp_path / "light"
     write(light, "db", status="running", started=5, age=6)
     write(light, "job", status="exited", started=5, finished=1, age=6, image="busybox:1.36")
+    _bridged(light, "web")  # PORTS from its endpoints
     code = (
         "import sys\n"
         "from dockyard.cli import launch\n"
@@ -326,7 +371,7 @@ def test_the_quick_path_stays_light(tmp_path: Path, root: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("DOCKYARD_")}
     env["XDG_CONFIG_HOME"] = str(tmp_path / "xdg")
     run = subprocess.run([sys.executable, "-c", code], check=True, env=env, capture_output=True)
-    assert run.stdout.decode().count("\n") == 3
+    assert run.stdout.decode().count("\n") == 4 and "->8000/tcp" in run.stdout.decode()
 
 
 WORDS = ["ps", "container", "ls", "-a", "-q", "-l", "-aq", "-n", "2", "--last=1", "--no-trunc",

@@ -15,6 +15,7 @@ from dockyard.engine.endpoints import Attached, save_endpoints
 from dockyard.engine.inspect import inspect_container
 from dockyard.engine.listing import matches, parse_filters, row
 from dockyard.engine.options import NetworkAttachment, NetworkMode, RunOptions
+from dockyard.engine.pstext import ports_text
 from dockyard.engine.store import Container
 from dockyard.errors import InvalidArgument, NotFound
 from dockyard.monitor.state import RunState
@@ -270,7 +271,7 @@ PORTS_TEXT_CASES = [
 
 @pytest.mark.parametrize(("specs", "want"), PORTS_TEXT_CASES)
 def test_ports_text(specs: tuple[tuple[int, str, str, int], ...], want: str) -> None:
-    assert netview.ports_text(bindings(*specs)) == want
+    assert ports_text(bindings(*specs)) == want
 
 
 NETWORK_FILTER_CASES = [

@@ -30,6 +30,7 @@ from dockyard.engine.pstext import (
     ellipsis,
     health_word,
     image_text,
+    ports_text,
     running_for,
     status_text,
 )
@@ -324,7 +325,7 @@ def row(
         Command=go_quote(ellipsis(cmd, 20) if trunc else cmd),
         CreatedAt=rfc3339.format_docker(created),
         RunningFor=running_for(config.created, now),
-        Ports=netview.ports_text(netview.port_map(config, attached)),
+        Ports=ports_text(netview.port_map(config, attached)),
         State=container.status,
         Status=status_text(container.state, now),
         Size=size_text(size),

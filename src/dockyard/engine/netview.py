@@ -15,10 +15,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, Final, TypeAlias
+from typing import TYPE_CHECKING, TypeAlias
 
 from dockyard._util.numbers import is_uint
 from dockyard.engine.options import NetworkMode
+from dockyard.engine.pstext import ANY_ADDRESS
 from dockyard.errors import InvalidArgument, NotFound
 from dockyard.monitor import state as run_state
 from dockyard.network.inspect import MODE_IDS
@@ -31,7 +32,6 @@ if TYPE_CHECKING:
     from dockyard.engine.endpoints import Attached
     from dockyard.engine.store import Container
 
-ANY_ADDRESS: Final = "0.0.0.0"  # what docker shows for a binding on every host address
 PortMap: TypeAlias = Mapping[str, Sequence[PortBinding] | None]
 
 
@@ -162,53 +162,6 @@ def ports_json(ports: PortMap) -> dict[str, list[dict[str, str]] | None]:
 def host_address(binding: PortBinding) -> str:
     """``0.0.0.0:8080``: where a published port listens on the host."""
     return f"{binding.host_ip or ANY_ADDRESS}:{binding.host_port}"
-
-
-def ports_text(ports: PortMap) -> str:
-    """``ps``'s ``PORTS`` (docker/cli ``DisplayablePorts``): ``80/tcp`` for an exposed
-    port, ``0.0.0.0:8080->80/tcp`` for a published one, ``0.0.0.0:8000-8001->8000-8001/tcp``
-    for consecutive ports published on the same numbers; the merged groups first, then the
-    other mappings, each in container port order."""
-    entries = sorted(_entries(ports))
-    groups: dict[str, tuple[int, int]] = {}  # insertion order is docker's groupMapKeys
-    result: list[str] = []
-    mappings: list[str] = []
-    for private, ip, public, proto in entries:
-        key = proto
-        if ip:
-            if public != private:
-                mappings.append(f"{ip}:{public}->{private}/{proto}")
-                continue
-            key = f"{ip}/{proto}"
-        group = groups.get(key)
-        if group is not None and private == group[1] + 1:
-            groups[key] = (group[0], private)
-            continue
-        if group is not None:
-            result.append(_group_text(key, *group))
-        groups[key] = (private, private)
-    result += [_group_text(key, *group) for key, group in groups.items()]
-    return ", ".join(result + mappings)
-
-
-def _entries(ports: PortMap) -> Iterable[tuple[int, str, int, str]]:
-    """docker's ``types.Port`` values as (private port, host IP, public port, proto)."""
-    for key, bindings in ports.items():
-        number, _, proto = key.partition("/")
-        if not is_uint(number):
-            continue
-        if not bindings:
-            yield int(number), "", 0, proto
-        for b in bindings or ():
-            yield int(number), b.host_ip or ANY_ADDRESS, b.host_port, proto
-
-
-def _group_text(key: str, first: int, last: int) -> str:
-    ip, _, proto = key.rpartition("/")
-    group = str(first) if first == last else f"{first}-{last}"
-    if ip:
-        group = f"{ip}:{group}->{group}"
-    return f"{group}/{proto}"
 
 
 def port_lines(ports: PortMap, private_port: str | None, container: str) -> list[str]:

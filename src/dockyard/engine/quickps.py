@@ -13,7 +13,8 @@ so that the caller runs the full path instead:
   another type), or a container was created before dockyard recorded its command;
 - a container is recorded as running (paused, restarting) but its monitor is gone: the full
   path corrects and records that (:meth:`.containers.Containers.refresh`);
-- a running container on a bridge network with ports: ``PORTS`` needs its endpoints.
+- a running container on a bridge network whose ``endpoints.json`` or recorded ports are not
+  in the form this dockyard writes (``PORTS`` is read from them as :mod:`.netview` does).
 
 The tests check that the two paths print the same text wherever this one answers.
 """
@@ -24,20 +25,30 @@ import os
 
 from dockyard._util import rfc3339
 from dockyard._util.gotext import go_quote
-from dockyard.engine.pstext import command_text, ellipsis, image_text, running_for, status_text
+from dockyard._util.numbers import is_uint
+from dockyard.engine.pstext import (
+    command_text,
+    ellipsis,
+    image_text,
+    ports_text,
+    running_for,
+    status_text,
+)
 from dockyard.monitor import minijson
 from dockyard.monitor import state as run_state
 
 CONFIG_VERSION = 1  # config.json's format (:mod:`.container` writes it)
+_PROTOS = ("tcp", "udp")  # :class:`dockyard.network.model.Proto`
 _TEXT_FIELDS = ("id", "name", "created", "image", "image_id")
 
 
 class Listed:
     """One container as the quick path sees it: its config document and run state."""
 
-    __slots__ = ("doc", "id", "name", "state")
+    __slots__ = ("dir", "doc", "id", "name", "state")
 
-    def __init__(self, doc: dict[str, object], state: run_state.RunState) -> None:
+    def __init__(self, directory: str, doc: dict[str, object], state: run_state.RunState) -> None:
+        self.dir = directory
         self.doc = doc
         self.id = str(doc["id"])
         self.name = str(doc["name"])
@@ -73,17 +84,21 @@ def select(containers_dir: str, *, all_: bool, last: int, latest: bool) -> list[
         assert isinstance(doc, dict)
         if state.status in run_state.ACTIVE:
             current_boot = current_boot or run_state.boot_id()
-            if state.boot_id != current_boot or not run_state.alive(
-                int(state.monitor_pid), int(state.monitor_start)
-            ):
+            if state.boot_id != current_boot or not _monitor_alive(state):
                 return None
-        found.append(Listed(doc, state))
+        found.append(Listed(directory, doc, state))
     found.sort(key=lambda c: str(c.doc["created"]), reverse=True)  # the store's order, then
     found.sort(key=_created, reverse=True)  # listing.select's
     limit = 1 if latest else max(last, 0)
     show_all = all_ or limit > 0
     chosen = [c for c in found if show_all or c.state.status in run_state.ACTIVE]
     return chosen[:limit] if limit else chosen
+
+
+def _monitor_alive(state: run_state.RunState) -> bool:
+    """Whether the monitor recorded in ``state`` still runs (False for a malformed record)."""
+    pid, start = state.monitor_pid, state.monitor_start
+    return type(pid) is int and type(start) is int and run_state.alive(pid, start)
 
 
 def _plain(doc: object) -> bool:
@@ -115,7 +130,8 @@ def default_row(c: Listed, *, now: float, no_trunc: bool) -> list[str] | None:
         ValueError: its ``created`` is not RFC 3339 (the caller lets the full path report it).
     """
     doc, trunc = c.doc, not no_trunc
-    if c.state.status in run_state.ACTIVE and _published(doc):
+    ports = _ports(c)
+    if ports is None:
         return None
     cmd = command_text(doc["command"])  # type: ignore[arg-type]
     return [
@@ -124,15 +140,71 @@ def default_row(c: Listed, *, now: float, no_trunc: bool) -> list[str] | None:
         go_quote(ellipsis(cmd, 20) if trunc else cmd),
         running_for(str(doc["created"]), now),
         status_text(c.state, now),
-        "",
+        ports,
         c.name,
     ]
 
 
-def _published(doc: dict[str, object]) -> bool:
-    """Whether a running ``doc`` shows ports (:func:`.netview.port_map`: bridge networks and
-    a published or exposed port; ``-P``'s ports are recorded as published ones)."""
+class _Bound:
+    """A host port of an endpoint, as ``PORTS`` shows it."""
+
+    __slots__ = ("host_ip", "host_port")
+
+    def __init__(self, host_ip: str, host_port: int) -> None:
+        self.host_ip = host_ip
+        self.host_port = host_port
+
+
+def _ports(c: Listed) -> str | None:
+    """``PORTS``: :func:`.netview.port_map` then :func:`.pstext.ports_text`, from the plain
+    documents; None when they are not in the form this dockyard writes."""
+    doc = c.doc
     options = doc["options"]
     assert isinstance(options, dict)
-    bridged = options.get("network") == "bridge" and bool(doc.get("networks"))
-    return bridged and bool(doc.get("ports") or doc.get("exposed"))
+    if c.state.status not in run_state.ACTIVE or not (
+        options.get("network") == "bridge" and doc.get("networks")
+    ):
+        return ""  # no live endpoints: docker shows nothing
+    try:
+        with open(os.path.join(c.dir, "endpoints.json"), "rb") as f:
+            attached = minijson.loads(f.read())
+        bound: dict[str, list[_Bound]] = {}
+        for a in attached:  # type: ignore[attr-defined]
+            for p in a["endpoint"].get("ports") or ():
+                key, host = _key(p), _Bound(p.get("host_ip", ""), p.get("host_port", 0))
+                if key is None or type(host.host_ip) is not str or type(host.host_port) is not int:
+                    return None
+                bound.setdefault(key, []).append(host)
+        keys: set[str | None] = set(bound)
+        for p in doc.get("ports") or ():  # type: ignore[attr-defined]
+            keys.add(_key(p))
+        for spec in doc.get("exposed") or ():  # type: ignore[attr-defined]
+            keys.add(spec if _canonical(spec) else None)
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None
+    if not attached or None in keys:
+        return None
+    return ports_text({key: bound.get(key) for key in sorted(k for k in keys if k is not None)})
+
+
+def _key(port: object) -> str | None:
+    """``80/tcp`` of a recorded port binding; None when it is not one."""
+    if not isinstance(port, dict):
+        return None
+    number, proto = port.get("container_port"), port.get("proto", "tcp")
+    if type(number) is not int or proto not in _PROTOS:
+        return None
+    return f"{number}/{proto}"
+
+
+def _canonical(spec: object) -> bool:
+    """Whether an exposed port is recorded as ``create`` writes it: ``80/tcp`` (1-65535)."""
+    if not isinstance(spec, str):
+        return False
+    number, _, proto = spec.partition("/")
+    return (
+        is_uint(number)
+        and str(int(number)) == number
+        and 0 < int(number) < 65536
+        and (proto in _PROTOS)
+    )
