@@ -26,8 +26,9 @@ from tests.engine.test_engine_netview import ATTACHED, BACK_NET, FRONT_NET, PORT
 
 from dockyard.cli import config, defaults, fastps, launch
 from dockyard.cli.main import main as full_main
+from dockyard.engine.container import VolumeMount
 from dockyard.engine.endpoints import save_endpoints
-from dockyard.engine.options import NetworkMode, RunOptions
+from dockyard.engine.options import BindMount, NetworkMode, RunOptions
 from dockyard.monitor import state as run_state
 
 
@@ -50,7 +51,9 @@ def write(root: Path, name: str, *, monitor_alive: bool = True, **fields: object
 def fleet(root: Path) -> None:
     """Containers of every status and the column cases: long and quoted commands, wide
     characters, images by registry, digest and ID."""
-    write(root, "db", status="running", started=500, age=600)
+    write(root, "db", status="running", started=500, age=600, labels={"tier": "data", "a": "x=y"},
+          volumes=(VolumeMount(name="pgdata", destination="/var/lib/pg"),
+                   VolumeMount(name="f" * 64, destination="/anon", anonymous=True)))  # fmt: skip
     write(
         root,
         "web",
@@ -81,7 +84,9 @@ def fleet(root: Path) -> None:
         health="unhealthy",
         image="busybox@sha256:" + "ef" * 32,
         command=("crond", "-f", "-d", "8"),
-    )
+        options=RunOptions(cmd=("sh",), network=NetworkMode.HOST,
+                           binds=(BindMount(source="/etc", destination="/host-etc"),)),
+    )  # fmt: skip
     write(
         root,
         "fresh",
@@ -111,8 +116,18 @@ def fleet(root: Path) -> None:
         image="Not_A_Ref",
         command=("false",),
     )
-    write(root, "gone", status="dead", started=80, finished=70, age=85)
-    write(root, "rm-me", status="removing", started=80, finished=70, age=84)
+    write(
+        root,
+        "gone",
+        status="dead",
+        started=80,
+        finished=70,
+        age=85,
+        options=RunOptions(cmd=("sh",), network=NetworkMode.NONE),
+    )
+    write(root, "rm-me", status="removing", started=80, finished=70, age=84,
+          options=RunOptions(cmd=("sh",), network=NetworkMode.CONTAINER),
+          network_container="1" * 64)  # fmt: skip
     write(root, "same-time", status="created", age=100)  # ties in created: the ID order
     (root / "containers" / ("f" * 64)).mkdir()  # half-created: no config.json, skipped
 
@@ -142,7 +157,17 @@ def outputs(
     return (quick, quick_out), (code, capsys.readouterr().out)
 
 
+FORMATS = [
+    "{{.ID}}", "{{.Names}}", "{{.Names}}: {{.Status}} ({{.Image}})", "{{.ID}}\\t{{.Ports}}",
+    "table {{.ID}}\\t{{.Names}}\\t{{.Networks}}", "table {{.Names}}\t{{.Mounts}}",
+    " {{.CreatedAt}} / {{.RunningFor}}\\n{{.Labels}} ", "{{.State}} {{.Size}} {{.LocalVolumes}}",
+    "table {{.Command}}\\t{{.HealthStatus}}\\t{{.Size}}", "Up: {{.Status}}",
+]  # fmt: skip
+
 PLAIN = [
+    *(["ps", "-a", "--format", fmt] for fmt in FORMATS),
+    ["ps", "--format", ""],
+    ["ps", "--no-trunc", "--format=table {{.ID}}\\t{{.Mounts}}\\t{{.Command}}"],
     ["ps"], ["ps", "-a"], ["ps", "--all"], ["ps", "-q"], ["ps", "-aq"], ["ps", "-qa"],
     ["ps", "--no-trunc"], ["ps", "-a", "--no-trunc"], ["ps", "-aq", "--no-trunc"],
     ["ps", "-n", "3"], ["ps", "--last=2"], ["ps", "-n", "0"], ["ps", "--last", "30"],
@@ -184,7 +209,11 @@ def test_an_empty_root_prints_the_header(tmp_path: Path, root: Path,
 
 @pytest.mark.parametrize(
     "args",
-    [["ps", "--format", "{{.ID}}"], ["ps", "-s"], ["ps", "--filter", "status=exited"],
+    [["ps", "--format", "{{.ID | printf}}"], ["ps", "--format", "json"],
+     ["ps", "--format", "{{json .}}"], ["ps", "--format", "{{.Label \"tier\"}}"],
+     ["ps", "--format", "table{{.ID}}"], ["ps", "--format", "table {{.ID}} {{.Names}}"],
+     ["ps", "--format", "{{.Nope}}"], ["ps", "--format", "{ {{.ID}}"],
+     ["ps", "--format"], ["ps", "-s"], ["ps", "--filter", "status=exited"],
      ["ps", "-f", "name=db"], ["ps", "--help"], ["ps", "extra"], ["ps", "-n"], ["ps", "-n", "x"],
      ["ps", "-n", "-1"], ["ps", "-an", "2"], ["ps", "--all=1"], ["ps", "--"], ["-D", "ps"],
      ["--log-level", "debug", "ps"], ["--storage-driver", "zfs", "ps"], ["--root", "ps"],
@@ -345,13 +374,15 @@ def test_the_launcher_takes_the_quick_path_only_for_ps(
     monkeypatch.setattr("dockyard.cli.main.main", full)
     assert launch.main(["--root", str(root), "ps", "-q"]) == 0
     assert calls == [] and len(capsys.readouterr().out.split()) == 4
-    assert launch.main(["--root", str(root), "ps", "--format", "x"]) == 0
+    assert launch.main(["--root", str(root), "ps", "--format", "{{json .}}"]) == 0
     assert launch.main(["--root", str(root), "images"]) == 0
     monkeypatch.setenv(launch.COMPLETE_VAR, "bash_complete")
     assert launch.main(["ps"]) == 0
     assert calls == [
-        ["--root", str(root), "ps", "--format", "x"], ["--root", str(root), "images"], ["ps"],
-    ]  # fmt: skip
+        ["--root", str(root), "ps", "--format", "{{json .}}"],
+        ["--root", str(root), "images"],
+        ["ps"],
+    ]
 
 
 def test_the_quick_path_stays_light(tmp_path: Path, root: Path) -> None:
@@ -375,7 +406,8 @@ def test_the_quick_path_stays_light(tmp_path: Path, root: Path) -> None:
 
 
 WORDS = ["ps", "container", "ls", "-a", "-q", "-l", "-aq", "-n", "2", "--last=1", "--no-trunc",
-         "--all", "--root", "--format", "{{.Names}}", "-s", "x", "--quiet"]  # fmt: skip
+         "--all", "--root", "--format", "{{.Names}}", "-s", "x", "--quiet", "table",
+         "table {{.ID}}\\t{{.State}}", "{{.Mounts}}|{{.Labels}}", "json"]  # fmt: skip
 
 
 @settings(

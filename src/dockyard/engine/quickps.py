@@ -29,6 +29,7 @@ from dockyard._util.numbers import is_uint
 from dockyard.engine.pstext import (
     command_text,
     ellipsis,
+    health_word,
     image_text,
     ports_text,
     running_for,
@@ -122,27 +123,54 @@ def _created(c: Listed) -> float:
         return 0.0
 
 
-def default_row(c: Listed, *, now: float, no_trunc: bool) -> list[str] | None:
-    """The cells of ``ps``'s default table (ID, image, command, created, status, ports,
-    names) for ``c``; None when its ``PORTS`` needs the full path.
+def row_fields(c: Listed, *, now: float, no_trunc: bool) -> dict[str, str] | None:
+    """``ps``'s ``--format`` fields of ``c`` (:class:`.listing.ContainerRow`'s, ``Size``
+    without ``-s``); None when its ``PORTS`` needs the full path.
 
     Raises:
         ValueError: its ``created`` is not RFC 3339 (the caller lets the full path report it).
+        KeyError, TypeError, AttributeError: a field of another shape (the same).
     """
     doc, trunc = c.doc, not no_trunc
     ports = _ports(c)
     if ports is None:
         return None
     cmd = command_text(doc["command"])  # type: ignore[arg-type]
-    return [
-        c.id[:12] if trunc else c.id,
-        image_text(str(doc["image"]), str(doc["image_id"]), trunc),
-        go_quote(ellipsis(cmd, 20) if trunc else cmd),
-        running_for(str(doc["created"]), now),
-        status_text(c.state, now),
-        ports,
-        c.name,
-    ]
+    created = str(doc["created"])
+    labels: dict[str, str] = doc.get("labels") or {}  # type: ignore[assignment]
+    volumes: list[dict[str, str]] = doc.get("volumes") or []  # type: ignore[assignment]
+    options = doc["options"]
+    assert isinstance(options, dict)
+    pairs = [(b["destination"], b["source"]) for b in options.get("binds") or ()]
+    pairs += [(v["destination"], v["name"]) for v in volumes]
+    health = health_word(c.state.health)
+    return {
+        "ID": c.id[:12] if trunc else c.id,
+        "Image": image_text(str(doc["image"]), str(doc["image_id"]), trunc),
+        "Command": go_quote(ellipsis(cmd, 20) if trunc else cmd),
+        "CreatedAt": rfc3339.format_docker(rfc3339.parse(created) if created else 0.0),
+        "RunningFor": running_for(created, now),
+        "Ports": ports,
+        "State": str(c.state.status),
+        "Status": status_text(c.state, now),
+        "Size": "0B",
+        "Names": c.name,
+        "Labels": ",".join(sorted(f"{k}={v}" for k, v in labels.items())),
+        "Mounts": ",".join(ellipsis(m, 15) if trunc else m for _d, m in sorted(pairs)),
+        "LocalVolumes": str(len(volumes)),
+        "Networks": _networks_text(doc, str(options["network"])),
+        "HealthStatus": "" if health == "none" else health,
+    }
+
+
+def _networks_text(doc: dict[str, object], mode: str) -> str:
+    """:func:`.netview.networks_text`: the network names, sorted and comma-joined."""
+    if mode == "container":
+        return ""
+    if mode != "bridge":
+        return mode
+    networks: list[dict[str, str]] = doc.get("networks") or []  # type: ignore[assignment]
+    return ",".join(sorted(n["name"] for n in networks)) if networks else "bridge"
 
 
 class _Bound:
