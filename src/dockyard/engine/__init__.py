@@ -6,3 +6,7 @@ seccomp profile filtered by :mod:`~dockyard.engine.seccompgen`).
 """
 
 from __future__ import annotations
+
+CONTAINER_CONFIG_VERSION = (
+    1  # containers/<id>/config.json (engine.container; read by engine.quickps)
+)

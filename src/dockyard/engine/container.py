@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from dockyard.engine import CONTAINER_CONFIG_VERSION as VERSION
 from dockyard.engine.options import (
     BLKIO_FIELDS,
     BindMount,
@@ -27,7 +28,6 @@ from dockyard.engine.options import (
     RunOptions,
     Ulimit,
 )
-from dockyard.engine.quickps import CONFIG_VERSION as VERSION  # ps's quick path reads it too
 from dockyard.errors import DataCorrupted
 from dockyard.network.model import PortBinding, Proto
 from dockyard.oci.containerconfig import HealthConfig

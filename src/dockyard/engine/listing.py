@@ -22,18 +22,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from dockyard._util import rfc3339
-from dockyard._util.gotext import go_quote
 from dockyard.engine import netview
-from dockyard.engine.pstext import (
-    bare_id,
-    command_text,
-    ellipsis,
-    health_word,
-    image_text,
-    ports_text,
-    running_for,
-    status_text,
-)
+from dockyard.engine.pstext import bare_id, health_word, ports_text, row_texts
 from dockyard.engine.store import Container
 from dockyard.errors import InvalidArgument, NotFound, Unsupported
 from dockyard.monitor import state as run_state
@@ -313,30 +303,20 @@ def row(
         attached: its live endpoints (``Ports``); None reads them
             (:func:`.netview.live_endpoints`: only a running container's file is read).
     """
-    config, trunc = container.config, not no_trunc
-    created = rfc3339.parse(config.created) if config.created else 0.0
-    cmd = command_text(config.command or _command(container, image))
-    health = health_status(container)
+    config = container.config
     if attached is None:
         attached = netview.live_endpoints(container)
-    return ContainerRow(
-        ID=config.short_id if trunc else config.id,
-        Image=image_text(config.image, config.image_id, trunc),
-        Command=go_quote(ellipsis(cmd, 20) if trunc else cmd),
-        CreatedAt=rfc3339.format_docker(created),
-        RunningFor=running_for(config.created, now),
-        Ports=ports_text(netview.port_map(config, attached)),
-        State=container.status,
-        Status=status_text(container.state, now),
-        Size=size_text(size),
-        Names=container.name,
-        Labels=",".join(sorted(f"{k}={v}" for k, v in config.labels.items())),
-        Mounts=",".join(ellipsis(m, 15) if trunc else m for m in mount_names(container)),
-        LocalVolumes=str(len(config.volumes)),
-        Networks=netview.networks_text(config),
-        HealthStatus="" if health == "none" else health,
-        label_map=dict(config.labels),
-    )
+    mounts = [(b.destination, b.source) for b in config.options.binds]
+    mounts += [(v.destination, v.name) for v in config.volumes]
+    texts = row_texts(
+        cid=config.id, name=container.name, image=(config.image, config.image_id),
+        command=config.command or _command(container, image), created=config.created,
+        state=container.state, labels=config.labels, mounts=mounts, volumes=len(config.volumes),
+        ports=ports_text(netview.port_map(config, attached)),
+        networks=netview.networks_text(config), size=size_text(size), now=now,
+        trunc=not no_trunc,
+    )  # fmt: skip
+    return ContainerRow(label_map=dict(config.labels), **texts)
 
 
 def _command(container: Container, image: ImageConfig | None) -> tuple[str, ...]:
@@ -344,13 +324,6 @@ def _command(container: Container, image: ImageConfig | None) -> tuple[str, ...]
     from dockyard.engine.inspect import command
 
     return command(container.config, image)
-
-
-def mount_names(container: Container) -> list[str]:
-    """``Mounts``: volume names and bind sources, in ``inspect``'s order (by destination)."""
-    pairs = [(b.destination, b.source) for b in container.config.options.binds]
-    pairs += [(v.destination, v.name) for v in container.config.volumes]
-    return [name for _dest, name in sorted(pairs)]
 
 
 def size_text(size: tuple[int, int] | None) -> str:

@@ -18,6 +18,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, TypeAlias
 
 from dockyard._util.numbers import is_uint
+from dockyard.engine import pstext
 from dockyard.engine.options import NetworkMode
 from dockyard.engine.pstext import ANY_ADDRESS
 from dockyard.errors import InvalidArgument, NotFound
@@ -85,8 +86,8 @@ def networks(config: ContainerConfig) -> list[tuple[str, str]]:
 
 
 def networks_text(config: ContainerConfig) -> str:
-    """``ps``'s ``NETWORKS``: the network names, sorted and comma-joined (docker/cli)."""
-    return ",".join(sorted(name for name, _id in networks(config)))
+    """``ps``'s ``NETWORKS`` (:func:`.pstext.networks_text`)."""
+    return pstext.networks_text(str(config.options.network), [a.name for a in config.networks])
 
 
 def on_network(config: ContainerConfig, wanted: Iterable[str]) -> bool:

@@ -8,9 +8,10 @@ which must not pay for the model's imports.
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 
 from dockyard._util import rfc3339
+from dockyard._util.gotext import go_quote
 from dockyard._util.numbers import is_uint
 from dockyard._util.units import human_duration
 from dockyard.monitor import state as run_state
@@ -63,8 +64,8 @@ def status_text(state: run_state.RunState, now: float) -> str:
     if status == run_state.RESTARTING:
         return f"Restarting ({state.exit_code}) {_ago(state.finished_at, now)} ago"
     if status == run_state.RUNNING:
-        health = state.health.get("Status") if state.health else None
-        suffix = f" ({_ANNOTATED_HEALTH[health]})" if health in _ANNOTATED_HEALTH else ""
+        health = _ANNOTATED_HEALTH.get(health_word(state.health))
+        suffix = f" ({health})" if health else ""
         return f"Up {_ago(state.started_at, now)}{suffix}"
     if status == run_state.REMOVING:
         return "Removal In Progress"
@@ -75,6 +76,64 @@ def status_text(state: run_state.RunState, now: float) -> str:
     if not state.finished_at:
         return ""
     return f"Exited ({state.exit_code}) {_ago(state.finished_at, now)} ago"
+
+
+def row_texts(
+    *,
+    cid: str,
+    name: str,
+    image: tuple[str, str],
+    command: Sequence[str],
+    created: str,
+    state: run_state.RunState,
+    labels: Mapping[str, str],
+    mounts: Iterable[tuple[str, str]],
+    volumes: int,
+    ports: str,
+    networks: str,
+    size: str,
+    now: float,
+    trunc: bool,
+) -> dict[str, str]:
+    """Every ``ps`` column (docker's ``--format`` fields) of one container, from plain values.
+
+    Args:
+        image: (the image as typed, its ID). mounts: (destination, volume name or bind
+            source) of each mount. volumes: how many volumes. ports, networks, size: the
+            texts of those columns. trunc: not ``--no-trunc``.
+
+    Raises:
+        ValueError: ``created`` is not RFC 3339.
+    """
+    cmd = command_text(command)
+    health = health_word(state.health)
+    return {
+        "ID": cid[:12] if trunc else cid,
+        "Image": image_text(*image, trunc),
+        "Command": go_quote(ellipsis(cmd, 20) if trunc else cmd),
+        "CreatedAt": rfc3339.format_docker(rfc3339.parse(created) if created else 0.0),
+        "RunningFor": running_for(created, now),
+        "Ports": ports,
+        "State": str(state.status),
+        "Status": status_text(state, now),
+        "Size": size,
+        "Names": name,
+        "Labels": ",".join(sorted(f"{k}={v}" for k, v in labels.items())),
+        "Mounts": ",".join(ellipsis(m, 15) if trunc else m for _dest, m in sorted(mounts)),
+        "LocalVolumes": str(volumes),
+        "Networks": networks,
+        "HealthStatus": "" if health == "none" else health,
+    }
+
+
+def networks_text(mode: str, names: Sequence[str]) -> str:
+    """``NETWORKS``: the bridge networks' names sorted and comma-joined (``bridge`` when none
+    was recorded), ``host`` or ``none``, nothing with ``container:X`` (docker/cli)."""
+    if mode == "container":
+        return ""
+    if mode != "bridge":
+        return mode
+    return ",".join(sorted(names)) if names else "bridge"
 
 
 def _ago(timestamp: str, now: float) -> str:

@@ -1,10 +1,11 @@
 """``ps``'s plain cases read straight from the container files, without the container model.
 
-``ps``, ``ps -a``, ``-q``, ``-n N``/``-l`` and ``--no-trunc`` with the default table are what
-people and scripts run most, and a fresh interpreter that imports the container model
-(dataclasses and their ``inspect``, the options, the network model) spent three quarters of
-its time on imports. This module reads ``config.json`` and ``state.json`` as plain documents
-and builds docker's columns with :mod:`.pstext`, the same functions :mod:`.listing` uses.
+``ps``, ``ps -a``, ``-q``, ``-n N``/``-l`` and ``--no-trunc`` with the default table or a
+``--format`` of plain fields are what people and scripts run most, and a fresh interpreter
+that imports the container model (dataclasses and their ``inspect``, the options, the network
+model) spent three quarters of its time on imports. This module reads ``config.json``,
+``state.json`` and ``endpoints.json`` as plain documents and builds docker's columns with
+:func:`.pstext.row_texts`, as :mod:`.listing` does from the model.
 
 It answers only when the answer is certain to be the full path's, and says None otherwise,
 so that the caller runs the full path instead:
@@ -24,21 +25,12 @@ from __future__ import annotations
 import os
 
 from dockyard._util import rfc3339
-from dockyard._util.gotext import go_quote
 from dockyard._util.numbers import is_uint
-from dockyard.engine.pstext import (
-    command_text,
-    ellipsis,
-    health_word,
-    image_text,
-    ports_text,
-    running_for,
-    status_text,
-)
+from dockyard.engine import CONTAINER_CONFIG_VERSION
+from dockyard.engine.pstext import networks_text, ports_text, row_texts
 from dockyard.monitor import minijson
 from dockyard.monitor import state as run_state
 
-CONFIG_VERSION = 1  # config.json's format (:mod:`.container` writes it)
 _PROTOS = ("tcp", "udp")  # :class:`dockyard.network.model.Proto`
 _TEXT_FIELDS = ("id", "name", "created", "image", "image_id")
 
@@ -104,7 +96,7 @@ def _monitor_alive(state: run_state.RunState) -> bool:
 
 def _plain(doc: object) -> bool:
     """Whether ``doc`` is a config document of this dockyard that the quick path can show."""
-    if not isinstance(doc, dict) or doc.get("version") != CONFIG_VERSION:
+    if not isinstance(doc, dict) or doc.get("version") != CONTAINER_CONFIG_VERSION:
         return False
     command, options = doc.get("command"), doc.get("options")
     return (
@@ -131,46 +123,23 @@ def row_fields(c: Listed, *, now: float, no_trunc: bool) -> dict[str, str] | Non
         ValueError: its ``created`` is not RFC 3339 (the caller lets the full path report it).
         KeyError, TypeError, AttributeError: a field of another shape (the same).
     """
-    doc, trunc = c.doc, not no_trunc
+    doc = c.doc
     ports = _ports(c)
     if ports is None:
         return None
-    cmd = command_text(doc["command"])  # type: ignore[arg-type]
-    created = str(doc["created"])
-    labels: dict[str, str] = doc.get("labels") or {}  # type: ignore[assignment]
     volumes: list[dict[str, str]] = doc.get("volumes") or []  # type: ignore[assignment]
     options = doc["options"]
     assert isinstance(options, dict)
-    pairs = [(b["destination"], b["source"]) for b in options.get("binds") or ()]
-    pairs += [(v["destination"], v["name"]) for v in volumes]
-    health = health_word(c.state.health)
-    return {
-        "ID": c.id[:12] if trunc else c.id,
-        "Image": image_text(str(doc["image"]), str(doc["image_id"]), trunc),
-        "Command": go_quote(ellipsis(cmd, 20) if trunc else cmd),
-        "CreatedAt": rfc3339.format_docker(rfc3339.parse(created) if created else 0.0),
-        "RunningFor": running_for(created, now),
-        "Ports": ports,
-        "State": str(c.state.status),
-        "Status": status_text(c.state, now),
-        "Size": "0B",
-        "Names": c.name,
-        "Labels": ",".join(sorted(f"{k}={v}" for k, v in labels.items())),
-        "Mounts": ",".join(ellipsis(m, 15) if trunc else m for _d, m in sorted(pairs)),
-        "LocalVolumes": str(len(volumes)),
-        "Networks": _networks_text(doc, str(options["network"])),
-        "HealthStatus": "" if health == "none" else health,
-    }
-
-
-def _networks_text(doc: dict[str, object], mode: str) -> str:
-    """:func:`.netview.networks_text`: the network names, sorted and comma-joined."""
-    if mode == "container":
-        return ""
-    if mode != "bridge":
-        return mode
+    mounts = [(b["destination"], b["source"]) for b in options.get("binds") or ()]
+    mounts += [(v["destination"], v["name"]) for v in volumes]
     networks: list[dict[str, str]] = doc.get("networks") or []  # type: ignore[assignment]
-    return ",".join(sorted(n["name"] for n in networks)) if networks else "bridge"
+    return row_texts(
+        cid=c.id, name=c.name, image=(str(doc["image"]), str(doc["image_id"])),
+        command=doc["command"], created=str(doc["created"]), state=c.state,  # type: ignore[arg-type]
+        labels=doc.get("labels") or {}, mounts=mounts, volumes=len(volumes), ports=ports,  # type: ignore[arg-type]
+        networks=networks_text(str(options["network"]), [n["name"] for n in networks]),
+        size="0B", now=now, trunc=not no_trunc,
+    )  # fmt: skip
 
 
 class _Bound:

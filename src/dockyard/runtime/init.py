@@ -129,6 +129,10 @@ def _new_namespaces(spec: Spec) -> list[Namespace]:
     return [n for n in (spec.linux.namespaces if spec.linux else ()) if not n.path]
 
 
+def _new_cgroupns(spec: Spec) -> bool:
+    return any(n.type == NamespaceType.CGROUP for n in _new_namespaces(spec))
+
+
 def _unshare_flags(spec: Spec, *, skip: Sequence[NamespaceType]) -> int:
     kinds = [ns.NamespaceType(str(n.type)) for n in _new_namespaces(spec) if n.type not in skip]
     return ns.clone_flags(kinds)
@@ -246,7 +250,7 @@ def mounts_before_go(spec: Spec) -> bool:
     """
     if spec.linux is not None and spec.linux.devices:
         return False
-    if NamespaceType.CGROUP in {n.type for n in _new_namespaces(spec)}:
+    if _new_cgroupns(spec):
         return False
     hooks = (HookKind.PRESTART, HookKind.CREATE_RUNTIME, HookKind.CREATE_CONTAINER)
     return not hooks_of(spec.hooks, *hooks)
@@ -258,7 +262,7 @@ def _mounts(cfg: InitConfig, pid: int) -> None:
     from dockyard.runtime.rootfs import setup_rootfs
 
     os.setsid()
-    if NamespaceType.CGROUP in {n.type for n in _new_namespaces(cfg.spec)}:
+    if _new_cgroupns(cfg.spec):
         ns.unshare(ns.CLONE_NEWCGROUP)
     setup_rootfs(cfg.spec, cfg.bundle, before_pivot=lambda: _before_pivot(cfg, pid))
 
