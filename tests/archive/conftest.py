@@ -48,3 +48,15 @@ def jail(tmp_path: Path) -> Jail:
     target = outside / "target"
     target.mkdir()
     return Jail(outside=outside, target=target)
+
+
+@pytest.fixture(params=["inline", "workers"])
+def file_workers(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Apply layers both ways: every file on the calling thread (what a fast filesystem gets),
+    and every small file after the first on the worker threads (as a slow one does)."""
+    if request.param == "workers":
+        from dockyard.archive import workers
+
+        monkeypatch.setattr(workers, "PROBE", 1)
+        monkeypatch.setattr(workers, "SLOW", -1.0)
+    return str(request.param)

@@ -25,6 +25,8 @@ from dockyard.errors import DataCorrupted, InvalidArgument, LimitExceeded
 from tests.archive.conftest import Jail
 from tests.archive.helpers import Entry, device, dir_, file, hardlink, symlink, tar_bytes
 
+pytestmark = pytest.mark.usefixtures("file_workers")  # each test both ways
+
 MODES = [WhiteoutMode.NATIVE, WhiteoutMode.OVERLAY]
 
 # Each case: (entries given the sentinel tree's absolute path, the member named in the error).

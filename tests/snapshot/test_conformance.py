@@ -14,6 +14,7 @@ import json
 import os
 import re
 import stat
+import subprocess
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -22,6 +23,7 @@ import pytest
 
 from dockyard.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
 from dockyard.linux import features
+from dockyard.linux.inodeflags import mark_top_directory
 from dockyard.linux.mount import MNT_DETACH, mount_options, mounted_under, umount
 from dockyard.snapshot import (
     Kind,
@@ -549,3 +551,20 @@ def test_concurrent_prepares_of_one_key_admit_exactly_one(snap: Snapshotter) -> 
     assert results == ["exists"] * 7 + ["ok"]
     assert [i.name for i in snap.walk()] == ["L1", "same"]
     assert snap.cleanup() == [], "losers leave no orphan directory"
+
+
+def test_a_new_store_spreads_its_snapshots_over_block_groups(tmp_path: Path) -> None:
+    """On ext2/3/4, a new store's root has FS_TOPDIR_FL (see dockyard.linux.inodeflags)."""
+    probe = tmp_path / "probe"
+    probe.mkdir()
+    if not mark_top_directory(probe):
+        pytest.skip(f"{tmp_path}'s filesystem has no FS_TOPDIR_FL")
+    for name, make in FACTORIES.items():
+        root = tmp_path / name
+        make(root)
+        assert (
+            "T"
+            in subprocess.run(
+                ["lsattr", "-d", str(root)], capture_output=True, text=True, check=True
+            ).stdout.split()[0]
+        )

@@ -16,6 +16,14 @@ the new metadata; anything else removes the old entry (a whole tree if a directo
 Directory modes and mtimes are set last, deepest first, once nothing more is created in them.
 The target's root directory keeps its own metadata (a ``./`` member is skipped).
 
+Where the filesystem is slow to create files, small regular files are created by worker
+threads (``dockyard.archive.workers``) while the stream goes on; everything else is done in
+member order on the calling thread. The result is
+the one of applying the members one by one: before a member is created at a path where a
+queued file is, or below one, before a hardlink to a queued file, before any removal and any
+whiteout, and before the final pass, the applier waits for the queued files (``_drain``) and
+replaces, in member order, those whose name was taken.
+
 Safety (SECURITY.md section 2, extraction rows): member names are checked by
 ``dockyard.archive.paths`` (no absolute names, no ``..``), parents are opened by
 ``dockyard.archive.resolve`` without following symlinks, hardlink targets go through the same
@@ -30,6 +38,7 @@ import contextlib
 import errno
 import os
 import stat
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
@@ -51,6 +60,7 @@ from dockyard.archive.resolve import Resolver
 from dockyard.archive.stream import CHUNK, LayerStream
 from dockyard.archive.tarformat import Member, MemberKind
 from dockyard.archive.tarreader import TarReader
+from dockyard.archive.workers import SMALL, FileWorkers, Job
 from dockyard.errors import (
     DockyardError,
     InvalidArgument,
@@ -123,6 +133,8 @@ def apply_layer(
                     applier.apply(member, reader)
                 applier.finish()
             source.drain()
+    except _QueuedFileFailed as err:
+        raise _in_context(err.error, label) from err.error
     except _REFUSALS as err:
         raise _in_context(err, label) from err
     return ApplyResult(diff_id=source.diff_id, uncompressed_size=source.size, entries=applier.count)
@@ -142,6 +154,14 @@ def _in_context(err: Exception, context: str) -> DockyardError:
     return InvalidArgument(f"{context}: {why}")
 
 
+class _QueuedFileFailed(Exception):
+    """A file created by a worker failed; ``error`` already names its member."""
+
+    def __init__(self, error: DockyardError) -> None:
+        super().__init__(error.message)
+        self.error = error
+
+
 class _Applier:
     """Creates members in one target; keeps what whiteouts and the final pass need."""
 
@@ -154,24 +174,30 @@ class _Applier:
         self._ancestors: set[bytes] = set()  # NATIVE: directories holding them
         self._dirs: dict[Components, tuple[int, int]] = {}  # path -> (mode, mtime)
         self._recorded_parent: Components = ()
+        self._workers = FileWorkers(self._privileged)
+        self._queued: set[Components] = set()  # paths of the files queued since the last drain
         self.count = 0
 
     def __enter__(self) -> _Applier:
         return self
 
     def __exit__(self, *_exc: object) -> None:
+        self._workers.close()  # first: the caller may delete the target once we return
         self._tree.close()
 
     def apply(self, member: Member, reader: TarReader) -> None:
         """Create ``member`` (its data read from ``reader``) or apply it as a whiteout."""
         try:
             self._apply(member, reader)
+        except _QueuedFileFailed:
+            raise
         except _REFUSALS as err:
             name = member.name.decode("utf-8", "backslashreplace")
             raise _in_context(err, f'member "{name}"') from err
 
     def finish(self) -> None:
-        """Set directory modes and mtimes, deepest first."""
+        """Wait for the queued files, then set directory modes and mtimes, deepest first."""
+        self._drain()
         for parts in sorted(self._dirs, key=lambda p: (-len(p), p)):
             mode, mtime = self._dirs[parts]
             try:
@@ -191,7 +217,10 @@ class _Applier:
             if member.kind is MemberKind.DIR:
                 return
             raise InvalidArgument("only a directory can stand for the root")
+        if self._queued and self._at_queued(parts):
+            self._drain()
         if parts[-1].startswith(WHITEOUT_PREFIX):
+            self._drain()  # whiteouts remove (NATIVE) or must not race a queued name
             self._whiteout(parts)
             return
         if member.kind is MemberKind.HARDLINK:
@@ -226,12 +255,23 @@ class _Applier:
         if kind is MemberKind.DIR:
             self._mkdir(parent, parts, member)
         elif kind is MemberKind.FILE:
+            workers = self._workers
+            small = member.size <= SMALL
+            if small and workers.engaged:
+                # A copy: the reader's chunks are only valid until the next member.
+                data = b"".join(reader.data())
+                workers.submit(Job(parent=os.dup(parent), parts=parts, member=member, data=data))
+                self._queued.add(parts)
+                return
+            started = time.perf_counter()
             chunks = reader.data()
             try:
                 entries.create_file(parent, name, member, chunks, privileged)
             except FileExistsError:  # (raised before any data is consumed)
-                self._tree.remove(parent, parts)
+                self._remove(parent, parts)
                 entries.create_file(parent, name, member, chunks, privileged)
+            if small:
+                workers.measure(time.perf_counter() - started)
         elif kind is MemberKind.SYMLINK:
             self._replacing(
                 parent, parts, lambda: entries.create_symlink(parent, name, member, privileged)
@@ -245,7 +285,7 @@ class _Applier:
         try:
             create()
         except FileExistsError:
-            self._tree.remove(parent, parts)
+            self._remove(parent, parts)
             create()
 
     def _mkdir(self, parent: int, parts: Components, member: Member) -> None:
@@ -255,7 +295,7 @@ class _Applier:
         except FileExistsError:
             st = os.stat(name, dir_fd=parent, follow_symlinks=False)
             if not stat.S_ISDIR(st.st_mode):
-                self._tree.remove(parent, parts)
+                self._remove(parent, parts)
                 entries.create_dir(parent, name)
         entries.own_dir(parent, name, member, self._privileged)
         self._dirs[parts] = (entries.entry_mode(member, self._privileged), member.mtime)
@@ -269,6 +309,8 @@ class _Applier:
             return
         if len(source) > self._limits.max_depth or not source:
             raise InvalidArgument("hardlink target is the root or too deep")
+        if self._queued and self._at_queued(source):
+            self._drain()
         found = self._tree.directory(source[:-1], create=False)
         if found is None:
             raise InvalidArgument(f"hardlink target {display(source)} does not exist")
@@ -296,6 +338,47 @@ class _Applier:
             )
         finally:
             os.close(source_dir)
+
+    def _at_queued(self, parts: Components) -> bool:
+        """Whether a queued file is at ``parts`` or at one of its ancestors."""
+        queued = self._queued
+        return any(parts[:depth] in queued for depth in range(1, len(parts) + 1))
+
+    def _drain(self) -> None:
+        """Wait for the queued files; replace, in member order, those whose name was taken.
+
+        The paths of the files waited for are neither ``parts`` of the member being applied
+        nor its ancestors (``_apply`` drained first otherwise), so replacing them never closes
+        a descriptor of the member's parent that the caller holds.
+        """
+        if not self._queued:
+            return
+        self._queued.clear()
+        jobs = self._workers.drain()
+        try:
+            for job in jobs:
+                try:
+                    if job.failure is not None:
+                        raise job.failure
+                    self._tree.remove(job.parent, job.parts)
+                    entries.create_file(
+                        job.parent,
+                        job.parts[-1],
+                        job.member,
+                        (memoryview(job.data),),
+                        self._privileged,
+                    )
+                except _REFUSALS as err:
+                    name = job.member.name.decode("utf-8", "backslashreplace")
+                    raise _QueuedFileFailed(_in_context(err, f'member "{name}"')) from err
+        finally:
+            for job in jobs:
+                os.close(job.parent)
+
+    def _remove(self, parent: int, parts: Components) -> None:
+        """Delete ``parts`` and what is below it, once no queued file can be in there."""
+        self._drain()
+        self._tree.remove(parent, parts)
 
     def _record(self, parts: Components) -> None:
         self._written.add(b"/".join(parts))
@@ -345,7 +428,7 @@ class _Applier:
         parts = (*parent_parts, name)
         key = b"/".join(parts)
         if key not in self._written and key not in self._ancestors:
-            self._tree.remove(parent, parts)
+            self._tree.remove(parent, parts)  # (whiteouts drained first)
             return
         try:
             fd = os.open(name, _DIR_FLAGS, dir_fd=parent)

@@ -11,6 +11,10 @@ Layout, version 1 (``"version": 1`` in every ``info.json``)::
         work/                  overlay's workdir (empty for native and once committed)
         info.json              {"version", "id", "name", "kind", "parent", "created", "labels"}
 
+On ext2/3/4 a new store's root gets ``FS_TOPDIR_FL`` (``chattr +T``): each snapshot is a tree
+of its own, which the allocator then starts in a block group of its choice rather than next to
+the previous one (see :mod:`dockyard.linux.inodeflags` for what that saves).
+
 Ids are short because an overlay mount lists every lower ``<root>/<id>/fs`` in one page of
 mount data (see :func:`dockyard.snapshot.overlay.max_depth`). Keys are hashed so that any
 string (``sha256:…``, a container ID, ``a/b``) makes one safe file name.
@@ -49,6 +53,7 @@ from dockyard.errors import (
     NotFound,
     Unavailable,
 )
+from dockyard.linux.inodeflags import mark_top_directory
 from dockyard.snapshot.base import Info, Kind
 from dockyard.snapshot.mount import Mount
 from dockyard.snapshot.tree import remove_tree, tree_usage
@@ -104,7 +109,13 @@ class DirectorySnapshotter(ABC):
     def __init__(self, root: Path) -> None:
         self.root = Path(root)
         self._names = self.root / "names"
-        self._names.mkdir(parents=True, exist_ok=True)
+        try:
+            self._names.mkdir(parents=True)
+        except FileExistsError:
+            pass
+        else:  # a new store: on ext2/3/4, spread the snapshots over the block groups
+            with contextlib.suppress(OSError):  # only a hint to the allocator
+                mark_top_directory(self.root)
 
     # ----- hooks -------------------------------------------------------------------------
 
