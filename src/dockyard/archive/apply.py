@@ -18,11 +18,10 @@ The target's root directory keeps its own metadata (a ``./`` member is skipped).
 
 Where the filesystem is slow to create files, small regular files are created by worker
 threads (``dockyard.archive.workers``) while the stream goes on; everything else is done in
-member order on the calling thread. The result is
-the one of applying the members one by one: before a member is created at a path where a
-queued file is, or below one, before a hardlink to a queued file, before any removal and any
-whiteout, and before the final pass, the applier waits for the queued files (``_drain``) and
-replaces, in member order, those whose name was taken.
+member order on the calling thread. The result is that of applying the members one by one:
+before a member at the path of a queued file or below it, a hardlink to a queued file, any
+removal, any whiteout and the final pass, the applier waits for the queued files (``_drain``)
+and replaces, in member order, those whose name was taken.
 
 Safety (SECURITY.md section 2, extraction rows): member names are checked by
 ``dockyard.archive.paths`` (no absolute names, no ``..``), parents are opened by
