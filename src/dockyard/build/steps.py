@@ -21,6 +21,7 @@ from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from dockyard._util import forking
 from dockyard._util.numbers import is_uint
 from dockyard.archive.tarformat import END_OF_ARCHIVE, Member, MemberKind, encode_member, padded
 from dockyard.build.dockerfile import instructions as ins
@@ -740,7 +741,7 @@ def in_child(work: object) -> None:
     import pickle
 
     read_fd, write_fd = os.pipe2(os.O_CLOEXEC)
-    pid = os.fork()
+    pid = forking.fork()
     if pid == 0:
         os.close(read_fd)
         code = 0

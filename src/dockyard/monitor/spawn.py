@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from dockyard import errors
+from dockyard._util import forking
 from dockyard.snapshot.mount import Mount
 
 QUICK_EXIT = 0.05
@@ -96,7 +97,7 @@ def spawn(req: SpawnRequest) -> Spawned:
         DockyardError: any other failure, of the category the monitor hit.
     """
     ready_r, ready_w = os.pipe2(os.O_CLOEXEC)
-    pid = os.fork()
+    pid = forking.fork()
     if pid == 0:
         os.close(ready_r)
         _intermediate(req, ready_w)
@@ -137,7 +138,7 @@ def _leave(code: int) -> None:
 def _intermediate(req: SpawnRequest, ready_w: int) -> None:
     try:
         os.setsid()
-        if os.fork() == 0:
+        if forking.fork() == 0:
             _monitor(req, ready_w)
     finally:
         _leave(0)

@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Final, NoReturn
 
+from dockyard._util import forking
 from dockyard.errors import FailedPrecondition
 from dockyard.linux import ns
 from dockyard.linux.proc import set_dumpable
@@ -158,7 +159,7 @@ def stage1(cfg: InitConfig) -> None:
         ns.unshare(flags)
     if spec.linux and spec.linux.time_offsets:
         _write_time_offsets(spec)
-    pid = os.fork()
+    pid = forking.fork()
     if pid == 0:
         run_child(lambda: stage2(cfg), error_fd=cfg.error_fd)
     sync.send(cfg.sync_sock, SyncType.PID, pid)
@@ -296,7 +297,7 @@ def wait_for_start(fifo_fd: int) -> None:
 
 def fork_stage(fn: Callable[[], object], error_fd: int) -> int:
     """Fork a stage that runs ``fn`` through ``run_child``; returns its pid (parent side)."""
-    pid = os.fork()
+    pid = forking.fork()
     if pid == 0:
         run_child(fn, error_fd=error_fd)
     return pid
