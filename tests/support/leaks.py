@@ -79,7 +79,7 @@ def _tables() -> frozenset[str]:
 
 
 def _helpers() -> frozenset[str]:
-    """Running network helpers (``python -m dockyard.network.helper``), by pid."""
+    """Running network helpers (``python -m dockyard.network.helper_main``), by pid."""
     found: set[str] = set()
     for proc in Path("/proc").iterdir():
         if not proc.name.isdigit():

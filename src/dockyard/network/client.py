@@ -6,7 +6,7 @@ and a newline; the answer is one JSON line, ``{"ok": true, ...}`` or ``{"ok": fa
 
 Operations: ``attach`` (idempotent: a second attach of one container replaces the first),
 ``detach``, ``ping`` and ``stop``. The helper is started on demand: a request that finds no
-helper starts one (``python -m dockyard.network.helper``) and retries until it answers.
+helper starts one (``python -m dockyard.network.helper_main``) and retries until it answers.
 """
 
 from __future__ import annotations
@@ -218,7 +218,7 @@ def _start(cfg: HelperConfig, network: Network) -> None:
     directory.mkdir(parents=True, exist_ok=True, mode=0o700)
     log = socket_path(cfg.runroot, network.id).with_suffix(".log")
     argv = [
-        sys.executable, "-m", "dockyard.network.helper", "--root", str(cfg.root),
+        sys.executable, "-m", "dockyard.network.helper_main", "--root", str(cfg.root),
         "--runroot", str(cfg.runroot), "--network", network.id,
         "--dns-upstream", cfg.dns_upstream, "--linger", str(cfg.linger),
         *(["--userland-proxy"] if cfg.userland_proxy else []),
