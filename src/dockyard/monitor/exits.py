@@ -68,8 +68,15 @@ def _restart(m: Monitor) -> bool:
             release(m.cfg)
             st.transition(state.EXITED)  # stopped (or removed) while we waited
             return False
+
+        def before_start(pid: int) -> None:
+            # The baseline before the process runs: it may be OOM-killed at once.
+            m.cfg["oom_base"] = oom_kills(str(m.cfg.get("oom_file") or ""))
+            if m.cfg.get("own_network"):
+                _loopback(pid)
+
         try:
-            pid, fds = relaunch.relaunch(m.cfg, _loopback if m.cfg.get("own_network") else None)
+            pid, fds = relaunch.relaunch(m.cfg, before_start)
         except OSError as err:
             release(m.cfg)
             st.error = f"restart failed: {err}"
@@ -85,7 +92,6 @@ def _restart(m: Monitor) -> bool:
         if fd >= 0:
             os.set_blocking(fd, False)
             m.poll.register(fd, 1)  # POLLIN
-    m.cfg["oom_base"] = oom_kills(str(m.cfg.get("oom_file") or ""))
     return True
 
 

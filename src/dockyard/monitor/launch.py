@@ -99,7 +99,7 @@ def launch(req: SpawnRequest) -> dict[str, object]:
         "console_path": str(req.console_path), "restart": list(req.restart),
         "health": req.health, "auto_remove": req.auto_remove,
         "client_removes": req.client_removes, "remove_argv": list(req.remove_argv),
-        "tty": req.tty, "stdin": req.stdin, "oom_file": "", "cgroup_dirs": [],
+        "tty": req.tty, "stdin": req.stdin, "oom_file": "", "oom_base": 0, "cgroup_dirs": [],
         "own_network": req.own_network, "network_sockets": list(req.network_sockets),
         "network_message": req.network_message.decode(), "attach": str(req.attach_path),
     }  # fmt: skip
@@ -110,7 +110,6 @@ def launch(req: SpawnRequest) -> dict[str, object]:
     _record_running(req, pid)
     out, err, stdin, pty = fds
     cfg["pid"] = pid
-    cfg["oom_base"] = oom_kills(str(cfg["oom_file"]))
     cfg["fds"] = {
         "out": out, "err": err, "in": stdin, "pty": pty, "listen": listener.detach(),
         "client": req.client.detach() if req.client is not None else -1,
@@ -148,6 +147,9 @@ def _start_own(
     _before_start(req, created.state.pid)
     dirs = cgroup_of(created.state).directories()
     cfg["oom_file"] = _oom_file(dirs)
+    # Before start: a container can be OOM-killed within milliseconds of it, and a kill
+    # counted into the baseline would be reported as OOMKilled false.
+    cfg["oom_base"] = oom_kills(str(cfg["oom_file"]))
     cfg["cgroup_dirs"] = [str(d) for d in dirs.values()]
     try:
         start(store, req.container_id)
