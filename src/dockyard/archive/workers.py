@@ -58,7 +58,7 @@ class Job:
 
 
 class FileWorkers:
-    """Threads that create files; use as a context manager (leaving it calls ``close``)."""
+    """Threads that create files, started by the first ``submit``; ``close`` stops them."""
 
     def __init__(self, privileged: bool, threads: int = THREADS) -> None:
         self._privileged = privileged
@@ -82,12 +82,6 @@ class FileWorkers:
         if self._probed == PROBE:
             self.engaged = self._probe_time / PROBE > SLOW
             self._probed, self._probe_time = 0, 0.0
-
-    def __enter__(self) -> FileWorkers:
-        return self
-
-    def __exit__(self, *_exc: object) -> None:
-        self.close()
 
     def submit(self, job: Job) -> None:
         """Queue ``job``: its directory's worker creates it after that directory's earlier
