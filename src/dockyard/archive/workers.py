@@ -31,7 +31,7 @@ from __future__ import annotations
 import os
 import queue
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from dockyard.archive import entries
 from dockyard.archive.paths import Components
@@ -54,7 +54,7 @@ class Job:
     parts: Components
     member: Member
     data: bytes
-    failure: BaseException | None = field(default=None)
+    failure: BaseException | None = None
 
 
 class FileWorkers:

@@ -7,6 +7,5 @@ seccomp profile filtered by :mod:`~dockyard.engine.seccompgen`).
 
 from __future__ import annotations
 
-CONTAINER_CONFIG_VERSION = (
-    1  # containers/<id>/config.json (engine.container; read by engine.quickps)
-)
+# The format of containers/<id>/config.json (engine.container writes it, engine.quickps reads it)
+CONTAINER_CONFIG_VERSION = 1

@@ -1,30 +1,21 @@
 """The network helper's entry point: ``python -m dockyard.network.helper_main``.
 
-The helper's imports (pyroute2, dnslib, the engine's models) make tens of thousands of objects
-that live as long as the helper does; the cyclic collector would walk them again and again
-while they are made, 20-30 ms of the helper's start, which the first containers attached to a
-new network wait for. As the CLI does (:mod:`dockyard.cli.launch`), the collector waits until
-they are made and then leaves them alone (``gc.freeze``), and the dataclasses' generated code
-comes from the code cache (:mod:`dockyard._util.codecache`).
+The helper's imports (pyroute2, dnslib, the engine's models) go through
+:func:`dockyard._util.startup.import_frozen`, as the command line's do: its start to a parsed
+command line went from 0.17-0.20 s to 0.13-0.15 s.
 """
 
 from __future__ import annotations
 
-import gc
 import sys
+
+from dockyard._util.startup import import_frozen
 
 
 def main() -> int:
     """Import the helper with the collector paused, then run it; return its exit code."""
-    gc.disable()
-    from dockyard._util import codecache
-
-    codecache.install()
-    from dockyard.network import helper
-
-    gc.freeze()
-    gc.enable()
-    return helper.main()
+    code: int = import_frozen("dockyard.network.helper").main()
+    return code
 
 
 if __name__ == "__main__":

@@ -159,9 +159,7 @@ def stage1(cfg: InitConfig) -> None:
         ns.unshare(flags)
     if spec.linux and spec.linux.time_offsets:
         _write_time_offsets(spec)
-    pid = forking.fork()
-    if pid == 0:
-        run_child(lambda: stage2(cfg), error_fd=cfg.error_fd)
+    pid = fork_stage(lambda: stage2(cfg), cfg.error_fd)
     sync.send(cfg.sync_sock, SyncType.PID, pid)
 
 
