@@ -65,10 +65,10 @@ def apply(
     order = [name for name in plan.order if plan.for_service(name)]
     if not order:
         return
-    replicas.preload()
     _ = (engine.images, engine.volumes, engine.networks)  # opened here, not by racing threads
-    if start:
+    if start:  # first: the helpers' start is what the first containers wait for
         _wake_helpers(engine, project, plan)
+    replicas.preload()
     planned = set(order)
     futures: dict[str, Future[None]] = {}
     with ThreadPoolExecutor(max_workers=max(1, min(workers, len(order)))) as pool:

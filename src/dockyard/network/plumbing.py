@@ -15,12 +15,14 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from pyroute2 import IPRoute
-from pyroute2.netlink.exceptions import NetlinkError
-
+from dockyard._util.lightimport import import_subpackages_only
 from dockyard.linux.ns import CLONE_NEWNET, setns
 from dockyard.network.model import Network
 from dockyard.network.nft import enable_route_localnet
+
+import_subpackages_only("pyroute2")  # its __init__ imports the whole library: ~30 ms
+from pyroute2.iproute.linux import IPRoute  # noqa: E402
+from pyroute2.netlink.exceptions import NetlinkError  # noqa: E402
 
 
 def veth_name(network_id: str, container_id: str) -> str:
