@@ -3,10 +3,12 @@
 The script::
 
     create the plan's networks and volumes (external ones must exist)
+    wake the networks' helpers (in the background)
+    create the new containers of the services that depend on nothing (in parallel)
     per service, in parallel (a few threads), each service once its dependencies' tasks
     finished and their conditions hold:
-        its actions in order: create + start, recreate (stop, remove, create, start),
-        start, restart, remove
+        its actions in order: create (unless done above) + start, recreate (stop, remove,
+        create, start), start, restart, remove
 
 A service whose dependency failed fails without acting; the first error is raised once every
 task has ended. Progress goes to the :class:`Listener` (the CLI prints it).
@@ -27,6 +29,7 @@ from dockyard.errors import DockyardError, FailedPrecondition, NotFound
 
 if TYPE_CHECKING:
     from dockyard.engine.containers import Containers
+    from dockyard.engine.store import Container
 
 WORKERS = 4
 
@@ -72,6 +75,7 @@ def apply(
     planned = set(order)
     futures: dict[str, Future[None]] = {}
     with ThreadPoolExecutor(max_workers=max(1, min(workers, len(order)))) as pool:
+        early = _create_early(pool, engine, project, plan, order, listener, images)
         for name in order:  # dependencies first: a task never waits for one not yet started
             service = project.services[name]
             deps = {
@@ -87,6 +91,7 @@ def apply(
                 images.get(name, ""),
                 deps,
                 start,
+                early,
             )
     for name, future in futures.items():
         err = future.exception()
@@ -169,6 +174,50 @@ def _used(project: Project, plan: Plan, *, network: str = "", volume: str = "") 
     return False
 
 
+def _create_early(
+    pool: ThreadPoolExecutor,
+    engine: Containers,
+    project: Project,
+    plan: Plan,
+    order: list[str],
+    listener: Listener,
+    images: Mapping[str, str],
+) -> dict[str, Future[Container]]:
+    """Create the new containers of the services that wait for nothing, before any service
+    task runs (as docker compose creates before it starts): those creates then overlap the
+    networks' helpers' start instead of queueing behind the first starts. The services
+    with dependencies create theirs in their task, once the dependencies are up (a shared
+    namespace needs its owner running). Returns action target -> its container's future."""
+    early: dict[str, Future[Container]] = {}
+    for name in order:
+        service = project.services[name]
+        if service.depends_on or service.shares_namespace_with:
+            continue
+        for action in plan.for_service(name):
+            if action.verb is Verb.CREATE:
+                early[action.target] = pool.submit(
+                    _create, engine, project, service, action, listener, images.get(name, "")
+                )
+    return early
+
+
+def _create(
+    engine: Containers,
+    project: Project,
+    service: Service,
+    action: Action,
+    listener: Listener,
+    image_id: str,
+) -> Container:
+    created = action.verb is Verb.CREATE
+    listener.event("Container", action.target, "Creating" if created else "Recreate")
+    container = replicas.create(
+        engine, project, service, tr.Replica(number=action.number), image_id=image_id
+    )
+    listener.event("Container", action.target, "Created" if created else "Recreated")
+    return container
+
+
 def _service_task(
     engine: Containers,
     project: Project,
@@ -178,6 +227,7 @@ def _service_task(
     image_id: str,
     deps: Mapping[str, Future[None]],
     start: bool,
+    early: Mapping[str, Future[Container]],
 ) -> None:
     for dep in service.depends_on:
         future = deps.get(dep.service)
@@ -199,7 +249,7 @@ def _service_task(
                     "Healthy" if dep.condition == "service_healthy" else "Exited",
                 )
     for action in actions:
-        _act(engine, project, service, action, listener, image_id, start)
+        _act(engine, project, service, action, listener, image_id, start, early.get(action.target))
 
 
 def _act(
@@ -210,6 +260,7 @@ def _act(
     listener: Listener,
     image_id: str,
     start: bool,
+    created: Future[Container] | None,
 ) -> None:
     name = action.target
     verb = action.verb
@@ -229,12 +280,10 @@ def _act(
         if verb is Verb.REMOVE:
             listener.event("Container", name, "Removed")
             return
-    if verb in (Verb.CREATE, Verb.RECREATE):
-        listener.event("Container", name, "Creating" if verb is Verb.CREATE else "Recreate")
-        container = replicas.create(
-            engine, project, service, tr.Replica(number=action.number), image_id=image_id
-        )
-        listener.event("Container", name, "Created" if verb is Verb.CREATE else "Recreated")
+    if created is not None:
+        container = created.result()
+    elif verb in (Verb.CREATE, Verb.RECREATE):
+        container = _create(engine, project, service, action, listener, image_id)
     else:
         container = engine.get(action.container_id)
     if start:
