@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -64,11 +65,49 @@ def test_unknown_network(store: NetworkStore) -> None:
 def test_resolv_conf_per_network_kind() -> None:
     host = "nameserver 127.0.0.53\nsearch example.org\noptions ndots:2 edns0\n"
     user = hostfiles.resolv_conf(host, resolver="10.99.0.1", fallback="10.99.0.1")
-    assert user == "nameserver 10.99.0.1\nsearch example.org\noptions edns0 ndots:0\n"
+    assert user == "nameserver 10.99.0.1\nsearch example.org\noptions ndots:2 edns0\n"
     default = hostfiles.resolv_conf(host, fallback="10.99.1.1")  # loopback-only host
     assert default.startswith("nameserver 10.99.1.1\n")
     flags = hostfiles.resolv_conf(host, dns=("9.9.9.9",), resolver="10.99.0.1")
     assert flags.startswith("nameserver 9.9.9.9\n")
+
+
+MIXED_HOST = "nameserver 127.0.0.53\nnameserver 192.0.2.1\nnameserver ::1\nsearch a.example\n"
+
+
+@pytest.mark.parametrize(
+    ("flags", "expected"),
+    [
+        pytest.param(  # loopback servers dropped, the others kept
+            {}, "nameserver 192.0.2.1\nsearch a.example\n", id="default-host-servers"
+        ),
+        pytest.param(
+            {"search": ("b.example", "c.example"), "options": ("timeout:2", "attempts:3")},
+            "nameserver 192.0.2.1\nsearch b.example c.example\noptions timeout:2 attempts:3\n",
+            id="default-search-and-options",
+        ),
+        pytest.param(  # "." clears the host's search list
+            {"search": (".",)}, "nameserver 192.0.2.1\n", id="default-search-dot"
+        ),
+        pytest.param(  # docker: the user's options, and ndots:0 since none sets ndots
+            {"resolver": "10.99.0.1", "options": ("timeout:2",)},
+            "nameserver 10.99.0.1\nsearch a.example\noptions timeout:2 ndots:0\n",
+            id="user-options-add-ndots0",
+        ),
+        pytest.param(  # docker: a valid ndots of the user's stays, no ndots:0
+            {"resolver": "10.99.0.1", "options": ("ndots:3", "timeout:2")},
+            "nameserver 10.99.0.1\nsearch a.example\noptions ndots:3 timeout:2\n",
+            id="user-ndots-kept",
+        ),
+        pytest.param(  # an ill-formed ndots is replaced by ndots:0
+            {"resolver": "10.99.0.1", "options": ("ndots:x",), "search": (".",)},
+            "nameserver 10.99.0.1\noptions ndots:0\n",
+            id="user-bad-ndots-replaced",
+        ),
+    ],
+)
+def test_resolv_conf_flags(flags: dict[str, Any], expected: str) -> None:
+    assert hostfiles.resolv_conf(MIXED_HOST, **flags) == expected
 
 
 def test_endpoints_file_round_trips(tmp_path: Path) -> None:

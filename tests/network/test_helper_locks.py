@@ -34,6 +34,35 @@ def test_a_second_root_waits_then_is_refused_naming_the_first(
     os.close(again)
 
 
+def test_the_bridge_lock_file_goes_with_its_holder_and_a_waiter_locks_the_new_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The holder deletes the file as it lets go; a waiter that had opened the deleted file
+    must not take a lock nobody else sees: it locks the path's new file."""
+    path = tmp_path / "dockyard-bridge-dytlock2.lock"
+    first = helper._claim_bridge("dytlock2", Path("/roots/one"), tmp_path)
+    claimed: list[int] = []
+    waiter = threading.Thread(
+        target=lambda: claimed.append(
+            helper._claim_bridge("dytlock2", Path("/roots/two"), tmp_path)
+        )
+    )
+    waiter.start()
+    time.sleep(0.3)  # the waiter polls the file the first one holds
+    helper._release_bridge(first, "dytlock2", tmp_path)
+    waiter.join(10)
+    assert claimed, "the waiter never got the lock"
+    try:
+        assert os.fstat(claimed[0]).st_ino == os.stat(path).st_ino
+        assert path.read_text() == "/roots/two"
+        monkeypatch.setattr(helper, "BRIDGE_WAIT", 0.3)
+        with pytest.raises(Conflict, match="state root /roots/two"):  # and it excludes others
+            helper._claim_bridge("dytlock2", Path("/roots/three"), tmp_path)
+    finally:
+        helper._release_bridge(claimed[0], "dytlock2", tmp_path)
+    assert not path.exists()
+
+
 def _hold_network_lock(runroot: Path, network_id: str) -> int:
     path = helper.socket_path(runroot, network_id).with_suffix(".lock")
     path.parent.mkdir(parents=True, exist_ok=True)

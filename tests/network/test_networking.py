@@ -11,8 +11,11 @@ from __future__ import annotations
 
 import concurrent.futures
 import json
+import os
+import signal
 import socket
 import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -248,8 +251,12 @@ def test_removing_everything_leaves_nothing(box: Box) -> None:
     veths = [a["endpoint"]["veth"] for c in ("web", "plain")
              for a in json.loads((box.container_dir(box.out("inspect", "-f", "{{.Id}}", c))
                                   / "endpoints.json").read_text())]  # fmt: skip
+    bridge = _bridge(box, "neta")
     box("rm", "-f", "web", "plain")
     box("network", "rm", "neta")
+    assert not Path("/sys/class/net", bridge).exists()  # at once, not when helpers stop
+    assert f"dockyard-{bridge}" not in take_snapshot().tables
+    assert not Path(f"/run/lock/dockyard-bridge-{bridge}.lock").exists()
     _stop_helpers(box)  # the default network's helper would linger 30 s
     wait_until(lambda: not _ours(box), "nothing left", timeout=10)
     assert not [v for v in veths if Path("/sys/class/net", v).exists()]
@@ -311,3 +318,161 @@ def test_system_prune_stops_an_idle_helper(box: Box) -> None:
     assert "idle helper of network bridge" in box.out("system", "prune", "-f")
     assert _ours(box) == []
     assert box.status(keep) == "running"
+
+
+def _bridge(box: Box, network: str) -> str:
+    doc = json.loads(box.out("network", "inspect", network))[0]
+    return str(doc["Options"]["com.docker.network.bridge.name"])
+
+
+def _rules(bridge: str) -> str:
+    return subprocess.run(["nft", "list", "table", "ip", f"dockyard-{bridge}"],
+                          capture_output=True, text=True, check=False).stdout  # fmt: skip
+
+
+def _helper_pids(box: Box, network_id: str) -> list[int]:
+    return [int(h.split()[0]) for h in take_snapshot().helpers
+            if str(box.runroot) in h and network_id in h]  # fmt: skip
+
+
+def _veth(box: Box, cid: str) -> Path:
+    doc = json.loads((box.container_dir(cid) / "endpoints.json").read_text())
+    return Path("/sys/class/net", doc[0]["endpoint"]["veth"])
+
+
+def _kill_monitor_and_init(box: Box, cid: str) -> None:
+    for key in ("monitor_pid", "pid"):
+        os.kill(box.state_int(cid, key), signal.SIGKILL)
+
+
+def test_a_killed_containers_endpoint_is_released_by_its_helper(box: Box) -> None:
+    """The pinned namespace file keeps a killed container's veth alive: the helper releases
+    the endpoint by the container's run state, running (reap) or when it starts again."""
+    net = _network(box, "neta")
+    one = box.run_d("--name", "one", "--network", "neta", "busybox", "sleep", "300")
+    two = box.run_d("--name", "two", "--network", "neta", "busybox", "sleep", "300")
+    _kill_monitor_and_init(box, one)  # nothing reads one's state: the running helper reaps it
+    wait_until(lambda: not _veth(box, one).exists(), "the helper to release one's veth")
+    assert not (box.runroot / "netns" / one).exists()
+    for pid in _helper_pids(box, net):  # then the helper dies too, before two's end
+        os.kill(pid, signal.SIGKILL)
+    wait_until(lambda: not _helper_pids(box, net), "the helper to die")
+    _kill_monitor_and_init(box, two)
+    script = "nslookup two >/dev/null 2>&1 && echo two; nslookup probe >/dev/null && echo probe"
+    seen = box.out("run", "--rm", "--name", "probe", "--network", "neta", "busybox", "sh", "-c",
+                   script)  # fmt: skip
+    assert seen == "probe"  # the new helper answers, and no longer for two
+    assert not _veth(box, two).exists()
+    assert json.loads(box.out("network", "inspect", "neta"))[0]["Containers"] == {}
+    assert {box.status(c) for c in (one, two)} == {"exited"}
+    box("rm", one, two)
+    box("network", "rm", "neta")
+
+
+def test_an_idle_helper_leaves_and_tears_its_network_down(box: Box) -> None:
+    net = _network(box, "neta")
+    bridge = _bridge(box, "neta")
+    (box.runroot / "networks").mkdir(parents=True, exist_ok=True)
+    argv = [sys.executable, "-m", "dockyard.network.helper_main", "--root", str(box.root),
+            "--runroot", str(box.runroot), "--network", net, "--dns-upstream", "127.0.0.1:9",
+            "--linger", "1"]  # fmt: skip
+    helper = subprocess.Popen(argv, env=box.runner.env(), stderr=subprocess.PIPE)
+    try:
+        wait_until(lambda: Path("/sys/class/net", bridge).exists(), "the helper's bridge")
+        assert f"dockyard-{bridge}" in take_snapshot().tables
+        assert helper.wait(timeout=15) == 0, helper.stderr.read() if helper.stderr else ""
+    finally:
+        if helper.poll() is None:
+            helper.kill()
+            helper.wait()
+        if helper.stderr:
+            helper.stderr.close()
+    assert not Path("/sys/class/net", bridge).exists()
+    assert f"dockyard-{bridge}" not in take_snapshot().tables
+    assert not list(box.runroot.glob("networks/*.sock"))
+    assert not Path(f"/run/lock/dockyard-bridge-{bridge}.lock").exists()
+
+
+def _ports(box: Box, cid: str) -> dict[str, str]:
+    """``port C``: container port -> host address."""
+    lines = box.out("port", cid).splitlines()
+    return {k: v for k, _, v in (line.partition(" -> ") for line in lines)}
+
+
+def test_publish_all_and_port_ranges(box: Box) -> None:
+    taken = socket.socket()
+    taken.bind(("0.0.0.0", 0))  # the first port of the range is taken
+    first = int(taken.getsockname()[1])
+    try:
+        web = _httpd(box, "web", "--expose", "8081", "--expose", "53/udp", "-P",
+                     "-p", f"{first}-{first + 5}:80")  # fmt: skip
+        ports = _ports(box, web)
+        assert set(ports) == {"80/tcp", "8081/tcp", "53/udp"}
+        assert ports["80/tcp"] == f"0.0.0.0:{first + 1}"  # the first free one of the range
+        assert int(ports["8081/tcp"].rsplit(":", 1)[1]) > 0
+        assert _http("127.0.0.1", first + 1).strip() == web[:12]
+    finally:
+        taken.close()
+    spread = box.run_d("-p", "90-92", "busybox", "sleep", "300")  # random host ports
+    ports = _ports(box, spread)
+    assert set(ports) == {"90/tcp", "91/tcp", "92/tcp"}
+    hosts = {int(v.rsplit(":", 1)[1]) for v in ports.values()}
+    assert len(hosts) == 3 and 0 not in hosts
+    rules = _rules(box.runner.bridge)
+    assert all(f"dport {p}" in rules for p in hosts)
+    box("rm", "-f", spread)  # the network stays up (web): its DNAT rules go
+    rules = _rules(box.runner.bridge)
+    assert not any(f"dport {p}" in rules for p in hosts)
+    assert f"dport {first + 1}" in rules
+
+
+def test_addresses_create_then_start_and_a_named_bridge(box: Box) -> None:
+    _network(box, "neta")
+    subnet = json.loads(box.out("network", "inspect", "neta"))[0]["IPAM"]["Config"][0]["Subnet"]
+    prefix = subnet.rsplit(".", 1)[0]
+    base = int(subnet.rsplit(".", 1)[1].split("/")[0])
+    _httpd(box, "web", "--network", "neta", "--ip", f"{prefix}.{base + 20}")
+    bridge = "dytb" + box.runner.bridge[3:]
+    box("network", "create", "-o", f"com.docker.network.bridge.name={bridge}", "netb")
+    box("create", "--name", "cli", "--network", "netb", "busybox", "sleep", "300")
+    assert not Path("/sys/class/net", bridge).exists()  # made when a container joins
+    box("start", "cli")
+    assert (
+        Path("/sys/class/net", bridge).exists() and f"dockyard-{bridge}" in take_snapshot().tables
+    )
+    box("network", "connect", "--ip", f"{prefix}.{base + 21}", "neta", "cli")
+    assert (
+        box.inspect("web", "{{.NetworkSettings.Networks.neta.IPAddress}}")
+        == f"{prefix}.{base + 20}"
+    )
+    assert (
+        box.inspect("cli", "{{.NetworkSettings.Networks.neta.IPAddress}}")
+        == f"{prefix}.{base + 21}"
+    )
+    addrs = box.out("exec", "cli", "ip", "-4", "-o", "addr")
+    assert f"{prefix}.{base + 21}/" in addrs and "eth1" in addrs
+    got = box.out("exec", "cli", "wget", "-q", "-O-", f"http://{prefix}.{base + 20}/hostname")
+    assert got.strip() == box.inspect("web", "{{.Config.Hostname}}")
+    box("rm", "-f", "cli")
+    box("network", "rm", "netb")
+    assert not Path("/sys/class/net", bridge).exists()
+    assert f"dockyard-{bridge}" not in take_snapshot().tables
+
+
+def test_the_host_network(box: Box) -> None:
+    script = ("readlink /proc/self/ns/net; ip -o link; echo ---; cat /etc/resolv.conf; "
+              "echo ---; cat /etc/hosts")  # fmt: skip
+    links, resolv, hosts = box.out("run", "--rm", "--network", "host", "busybox", "sh", "-c",
+                                   script).split("---\n")  # fmt: skip
+    assert links.splitlines()[0] == os.readlink("/proc/self/ns/net")  # the host's namespace
+    host_address = _host_address()
+    out = subprocess.run(["ip", "-4", "-o", "addr", "show", "scope", "global"],
+                         capture_output=True, text=True, check=True).stdout  # fmt: skip
+    interface = next(line.split()[1] for line in out.splitlines() if f" {host_address}/" in line)
+    seen = {line.split(": ")[1].split("@")[0] for line in links.splitlines() if ": " in line}
+    assert {"lo", interface} <= seen
+    assert resolv == Path("/etc/resolv.conf").read_text()
+    assert set(Path("/etc/hosts").read_text().splitlines()) <= set(hosts.splitlines())
+    refused = box("run", "--rm", "--network", "host", "-p", "80:80", "busybox", "true",
+                  check=False)  # fmt: skip
+    assert refused.returncode != 0

@@ -6,7 +6,8 @@ metadata) and the volume store. Verbs live in their own modules (:mod:`.create`,
 
 - **Stale state is corrected on read** (:meth:`refresh`): a container recorded as running whose
   monitor is gone (killed, or the host rebooted: the boot id changed) is marked exited with
-  code 255, like docker after a crash, and what its runtime left behind is cleaned.
+  code 255, like docker after a crash, and what its runtime left behind is cleaned (its
+  network endpoints and namespace file too).
 - **Volumes are populated from the image on first use** (:meth:`copy_up`, run by the
   monitor once the rootfs is mounted).
 """
@@ -152,6 +153,7 @@ class Containers:
                     and run_state.alive(int(locked.monitor_pid), int(locked.monitor_start))
                 ):
                     self._clean_runtime(container.id, container.config.runtime)
+                    self._release_networks(container)
                     locked.transition(run_state.EXITED)
                     locked.exit_code, locked.pid = STALE_EXIT_CODE, 0
                     locked.error = "the container's monitor died (or the host rebooted)"
@@ -166,6 +168,16 @@ class Containers:
             return
         container.state = locked
         self.images.db.set_container_running(container.id, False)
+
+    def _release_networks(self, container: Container) -> None:
+        """A dead container's endpoints and namespace file: its killed monitor never told
+        the helpers (they also find out by themselves, :mod:`dockyard.network.liveness`)."""
+        if not container.config.networks:
+            return
+        from dockyard.engine import networking
+
+        with contextlib.suppress(DockyardError, OSError):
+            networking.disconnect(self.networks, self.helper, container.config)
 
     def _clean_runtime(self, container_id: str, runtime: str = "") -> None:
         """Kill what is left of the container and delete its runtime state."""

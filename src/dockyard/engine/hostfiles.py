@@ -81,7 +81,8 @@ def resolv_conf(
     Args:
         resolver: the network's DNS responder (user-defined networks: the gateway address,
             where the helper answers for container names; docker's 127.0.0.11), used instead
-            of the host's servers, with ``ndots:0`` as docker writes it.
+            of the host's servers. As docker's ``TransformForIntNS``: the options (``--dns-option``
+            or the host's) keep a valid ``ndots``; ``ndots:0`` is added when none is set.
         fallback: the server when the host has only loopback ones (the network's forwarder;
             docker falls back to Google's public DNS, which a closed network cannot reach).
     """
@@ -103,17 +104,25 @@ def resolv_conf(
             ipaddress.ip_address(server)
         except ValueError:
             raise InvalidArgument(f"{server} is not an ip address (--dns)") from None
+    opts = list(options) or opts
     if resolver and not dns:
-        servers, opts = [resolver], [*(o for o in opts if not o.startswith("ndots:")), "ndots:0"]
+        servers, opts = [resolver], [o for o in opts if _valid_ndots(o)]
+        if not any(o.startswith("ndots:") for o in opts):
+            opts.append("ndots:0")  # names of the network first, unqualified
     servers = list(dns) or servers or ([fallback] if fallback else list(DEFAULT_DNS))
     searches = [s for s in search if s != "."] if search else searches
-    opts = list(options) or opts
     out = [f"nameserver {s}\n" for s in servers]
     if searches:
         out.append(f"search {' '.join(searches)}\n")
     if opts:
         out.append(f"options {' '.join(opts)}\n")
     return "".join(out)
+
+
+def _valid_ndots(option: str) -> bool:
+    """False for an ill-formed ``ndots`` (docker drops those before adding its own)."""
+    name, sep, value = option.partition(":")
+    return name != "ndots" or (bool(sep) and value.isdigit())
 
 
 def _loopback(addr: str) -> bool:

@@ -21,17 +21,24 @@ import json
 import os
 import select
 import socket
+import struct
 import sys
 import time
 import traceback
 from pathlib import Path
 
 from dockyard import errors
+from dockyard._util.procs import alive
 from dockyard.metadata import Database
-from dockyard.network import dns, forward, nft, plumbing, proxy, sandbox
+from dockyard.network import dns, forward, liveness, nft, plumbing, proxy, sandbox
 from dockyard.network.client import START_TIMEOUT, ping, socket_path
-from dockyard.network.model import Endpoint, Network, PortBinding, Proto
+from dockyard.network.model import Endpoint, Network, PortBinding, Proto, netns_path
 from dockyard.network.store import NetworkStore
+
+# An endpoint made before this helper started has no known attacher: it counts as attached
+# this long after the start (a start under way when the last helper died has finished by then).
+UNKNOWN_ATTACHER_GRACE = START_TIMEOUT
+REAP_EVERY = 1.0  # seconds between run-state checks of the endpoints' containers
 
 
 class Helper:
@@ -39,10 +46,14 @@ class Helper:
 
     def __init__(
         self, store: NetworkStore, network: Network, upstream: str, runroot: Path,
-        *, userland_proxy: bool = False,
+        *, containers: Path | None = None, userland_proxy: bool = False,
     ) -> None:  # fmt: skip
         self.store = store
         self.runroot = runroot
+        self.containers = containers  # <root>/containers; None: never check run states
+        self.attachers: dict[str, tuple[int, int]] = {}  # container id -> (pid, start time)
+        self.started = time.monotonic()
+        self.next_check = 0.0
         self.network = network
         self.ipr = plumbing.open_netlink()
         self.records = dns.Records()
@@ -67,6 +78,9 @@ class Helper:
         for ep in self.store.endpoints(network_id=self.network.id):
             if not ep.veth or plumbing.link_index(ep.veth) is None:
                 self.store.release(self.network.id, ep.container_id)  # its container is gone
+                continue
+            if self._container_gone(ep.container_id):  # killed with its monitor: still pinned
+                self._release_dead(ep.container_id)
                 continue
             with contextlib.suppress(errors.DockyardError):
                 self.reserved[ep.container_id] = _reserve(ep.ports)
@@ -100,7 +114,11 @@ class Helper:
         self.ipr.close()
 
     # -- requests ---------------------------------------------------------------------------
-    def attach(self, req: dict[str, object]) -> dict[str, object]:
+    def attach(
+        self, req: dict[str, object], attacher: tuple[int, int] = (0, 0)
+    ) -> dict[str, object]:
+        """Plumb the container's endpoint; ``attacher`` (pid, start time) is the command that
+        asked, whose life keeps the endpoint until the container's monitor records itself."""
         cid = str(req["container"])
         netns = Path(str(req["netns"]))
         if netns.parent != self.runroot / "netns":  # only namespaces the engine pinned
@@ -128,11 +146,13 @@ class Helper:
             self.detach(cid)
             raise
         self._names(ep)
+        self.attachers[cid] = attacher
         return {"endpoint": ep.to_json()}
 
     def detach(self, cid: str) -> dict[str, object]:
         found = self.store.endpoints(network_id=self.network.id, container_id=cid)
         self.records.drop(cid)
+        self.attachers.pop(cid, None)
         for relay in self.relays.pop(cid, []):
             relay.close()
         for sock in self.reserved.pop(cid, []):
@@ -156,12 +176,35 @@ class Helper:
         ]
 
     def reap(self) -> None:
-        """Release endpoints whose veth is gone: the kernel deletes the pair with the
-        container's namespace, so this catches containers that stopped without telling us
-        (a killed monitor, a network connected after the start)."""
+        """Release endpoints whose containers stopped without telling us: the veth is gone
+        (the kernel deletes the pair with the container's namespace), or, checked every
+        :data:`REAP_EVERY` seconds, the container is gone (:mod:`.liveness`: a killed
+        monitor, whose pinned namespace keeps the veth alive; a start killed half-way)."""
+        check = time.monotonic() >= self.next_check
+        if check:
+            self.next_check = time.monotonic() + REAP_EVERY
         for ep in self.store.endpoints(network_id=self.network.id):
             if ep.veth and not os.path.exists(f"/sys/class/net/{ep.veth}"):
                 self.detach(ep.container_id)
+            elif check and self._container_gone(ep.container_id):
+                self._release_dead(ep.container_id)
+
+    def _container_gone(self, cid: str) -> bool:
+        if self.containers is None:
+            return False
+        attacher = self.attachers.get(cid)
+        if attacher is None:  # attached before this helper started: by whom is unknown
+            attacher_alive = time.monotonic() - self.started < UNKNOWN_ATTACHER_GRACE
+        else:
+            attacher_alive = alive(*attacher)
+        return liveness.container_gone(self.containers / cid, attacher_alive=attacher_alive)
+
+    def _release_dead(self, cid: str) -> None:
+        """Detach a dead container and unpin its namespace (its veths on other networks then
+        go with it, and their helpers release those endpoints)."""
+        self.detach(cid)
+        with contextlib.suppress(OSError):
+            sandbox.remove(netns_path(self.runroot, cid))
 
     def _names(self, ep: Endpoint) -> None:
         if not self.network.is_default:  # docker: no name resolution on the default bridge
@@ -254,7 +297,7 @@ def _handle(helper: Helper, conn: socket.socket) -> bool:
         req = json.loads(data)
         op = req.get("op")
         if op == "attach":
-            reply = helper.attach(req)
+            reply = helper.attach(req, _peer(conn))
         elif op == "detach":
             reply = helper.detach(str(req["container"]))
             netns = Path(str(req.get("netns") or ""))
@@ -283,6 +326,13 @@ def _handle(helper: Helper, conn: socket.socket) -> bool:
     return stop
 
 
+def _peer(conn: socket.socket) -> tuple[int, int]:
+    """The process at the other end of ``conn`` (SO_PEERCRED), named for good."""
+    creds = conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+    pid, _, _ = struct.unpack("3i", creds)
+    return liveness.process(pid)
+
+
 def _lock(runroot: Path, network_id: str) -> int | None:
     """The network's lock, or None when another helper serves it (or is starting to)."""
     path = socket_path(runroot, network_id).with_suffix(".lock")
@@ -307,34 +357,64 @@ BRIDGE_LOCKS = Path("/run/lock")
 BRIDGE_WAIT = 45.0  # longer than a helper lingers: a stopped engine's helper lets go by then
 
 
+def bridge_lock_path(bridge: str, locks: Path = BRIDGE_LOCKS) -> Path:
+    return locks / f"dockyard-bridge-{bridge}.lock"
+
+
 def _claim_bridge(bridge: str, root: Path, locks: Path = BRIDGE_LOCKS) -> int:
     """The host-wide lock of the bridge device: two state roots configured with one bridge
     name (``bridge_name``) would otherwise delete each other's bridge and rules. Waits for a
     lingering helper of the other root to let go.
 
+    The holder deletes the file when it lets go (:func:`_release_bridge`), so a waiter that
+    opened the old file may get a lock nobody else can see: it takes the lock only when the
+    path still names the file it locked (fstat against stat), else it opens the path again.
+
     Raises:
         Conflict: another dockyard still uses the bridge (its state root is named).
     """
     locks.mkdir(parents=True, exist_ok=True)
-    fd = os.open(locks / f"dockyard-bridge-{bridge}.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC,
-                 0o600)  # fmt: skip
+    path = bridge_lock_path(bridge, locks)
     deadline = time.monotonic() + BRIDGE_WAIT
     while True:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            break
-        except BlockingIOError:
-            if time.monotonic() > deadline:
-                owner = os.pread(fd, 4096, 0).decode(errors="replace").strip()
-                os.close(fd)
-                raise errors.Conflict(
-                    f"bridge {bridge} is in use by another dockyard (state root {owner})",
-                    hint="give each state root its own bridge_name (DOCKYARD_BRIDGE)",
-                ) from None
-            time.sleep(0.2)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        if _flock_until(fd, deadline):
+            try:
+                same = os.fstat(fd).st_ino == os.stat(path).st_ino
+            except FileNotFoundError:
+                same = False
+            if same:
+                break
+            os.close(fd)  # unlinked by the holder we waited for: lock the new file
+            continue
+        owner = os.pread(fd, 4096, 0).decode(errors="replace").strip()
+        os.close(fd)
+        raise errors.Conflict(
+            f"bridge {bridge} is in use by another dockyard (state root {owner})",
+            hint="give each state root its own bridge_name (DOCKYARD_BRIDGE)",
+        )
     os.ftruncate(fd, 0)
     os.pwrite(fd, str(root).encode(), 0)
     return fd
+
+
+def _flock_until(fd: int, deadline: float) -> bool:
+    """Lock ``fd`` exclusively, polling until ``deadline``; False when it stayed held."""
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return True
+        except BlockingIOError:
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.2)
+
+
+def _release_bridge(fd: int, bridge: str, locks: Path = BRIDGE_LOCKS) -> None:
+    """Delete the lock file (still holding the lock: see :func:`_claim_bridge`), then let go."""
+    with contextlib.suppress(FileNotFoundError):
+        bridge_lock_path(bridge, locks).unlink()
+    os.close(fd)
 
 
 def _listen(path: Path) -> socket.socket:
@@ -370,13 +450,14 @@ def main(argv: list[str] | None = None) -> int:
     store = NetworkStore(Database(args.root / "metadata.db"))
     network = store.get(args.network)
     try:
-        _claim_bridge(network.bridge, args.root)  # held until this process exits
+        bridge_lock = _claim_bridge(network.bridge, args.root)  # held until the teardown
     except errors.DockyardError as err:
         print(f"error: {err.message} ({err.hint})", file=sys.stderr, flush=True)
         return 1
     helper = Helper(
-        store, network, args.dns_upstream, args.runroot, userland_proxy=args.userland_proxy
-    )
+        store, network, args.dns_upstream, args.runroot, containers=args.root / "containers",
+        userland_proxy=args.userland_proxy,
+    )  # fmt: skip
     path = socket_path(args.runroot, network.id)
     listener: socket.socket | None = None
     try:
@@ -389,6 +470,7 @@ def main(argv: list[str] | None = None) -> int:
         with contextlib.suppress(FileNotFoundError):
             path.unlink()
         helper.teardown()
+        _release_bridge(bridge_lock, network.bridge)
     return 0
 
 
