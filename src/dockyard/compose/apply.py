@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Mapping
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from typing import TYPE_CHECKING, Protocol
 
 from dockyard.compose import replicas, waits
@@ -76,6 +76,7 @@ def apply(
     futures: dict[str, Future[None]] = {}
     with ThreadPoolExecutor(max_workers=max(1, min(workers, len(order)))) as pool:
         early = _create_early(pool, engine, project, plan, order, listener, images)
+        wait(early.values())  # created, then started: as docker compose's output shows
         for name in order:  # dependencies first: a task never waits for one not yet started
             service = project.services[name]
             deps = {
@@ -184,8 +185,8 @@ def _create_early(
     images: Mapping[str, str],
 ) -> dict[str, Future[Container]]:
     """Create the new containers of the services that wait for nothing, before any service
-    task runs (as docker compose creates before it starts): those creates then overlap the
-    networks' helpers' start instead of queueing behind the first starts. The services
+    task runs (docker compose, too, creates before it starts): those creates then overlap
+    the networks' helpers' start instead of queueing behind the first starts. The services
     with dependencies create theirs in their task, once the dependencies are up (a shared
     namespace needs its owner running). Returns action target -> its container's future."""
     early: dict[str, Future[Container]] = {}

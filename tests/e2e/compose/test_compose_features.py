@@ -154,7 +154,11 @@ def test_networks_aliases_addresses_and_isolation(box: Box, tmp_path: Path) -> N
 
 def test_scale_up_and_down(box: Box, tmp_path: Path) -> None:
     p = Project(box, tmp_path, "scale")
-    p("up", "-d", "--scale", "worker=3")
+    up = p("up", "-d", "--scale", "worker=3").stderr.decode().splitlines()
+    events = [line for line in up if line.lstrip().startswith("Container ")]
+    created = [i for i, line in enumerate(events) if line.endswith(" Created")]
+    starting = [i for i, line in enumerate(events) if line.endswith(" Starting")]
+    assert len(created) == 4 and max(created) < min(starting)  # services waiting for nothing
     assert sorted(p.names()) == [
         "scale-probe-1",
         "scale-worker-1",
