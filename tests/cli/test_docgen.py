@@ -17,6 +17,7 @@ from dockyard.cli.docgen.roff import escape
 from dockyard.cli.docgen.roff import inline as roff_inline
 from dockyard.cli.docgen.tree import Block, blocks, collect
 from dockyard.cli.main import cli
+from dockyard.cli.runtime_commands import cli as runtime_cli
 from dockyard.compose import spec
 from dockyard.compose.diagnostics import ComposeUnsupported, Where
 from dockyard.compose.schema import BOOL, STR, Ctx, NotSupported, Obj, Scalar
@@ -26,7 +27,7 @@ DOCS = Path(__file__).resolve().parents[2] / "docs"
 
 def test_committed_docs_are_current(tmp_path: Path) -> None:
     """Regenerate into a temporary folder and compare with docs/."""
-    written = write(cli, tmp_path)
+    written = write(cli, runtime_cli, tmp_path)
     assert "cli.md" in written and "man/dockyard.1" in written
     different = [
         path
@@ -44,18 +45,18 @@ def test_committed_docs_are_current(tmp_path: Path) -> None:
 
 
 def test_output_is_deterministic() -> None:
-    assert generate(cli) == generate(cli)
+    assert generate(cli, runtime_cli) == generate(cli, runtime_cli)
 
 
 def test_write_then_stale_is_empty_and_removes_left_over_pages(tmp_path: Path) -> None:
     (tmp_path / "man").mkdir()
     (tmp_path / "man" / "dockyard-gone.1").write_text("old")
     (tmp_path / "cli.md").write_text("old")
-    assert stale(cli, tmp_path)[:2] == ["cli.md", "compose-support.md"]
-    assert "man/dockyard-gone.1" in write(cli, tmp_path)
+    assert stale(cli, runtime_cli, tmp_path)[:2] == ["cli.md", "compose-support.md"]
+    assert "man/dockyard-gone.1" in write(cli, runtime_cli, tmp_path)
     assert not (tmp_path / "man" / "dockyard-gone.1").exists()
-    assert stale(cli, tmp_path) == []
-    assert write(cli, tmp_path) == []
+    assert stale(cli, runtime_cli, tmp_path) == []
+    assert write(cli, runtime_cli, tmp_path) == []
 
 
 @click.group()
@@ -160,7 +161,9 @@ def _groff() -> str:
 
 def test_man_pages_render_without_warnings() -> None:
     groff = _groff()
-    pages = {path: text for path, text in generate(cli).items() if path.startswith("man/")}
+    pages = {
+        path: text for path, text in generate(cli, runtime_cli).items() if path.startswith("man/")
+    }
     assert "man/dockyard.1" in pages and "man/dockyard-run.1" in pages
     for path, text in sorted(pages.items()):
         proc = subprocess.run(
@@ -172,7 +175,7 @@ def test_man_pages_render_without_warnings() -> None:
 
 def test_man_page_shows_options_and_see_also() -> None:
     groff = _groff()
-    page = generate(cli)["man/dockyard-network.1"]
+    page = generate(cli, runtime_cli)["man/dockyard-network.1"]
     proc = subprocess.run(
         [groff, "-man", "-Tutf8", "-P", "-cbou"], input=page.encode(), capture_output=True,
         timeout=60, check=True,
@@ -182,6 +185,31 @@ def test_man_page_shows_options_and_see_also() -> None:
                 "-d, --driver TEXT", "Default: bridge.", "SEE ALSO", "dockyard(1)")  # fmt: skip
     for piece in expected:
         assert piece in text, piece
+
+
+def test_the_runtime_has_one_man_page_and_a_part_of_the_reference() -> None:
+    generated = generate(cli, runtime_cli)
+    proc = subprocess.run(
+        [_groff(), "-man", "-Tutf8", "-P", "-cbou"], capture_output=True, timeout=60, check=True,
+        input=generated["man/dockyard-runtime.1"].encode(),
+    )  # fmt: skip
+    text = proc.stdout.decode()
+    verbs = sorted(runtime_cli.list_commands(click.Context(runtime_cli)))
+    assert {"create", "delete", "exec", "run", "state"} <= set(verbs)
+    expected = ["dockyard-runtime - A runc-compatible OCI runtime.", "--root TEXT",
+                "Default: /run/dockyard-runtime.", "dockyard(1)",
+                *(f"DOCKYARD-RUNTIME {verb.upper()}" for verb in verbs)]  # fmt: skip
+    for piece in expected:
+        assert piece in text, piece
+    assert not [path for path in generated if path.startswith("man/dockyard-runtime-")]
+    reference = generated["cli.md"]
+    headings = re.findall(r"^## (.+)$", reference, re.MULTILINE)
+    assert [h for h in headings if h.startswith("dockyard-runtime")] == [
+        "dockyard-runtime",
+        *(f"dockyard-runtime {verb}" for verb in verbs),
+    ]
+    assert len(headings) == len(set(headings))  # no anchor named twice
+    assert "[`dockyard-runtime`](#dockyard-runtime)" in reference
 
 
 def test_compose_keys_walk_objects_and_mark_refused_keys() -> None:

@@ -2,8 +2,8 @@
 the repository, and a ``#anchor`` names a heading of the target page (GitHub's slug rules) or
 an explicit ``<a id=…>``/``<a name=…>``. External ``http(s)``/``mailto`` links are not fetched.
 
-Checked: ``README.md`` and every ``docs/**/*.md``. Links inside code (fenced blocks, inline
-code spans) are text, not links, and are skipped.
+Checked: ``README.md``, every ``docs/**/*.md`` and every ``examples/**/*.md``. Links inside
+code (fenced blocks, inline code spans) are text, not links, and are skipped.
 """
 
 from __future__ import annotations
@@ -143,7 +143,11 @@ def problems(link: Link, root: Path = REPO) -> str | None:
 
 
 def pages(root: Path = REPO) -> list[Path]:
-    return [root / "README.md", *sorted((root / "docs").rglob("*.md"))]
+    return [
+        root / "README.md",
+        *sorted((root / "docs").rglob("*.md")),
+        *sorted((root / "examples").rglob("*.md")),
+    ]
 
 
 # --- the check ------------------------------------------------------------------------------

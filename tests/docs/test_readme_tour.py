@@ -70,6 +70,35 @@ def test_the_readme_tour_runs_as_written(tmp_path: Path) -> None:
         Path("/tmp/busybox.tar").unlink(missing_ok=True)
     out = proc.stdout.replace("\r", "")
     assert proc.returncode == 0, out[-4000:]
-    for shown in ("hello from my image", "/dev/pts/", "served by compose",
-                  "with -it, an interactive shell would start here"):  # fmt: skip
-        assert shown in out, out[-4000:]
+    lines = shown(out)
+    for line in ("hello from my image", "with -it, an interactive shell would start here",
+                 "Untagged: my-image:2.0", "Deleted Containers:",
+                 "Status: Downloaded newer image for 127.0.0.1:5000/me/my-image:1.0"):  # fmt: skip
+        assert line in lines, out[-4000:]
+    assert lines.count("hello from my image") == 2, lines  # built here, then pulled back
+    assert any(line.startswith("/dev/pts/") for line in lines), lines  # run -it has a terminal
+    cached = [line for line in lines if line.endswith("CACHED")]
+    assert len(cached) == 3, lines  # the rebuild: every step after FROM from the cache
+    assert any(re.fullmatch(r"\S*-checker-1\s*\| served by compose", line) for line in lines), lines
+    web = next(line for line in lines if re.fullmatch("[0-9a-f]{64}", line))  # run -d's id
+    assert web[:12] in lines, lines  # the published port reached httpd, which served hostname
+    assert any("Exited (0)" in line and line.endswith(" worker") for line in lines), lines
+
+
+ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+
+
+def shown(out: str) -> list[str]:
+    """What the commands printed: the lines of ``out`` without their terminal escapes (colour,
+    cursor moves) and without the trace lines of ``sh -x`` (``+ command``), which repeat the
+    commands' own text."""
+    lines = (ANSI.sub("", line).rstrip() for line in out.splitlines())
+    return [line for line in lines if not line.startswith("+ ")]
+
+
+def test_shown_leaves_out_trace_lines_and_escapes() -> None:
+    out = (
+        "+ echo hi\nhi\n\x1b[?25h+ dockyard rmi x\n"
+        "\x1b[1m[0 2/4]\x1b[0m WORKDIR /app \x1b[2mCACHED\x1b[0m\n"
+    )
+    assert shown(out) == ["hi", "[0 2/4] WORKDIR /app CACHED"]

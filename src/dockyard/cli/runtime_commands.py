@@ -80,7 +80,7 @@ def _bundle_options(fn: click.decorators.FC) -> click.decorators.FC:
 @_bundle_options
 @click.argument("container_id")
 def create(**params: Any) -> None:
-    """Create a container; its process waits for `start`."""
+    """Create a container; its process waits for ``start``."""
     _exit_with(execute(_obj(), VerbArgs(verb="create", **params)))
 
 
@@ -256,7 +256,7 @@ def ps(fmt: str, container_id: str, ps_args: tuple[str, ...]) -> None:
 @click.option("--interval", default="5s", show_default=True, help="Stats interval.")
 @click.argument("container_id")
 def events(once: bool, interval: str, container_id: str) -> None:
-    """Print a container's stats and OOM events as JSON lines (like `runc events`)."""
+    """Print a container's stats and OOM events as JSON lines (like ``runc events``)."""
     from dockyard.runtime.events import parse_duration, stats_event, watch
 
     store = _obj().store()
@@ -271,7 +271,7 @@ def events(once: bool, interval: str, container_id: str) -> None:
 @click.option("-b", "--bundle", default=".", help="Where to write config.json.")
 @click.option("--rootless", is_flag=True, help="Not supported.")
 def spec(bundle: str, rootless: bool) -> None:
-    """Write a default config.json (like `runc spec`)."""
+    """Write a default config.json (like ``runc spec``)."""
     from dockyard.oci.runtime import default_spec
 
     if rootless:

@@ -1,7 +1,8 @@
 """``docs/cli.md``: the command reference as Markdown (GitHub's dialect), from :mod:`.tree`.
 
 Each command gets a ``##`` section named by its full path, so its anchor is that path in
-lower case with dashes (``#dockyard-network-create``).
+lower case with dashes (``#dockyard-network-create``). The OCI runtime's commands follow in the
+same form (``#dockyard-runtime-create``).
 """
 
 from __future__ import annotations
@@ -19,8 +20,8 @@ def generated(source: str) -> str:
 _ESCAPED = re.compile(r"([\\`*_<>|])")
 
 
-def render(docs: list[CommandDoc]) -> str:
-    """The whole reference; ``docs[0]`` is the root command."""
+def render(docs: list[CommandDoc], runtime: list[CommandDoc]) -> str:
+    """The whole reference; ``docs[0]`` is the root command, ``runtime[0]`` the OCI runtime's."""
     root = docs[0]
     out = [
         "# Command-line reference",
@@ -35,11 +36,14 @@ def render(docs: list[CommandDoc]) -> str:
         "Where a command has several names (`dockyard run` and `dockyard container run`), it is "
         "described once and its other names are listed as aliases.",
         "",
+        f"The OCI runtime, [`{runtime[0].name}`](#{anchor(runtime[0].path)}), has commands of "
+        "its own; they follow the engine's.",
+        "",
         "| Command | Description |",
         "| --- | --- |",
     ]
     out += [f"| [`{doc.name}`](#{anchor(doc.path)}) | {cell(doc.summary)} |" for doc in docs]
-    for doc in docs:
+    for doc in [*docs, *runtime]:
         out += ["", *_section(doc)]
     return "\n".join(out) + "\n"
 

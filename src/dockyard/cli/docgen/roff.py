@@ -1,5 +1,6 @@
 """Man pages (``man 7 man`` macros) from :mod:`.tree`: ``dockyard.1`` for the root command and
-``dockyard-<command>.1`` for each top-level command, a group's subcommands in its page.
+``dockyard-<command>.1`` for each top-level command, a group's subcommands in its page; a
+smaller tool (``dockyard-runtime``) gets one page for all of its commands (:func:`tool_page`).
 
 No date in ``.TH``: the pages are committed and must not change from one run to the next.
 """
@@ -23,6 +24,21 @@ def pages(docs: list[CommandDoc]) -> dict[str, str]:
             nested = [d for d in docs if d.path[:2] == doc.path and len(d.path) > 2]
             out[f"{page_name(doc.path)}.1"] = _command_page(doc, nested)
     return out
+
+
+def tool_page(docs: list[CommandDoc], *, see_also: list[str]) -> str:
+    """One page for a whole command tree (``docs`` as :func:`~.tree.collect` returns them):
+    the root's synopsis, options and command list, then a section per command; ``see_also``
+    names other pages."""
+    root = docs[0]
+    out = _header(root.path, root.summary)
+    out += _synopsis(root.usage, root.path)
+    out += [".SH DESCRIPTION", *_body(root, ".SH OPTIONS", ".SH COMMANDS")]
+    for sub in docs[1:]:
+        out += [f'.SH "{escape(sub.name.upper())}"', *_synopsis_line(sub.usage, sub.path)]
+        out += _body(sub, ".PP\nOptions:", ".PP\nCommands:")
+    out += _see_also(sorted(see_also))
+    return "\n".join(out) + "\n"
 
 
 def page_name(path: tuple[str, ...]) -> str:
