@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pytest
-from aiohttp import ClientResponse
+from aiohttp import ClientResponse, web
 from aiohttp.test_utils import TestClient, TestServer
 
 from dockyard.distribution.server.admin import RegistryAdmin
@@ -22,7 +22,8 @@ from dockyard.distribution.server.app import build_app, open_registry
 from dockyard.distribution.server.config import AuthMode, ServerConfig
 from dockyard.oci import mediatype
 
-Scenario = Callable[[TestClient[object, object]], Awaitable[None]]
+Client = TestClient[web.Request, web.Application]
+Scenario = Callable[[Client], Awaitable[None]]
 PASSWORD = "s3cret-pw"
 
 
@@ -88,7 +89,7 @@ async def errors_of(resp: ClientResponse) -> list[str]:
 
 
 async def push_blob(
-    client: TestClient[object, object],
+    client: Client,
     repo: str,
     data: bytes,
     headers: dict[str, str] | None = None,
@@ -136,7 +137,7 @@ def manifest_for(
 
 
 async def push_image(
-    client: TestClient[object, object],
+    client: Client,
     repo: str,
     tag: str,
     layers: list[bytes] | None = None,

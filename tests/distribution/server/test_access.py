@@ -7,9 +7,9 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
-from aiohttp.test_utils import TestClient
 from tests.distribution.server.conftest import (
     PASSWORD,
+    Client,
     Harness,
     basic,
     digest_of,
@@ -19,7 +19,6 @@ from tests.distribution.server.conftest import (
 
 from dockyard.oci import mediatype
 
-Client = TestClient[object, object]
 ROLES = ("anonymous", "reader", "writer", "admin", "other")
 PULL, PUSH, DELETE = "pull", "push", "delete"
 ALLOWED = {
@@ -68,7 +67,8 @@ async def _token(client: Client, basic_header: str, repo: str) -> str:
     headers = {"Authorization": basic_header} if basic_header else {}
     resp = await client.get(f"/token?service=dockyard-registry&scope={scope}", headers=headers)
     assert resp.status == 200
-    return "Bearer " + (await resp.json())["token"]
+    token: str = (await resp.json())["token"]
+    return "Bearer " + token
 
 
 @pytest.mark.parametrize("scheme", ["basic", "token"])

@@ -8,14 +8,12 @@ import asyncio
 import io
 import os
 
-from aiohttp.test_utils import TestClient
-from tests.distribution.server.conftest import Harness, digest_of, push_image
+from tests.distribution.server.conftest import Client, Harness, digest_of, push_image
 
 from dockyard.distribution.server.check import check
 from dockyard.distribution.server.gc import collect
 from dockyard.distribution.server.storage import RegistryStorage
 
-Client = TestClient[object, object]
 CLIENTS = 10
 
 

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import jwt
 import pytest
-from aiohttp.test_utils import TestClient
 from tests.distribution.server.conftest import (
+    Client,
     Harness,
     digest_of,
     errors_of,
@@ -26,7 +26,6 @@ from tests.distribution.server.conftest import (
 from dockyard.distribution.server.tokens import KEY_FILE
 from dockyard.oci import mediatype
 
-Client = TestClient[object, object]
 MALFORMED = (
     "sha256:../x",
     "sha256:../../../../etc/passwd",
@@ -118,8 +117,8 @@ async def _raw(client: Client, request_line: str, body: bytes = b"") -> tuple[in
     await writer.drain()
     data = await reader.read()
     writer.close()
-    head, _, body = data.partition(b"\r\n\r\n")
-    return int(head.split()[1]), body
+    status_and_headers, _, body = data.partition(b"\r\n\r\n")
+    return int(status_and_headers.split()[1]), body
 
 
 def test_path_traversal_and_invalid_names(harness: Harness, tmp_path: Path) -> None:

@@ -7,8 +7,8 @@ from __future__ import annotations
 import hashlib
 import json
 
-from aiohttp.test_utils import TestClient
 from tests.distribution.server.conftest import (
+    Client,
     Harness,
     digest_of,
     errors_of,
@@ -19,8 +19,6 @@ from tests.distribution.server.conftest import (
 )
 
 from dockyard.oci import mediatype
-
-Client = TestClient[object, object]
 
 
 def test_base_endpoint_and_version_header(harness: Harness) -> None:

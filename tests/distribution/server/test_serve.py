@@ -5,6 +5,8 @@ and the web page in headless Chromium."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import http.client
 import json
 import os
@@ -22,6 +24,8 @@ from pathlib import Path
 
 import pytest
 from tests.conftest import DockyardRunner
+
+from dockyard._util import rfc3339
 
 PASSWORD = "pw-for-tests"
 SKOPEO = shutil.which("skopeo")
@@ -130,14 +134,78 @@ def _skopeo(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([SKOPEO, *args], capture_output=True, text=True, timeout=300)
 
 
-def test_graceful_shutdown_and_access_log(open_server: Server) -> None:
-    resp = open_server.request("GET", "/v2/")
+def test_graceful_shutdown_and_access_log(secured_server: Server) -> None:
+    alice = {"Authorization": "Basic " + base64.b64encode(f"alice:{PASSWORD}".encode()).decode(),
+             "User-Agent": "probe/1.0"}  # fmt: skip
+    start = time.time()
+    resp = secured_server.request("GET", "/v2/", headers=alice)
     assert resp.status == 200
     assert resp.headers["Docker-Distribution-API-Version"] == "registry/2.0"
-    assert open_server.stop() == 0
-    entries = [json.loads(line) for line in open_server.log.read_text().splitlines() if "{" in line]
+    resp = secured_server.request("GET", "/token?service=dockyard-registry&password=SECRET-PW")
+    assert resp.status == 200
+    blob = os.urandom(300_000)
+    digest = "sha256:" + hashlib.sha256(blob).hexdigest()
+    path = f"/v2/alice/log/blobs/uploads/?digest={digest}"
+    assert secured_server.request("POST", path, blob, alice).status == 201
+    assert secured_server.request("GET", f"/v2/alice/log/blobs/{digest}", None, alice).body == blob
+    assert secured_server.stop() == 0
+    text = secured_server.log.read_text()
+    assert "SECRET-PW" not in text  # the query (OAuth2 credentials) is never logged
+    entries = [json.loads(line) for line in text.splitlines() if line.startswith("{")]
     [entry] = [e for e in entries if e["path"] == "/v2/"]
     assert entry["method"] == "GET" and entry["status"] == 200 and entry["remote"] == "127.0.0.1"
+    assert entry["user"] == "alice" and entry["agent"] == "probe/1.0"
+    assert entry["bytes"] == 2  # "{}"
+    assert isinstance(entry["duration_ms"], float) and 0 <= entry["duration_ms"] < 30_000
+    assert entry["time"].endswith("Z")  # UTC
+    assert start - 1 <= rfc3339.parse(entry["time"]) <= time.time()
+    [token] = [e for e in entries if e["path"] == "/token"]
+    assert token["user"] == "" and token["status"] == 200 and token["bytes"] > 0
+    [upload] = [e for e in entries if e["method"] == "POST"]
+    assert upload["path"] == "/v2/alice/log/blobs/uploads/"  # no ?digest=
+    assert (upload["status"], upload["bytes"]) == (201, 0)
+    [download] = [e for e in entries if e["path"] == f"/v2/alice/log/blobs/{digest}"]
+    assert download["bytes"] == len(blob)  # sent by sendfile, counted all the same
+
+
+def test_sigterm_lets_an_upload_in_flight_finish(open_server: Server) -> None:
+    """A PATCH whose body is still arriving when SIGTERM comes is read to its end and answered;
+    the server then exits 0 (aiohttp's own shutdown would drop the rest of the body)."""
+    resp = open_server.request("POST", "/v2/slow/up/blobs/uploads/")
+    location = resp.headers["Location"]
+    chunk, count = b"x" * 100_000, 8
+    started = threading.Event()
+    result: dict[str, object] = {}
+
+    def body() -> Iterator[bytes]:
+        for _ in range(count):
+            yield chunk
+            started.set()
+            time.sleep(0.25)  # about 2 s in all
+
+    def patch() -> None:
+        conn = http.client.HTTPConnection(open_server.host, timeout=30)
+        try:
+            conn.request("PATCH", location, body=body(), encode_chunked=True)
+            reply = conn.getresponse()
+            result.update(status=reply.status, range=reply.getheader("Range"))
+        except OSError as err:
+            result["error"] = err
+        finally:
+            conn.close()
+
+    thread = threading.Thread(target=patch)
+    thread.start()
+    assert started.wait(30)
+    time.sleep(0.3)
+    assert open_server.proc is not None
+    open_server.proc.send_signal(signal.SIGTERM)
+    thread.join(30)
+    assert result == {"status": 202, "range": f"0-{len(chunk) * count - 1}"}
+    assert open_server.stop() == 0
+    # the session survives for the restarted server to finish
+    open_server.start()
+    assert open_server.request("GET", location).headers["Range"] == f"0-{len(chunk) * count - 1}"
 
 
 @pytest.mark.root
