@@ -246,9 +246,13 @@ def test_tags_list_pagination_with_link(harness: Harness) -> None:
         assert (await resp.json())["tags"] == ["t04", "t05"]
         resp = await client.get("/v2/paged/tags/list?n=0")
         assert (await resp.json())["tags"] == []
-        resp = await client.get("/v2/unknown/tags/list")
-        assert resp.status == 404
-        assert await errors_of(resp) == ["NAME_UNKNOWN"]
+        assert "Link" not in resp.headers
+        resp = await client.get("/v2/paged/tags/list?last=t06")
+        assert (resp.status, (await resp.json())["tags"]) == (200, [])
+        for query in ("", "?last=t01", "?n=0", "?n=2&last=a"):  # with or without a page
+            resp = await client.get(f"/v2/unknown/tags/list{query}")
+            assert resp.status == 404, query
+            assert await errors_of(resp) == ["NAME_UNKNOWN"], query
 
     harness.run(scenario)
 
@@ -266,6 +270,10 @@ def test_catalog_pagination(harness: Harness) -> None:
         assert resp.headers["Link"] == '</v2/_catalog?n=2&last=b/c>; rel="next"'
         resp = await client.get("/v2/_catalog?n=2&last=b/c")
         assert (await resp.json())["repositories"] == ["b/d", "e"]
+        assert "Link" not in resp.headers
+        resp = await client.get("/v2/_catalog?n=0")
+        assert (resp.status, (await resp.json())["repositories"]) == (200, [])
+        assert "Link" not in resp.headers
 
     harness.run(scenario)
 
