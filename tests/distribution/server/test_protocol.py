@@ -4,9 +4,13 @@ content negotiation, tags and catalog pagination, referrers, sha512."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
+import os
+from typing import Any
 
+import pytest
 from tests.distribution.server.conftest import (
     Client,
     Harness,
@@ -50,6 +54,18 @@ def test_monolithic_blob_get_head_range_delete(harness: Harness) -> None:
         resp = await client.get(f"/v2/lib/app/blobs/{digest}", headers={"Range": "bytes=10-19"})
         assert resp.status == 206
         assert await resp.read() == data[10:20]
+        assert resp.headers["ETag"] == f'"{digest}"'
+        # the digest is the ETag (as docker-registry's), and If-None-Match honours it
+        for method in ("GET", "HEAD"):
+            path = f"/v2/lib/app/blobs/{digest}"
+            resp = await client.request(method, path)
+            assert resp.headers["ETag"] == f'"{digest}"', method
+            for tag in (f'"{digest}"', f'"other", W/"{digest}"', "*"):
+                resp = await client.request(method, path, headers={"If-None-Match": tag})
+                assert (resp.status, await resp.read()) == (304, b""), (method, tag)
+                assert resp.headers["ETag"] == f'"{digest}"'
+            resp = await client.request(method, path, headers={"If-None-Match": '"sha256:0"'})
+            assert resp.status == 200, method
         # another repository does not serve it, though the store holds it
         resp = await client.get(f"/v2/other/blobs/{digest}")
         assert resp.status == 404
@@ -58,6 +74,32 @@ def test_monolithic_blob_get_head_range_delete(harness: Harness) -> None:
         assert resp.status == 202
         resp = await client.head(f"/v2/lib/app/blobs/{digest}")
         assert resp.status == 404
+
+    harness.run(scenario)
+
+
+def test_blob_downloads_go_through_sendfile(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data = os.urandom(3 << 20)
+    calls: list[tuple[int, int | None]] = []
+
+    async def scenario(client: Client) -> None:
+        loop = asyncio.get_running_loop()
+        real = loop.sendfile
+
+        async def counting(transport: Any, file: Any, offset: int = 0, count: Any = None,
+                           **kwargs: Any) -> int:  # fmt: skip
+            calls.append((offset, count))
+            return await real(transport, file, offset, count, **kwargs)
+
+        monkeypatch.setattr(loop, "sendfile", counting)
+        digest = await push_blob(client, "big", data)
+        resp = await client.get(f"/v2/big/blobs/{digest}")
+        assert await resp.read() == data
+        resp = await client.get(f"/v2/big/blobs/{digest}", headers={"Range": "bytes=1000-"})
+        assert await resp.read() == data[1000:]
+        assert calls == [(0, len(data)), (1000, len(data) - 1000)]
 
     harness.run(scenario)
 

@@ -91,6 +91,7 @@ def build_app(registry: Registry) -> web.Application:
     app = web.Application(middlewares=[inflight.middleware, _errors])
     app[REGISTRY] = registry
     app[INFLIGHT] = inflight
+    app.on_response_prepare.append(api_blobs.keep_digest_etag)
     app.router.add_route("*", "/v2{tail:.*}", _v2)
     app.router.add_get("/token", api_token.get_token)
     app.router.add_post("/token", api_token.post_token)
