@@ -321,6 +321,34 @@ def test_kill_9_mid_upload_then_resume(open_server: Server) -> None:
     assert "storage is consistent" in check.stdout
 
 
+def test_server_expires_abandoned_uploads(tmp_path: Path) -> None:
+    """With ``upload_ttl = "1s"`` the server's own expiry task (no gc run) cancels a session
+    left idle, and keeps one still being written."""
+    config = tmp_path / "ttl.toml"
+    config.write_text('upload_ttl = "1s"\n')
+    server = Server(tmp_path / "registry", "--auth", "none", "--config", str(config))
+    try:
+        abandoned = server.request("POST", "/v2/ttl/app/blobs/uploads/").headers["Location"]
+        assert server.request("PATCH", abandoned, b"left behind").status == 202
+        busy = server.request("POST", "/v2/ttl/app/blobs/uploads/").headers["Location"]
+        deadline = time.monotonic() + 20
+        sent = 0
+        while server.request("GET", abandoned).status != 404:
+            assert time.monotonic() < deadline, "the abandoned upload did not expire"
+            assert server.request("PATCH", busy, b"x").status == 202
+            sent += 1
+            time.sleep(0.3)
+        assert sent >= 3  # it took more than the TTL: nothing expired early
+        resp = server.request("GET", busy)
+        assert (resp.status, resp.headers["Range"]) == (204, f"0-{sent - 1}")
+        ingest = server.root / "content" / "ingest"
+        assert len(list(ingest.iterdir())) == 1  # the busy session's file only
+        assert server.request("DELETE", busy).status == 204
+        assert list(ingest.iterdir()) == []
+    finally:
+        assert server.stop() == 0
+
+
 def test_management_while_serving_gc_and_expiry(secured_server: Server, tmp_path: Path) -> None:
     root = secured_server.root
     import base64
@@ -370,6 +398,101 @@ def test_management_while_serving_gc_and_expiry(secured_server: Server, tmp_path
     assert listing[1].split() == ["ops/tmp", "public", "ops/*"]
     assert registry(root, "user", "rm", "carol").returncode == 0
     assert secured_server.request("GET", "/v2/", headers=carol).status == 401
+
+
+def test_revoke_teams_and_visibility_while_serving(secured_server: Server) -> None:
+    """revoke, team rm, team member rm and repo set-visibility private|inherit, run while the
+    server runs, apply to the next request, tokens issued before them included."""
+    root, server = secured_server.root, secured_server
+    blob = b"revocable"
+    digest = "sha256:" + hashlib.sha256(blob).hexdigest()
+    path = f"/v2/alice/app/blobs/{digest}"
+    alice = _basic("alice")
+    assert server.request("POST", f"/v2/alice/app/blobs/uploads/?digest={digest}", blob,
+                          alice).status == 201  # fmt: skip
+    resp = server.request("GET", "/token?service=dockyard-registry&scope=repository:alice/app:pull",
+                          headers=_basic("bob"))  # fmt: skip
+    token = {"Authorization": "Bearer " + json.loads(resp.body)["token"]}
+
+    def status(headers: dict[str, str] | None = None) -> int:
+        resp = server.request("GET", path, headers=headers)
+        if resp.status in (401, 403):
+            code = "UNAUTHORIZED" if resp.status == 401 else "DENIED"
+            assert [e["code"] for e in json.loads(resp.body)["errors"]] == [code]
+        return resp.status
+
+    assert (status(token), status(_basic("bob"))) == (200, 200)
+    assert registry(root, "revoke", "bob", "pull", "alice/*").returncode == 0
+    assert (status(token), status(_basic("bob"))) == (403, 403)  # the token, issued before
+    again = registry(root, "revoke", "bob", "pull", "alice/*")
+    assert again.returncode == 0 and "bob had no pull grant on alice/*" in again.stderr
+    # a team's grant reaches its members while they are members, and the team exists
+    assert registry(root, "team", "add", "devs").returncode == 0
+    assert registry(root, "team", "member", "add", "devs", "bob").returncode == 0
+    assert registry(root, "grant", "devs", "pull", "alice/*").returncode == 0
+    assert status(token) == 200
+    assert registry(root, "team", "member", "rm", "devs", "bob").returncode == 0
+    assert status(token) == 403
+    assert "devs:" in registry(root, "team", "ls").stdout
+    assert registry(root, "team", "member", "add", "devs", "bob").returncode == 0
+    assert status(token) == 200
+    assert registry(root, "team", "rm", "devs").returncode == 0
+    assert status(token) == 403
+    assert "devs" not in registry(root, "team", "ls").stdout
+    assert "devs" not in registry(root, "grants").stdout
+    # visibility: namespace public, repository private, then each setting forgotten
+    assert status() == 401
+    assert registry(root, "repo", "set-visibility", "alice/*", "public").returncode == 0
+    assert status() == 200
+    assert registry(root, "repo", "set-visibility", "alice/app", "private").returncode == 0
+    assert status() == 401
+    assert registry(root, "repo", "ls").stdout.splitlines()[1].split() == [
+        "alice/app", "private", "alice/app"]  # fmt: skip
+    assert registry(root, "repo", "set-visibility", "alice/app", "inherit").returncode == 0
+    assert status() == 200
+    assert registry(root, "repo", "set-visibility", "alice/*", "inherit").returncode == 0
+    assert status() == 401
+    assert registry(root, "repo", "ls").stdout.splitlines()[1].split() == [
+        "alice/app", "private", "default"]  # fmt: skip
+
+
+def test_check_reports_and_repairs_damage(open_server: Server) -> None:
+    """check finds a corrupt blob and an upload whose file is gone; --repair removes the blob
+    (the client pushes it again) and drops the session."""
+    root, server = open_server.root, open_server
+    blob = b"soon corrupt"
+    digest = "sha256:" + hashlib.sha256(blob).hexdigest()
+    assert server.request("POST", f"/v2/fix/app/blobs/uploads/?digest={digest}", blob).status == 201
+    location = server.request("POST", "/v2/fix/app/blobs/uploads/").headers["Location"]
+    assert server.request("PATCH", location, b"partial").status == 202
+    assert registry(root, "check").stdout.strip() == "storage is consistent"
+    stored = root / "content" / "blobs" / "sha256" / digest.split(":")[1]
+    stored.chmod(0o644)
+    stored.write_bytes(b"tampered bytes")
+    [ingest] = (root / "content" / "ingest").iterdir()
+    ingest.unlink()
+    found = registry(root, "check")
+    assert found.returncode == 1
+    lines = found.stdout.splitlines()
+    assert any(line.startswith("corrupt:") for line in lines), found.stdout
+    assert any(line.startswith("dead-upload:") and location.rsplit("/", 1)[1] in line
+               for line in lines), found.stdout  # fmt: skip
+    assert lines[-1] == "2 problem(s)"
+    repaired = registry(root, "check", "--repair")
+    assert set(lines[:-1]) <= set(repaired.stdout.splitlines())  # then repaired
+    assert not stored.exists()
+    after = registry(root, "check")  # the link to the removed blob remains: push it again
+    assert after.returncode == 1
+    assert [line.split(":")[0] for line in after.stdout.splitlines()] == ["missing", "1 problem(s)"]
+    assert server.request("GET", location).status == 404
+    assert server.request("GET", f"/v2/fix/app/blobs/{digest}").status == 404
+    assert server.request("POST", f"/v2/fix/app/blobs/uploads/?digest={digest}", blob).status == 201
+    assert server.request("GET", f"/v2/fix/app/blobs/{digest}").body == blob
+    assert registry(root, "check").stdout.strip() == "storage is consistent"
+
+
+def _basic(user: str, password: str = PASSWORD) -> dict[str, str]:
+    return {"Authorization": "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()}
 
 
 @pytest.mark.slow
