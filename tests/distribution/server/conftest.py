@@ -6,9 +6,12 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import calendar
 import hashlib
 import io
 import json
+import re
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -159,3 +162,17 @@ async def push_image(
     )
     assert resp.status == 201, await resp.text()
     return resp.headers["Docker-Content-Digest"]
+
+
+def page_row(page: str, first_cell: str) -> list[str]:
+    """The cells (inner HTML) of the web page's table row whose first cell is ``first_cell``."""
+    for row in re.findall(r"<tr>(.*?)</tr>", page, re.S):
+        cells = re.findall(r"<td>(.*?)</td>", row, re.S)
+        if cells and re.sub(r"<[^>]+>", "", cells[0]) == first_cell:
+            return cells
+    raise AssertionError(f"no row for {first_cell!r} on the page")
+
+
+def page_time(text: str) -> float:
+    """A push time as the web page shows it (``2026-01-02 03:04:05 UTC``), in seconds."""
+    return calendar.timegm(time.strptime(text, "%Y-%m-%d %H:%M:%S UTC"))

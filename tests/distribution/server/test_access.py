@@ -6,6 +6,7 @@ from one that does not exist; teams, namespaces and live changes."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
@@ -19,10 +20,14 @@ from tests.distribution.server.conftest import (
     basic,
     digest_of,
     errors_of,
+    image,
+    page_row,
+    page_time,
     push_blob,
     push_image,
 )
 
+from dockyard._util.units import human_size
 from dockyard.distribution.server.config import AuthMode
 from dockyard.oci import mediatype
 
@@ -384,11 +389,15 @@ def test_web_page_shows_only_what_the_viewer_may_pull(secured: Harness) -> None:
     creds = _setup(secured)
 
     async def scenario(client: Client) -> None:
+        before = time.time()
         for repo in ("pub/app", "priv/app"):
             await push_image(client, repo, "v1", headers={"Authorization": creds["admin"]})
+        after = time.time()
         page = await (await client.get("/")).text()
         assert "pub/app" in page
         assert "priv/app" not in page
+        _, count, latest = page_row(page, "pub/app")
+        assert count == "1" and int(before) <= page_time(latest) <= after
         page = await (await client.get("/", headers={"Authorization": creds["reader"]})).text()
         assert "priv/app" in page
         resp = await client.get("/repo/priv/app")
@@ -400,6 +409,13 @@ def test_web_page_shows_only_what_the_viewer_may_pull(secured: Harness) -> None:
         assert resp.status == 200
         assert "dockyard pull" in page and "pub/app:v1" in page
         assert "linux/amd64" in page and digest_of(b"layer-v1") in page
+        _, digest, size, platform, pushed, _ = page_row(page, "v1")
+        config, layers = image([b"layer-v1"])
+        assert size == human_size(len(config) + len(layers[0]))  # config and layers
+        assert platform == "linux/amd64"
+        assert int(before) <= page_time(pushed) <= after
+        manifest = await client.get("/v2/pub/app/manifests/v1")
+        assert manifest.headers["Docker-Content-Digest"][:19] in digest
         assert (await client.get("/login", allow_redirects=False)).status == 401
         resp = await client.get(
             "/login", headers={"Authorization": creds["reader"]}, allow_redirects=False

@@ -327,6 +327,7 @@ def test_referrers_with_subject_and_artifact_type_filter(harness: Harness) -> No
         subject_size = len(await resp.read())
         empty = b"{}"
         await push_blob(client, "art", empty)
+        artifacts = []
         for kind, payload in (("application/vnd.example.sbom", b"sbom"),
                               ("application/vnd.example.sig", b"sig")):  # fmt: skip
             await push_blob(client, "art", payload)
@@ -350,13 +351,35 @@ def test_referrers_with_subject_and_artifact_type_filter(harness: Harness) -> No
             )
             assert resp.status == 201, await resp.text()
             assert resp.headers["OCI-Subject"] == subject
+            artifacts.append({"mediaType": mediatype.OCI_MANIFEST, "digest": digest_of(data),
+                              "size": len(data)})  # fmt: skip
+        # an index can refer to the subject too (a bundle of the two artifacts)
+        bundle = json.dumps({
+            "schemaVersion": 2, "mediaType": mediatype.OCI_INDEX,
+            "artifactType": "application/vnd.example.bundle", "manifests": artifacts,
+            "subject": {"mediaType": mediatype.OCI_MANIFEST, "digest": subject,
+                        "size": subject_size},
+        }).encode()  # fmt: skip
+        resp = await client.put(
+            "/v2/art/manifests/bundle", data=bundle, headers={"Content-Type": mediatype.OCI_INDEX}
+        )
+        assert resp.status == 201, await resp.text()
+        assert resp.headers["OCI-Subject"] == subject
         resp = await client.get(f"/v2/art/referrers/{subject}")
         assert resp.status == 200
         assert resp.headers["Content-Type"] == mediatype.OCI_INDEX
         index = await resp.json(content_type=None)
         assert index["mediaType"] == mediatype.OCI_INDEX
         kinds = sorted(m["artifactType"] for m in index["manifests"])
-        assert kinds == ["application/vnd.example.sbom", "application/vnd.example.sig"]
+        assert kinds == ["application/vnd.example.bundle", "application/vnd.example.sbom",
+                         "application/vnd.example.sig"]  # fmt: skip
+        [by_index] = [m for m in index["manifests"] if m["mediaType"] == mediatype.OCI_INDEX]
+        assert by_index == {"mediaType": mediatype.OCI_INDEX, "digest": digest_of(bundle),
+                            "size": len(bundle),
+                            "artifactType": "application/vnd.example.bundle"}  # fmt: skip
+        # the artifacts the bundle lists do not refer to it
+        resp = await client.get(f"/v2/art/referrers/{digest_of(bundle)}")
+        assert (await resp.json(content_type=None))["manifests"] == []
         resp = await client.get(
             f"/v2/art/referrers/{subject}?artifactType=application/vnd.example.sig"
         )

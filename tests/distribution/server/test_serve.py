@@ -24,8 +24,10 @@ from pathlib import Path
 
 import pytest
 from tests.conftest import DockyardRunner
+from tests.distribution.server.conftest import page_row, page_time
 
 from dockyard._util import rfc3339
+from dockyard._util.units import human_size
 
 PASSWORD = "pw-for-tests"
 SKOPEO = shutil.which("skopeo")
@@ -531,6 +533,7 @@ def test_podman_push_and_pull(
 def test_web_page_in_headless_chromium(open_server: Server, tmp_path: Path) -> None:
     import hashlib
 
+    pushed_at = time.time()
     layer = b"web layer"
     config = json.dumps({"architecture": "arm64", "os": "linux", "variant": "v8"}).encode()
     for blob in (layer, config):
@@ -566,6 +569,9 @@ def test_web_page_in_headless_chromium(open_server: Server, tmp_path: Path) -> N
     assert '<a href="/repo/web/app">web/app</a>' in index
     page = dom("/repo/web/app")
     assert "<td>stable</td>" in page
+    _, _, size, _, pushed, _ = page_row(page, "stable")
+    assert size == human_size(len(config) + len(layer))
+    assert pushed_at - 1 <= page_time(pushed) <= time.time()
     assert "linux/arm64/v8" in page
     assert f"dockyard pull {open_server.host}/web/app:stable" in page
     assert "sha256:" + hashlib.sha256(layer).hexdigest() in page
