@@ -6,15 +6,18 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import calendar
 import hashlib
 import io
 import json
+import re
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pytest
-from aiohttp import ClientResponse
+from aiohttp import ClientResponse, web
 from aiohttp.test_utils import TestClient, TestServer
 
 from dockyard.distribution.server.admin import RegistryAdmin
@@ -22,7 +25,8 @@ from dockyard.distribution.server.app import build_app, open_registry
 from dockyard.distribution.server.config import AuthMode, ServerConfig
 from dockyard.oci import mediatype
 
-Scenario = Callable[[TestClient[object, object]], Awaitable[None]]
+Client = TestClient[web.Request, web.Application]
+Scenario = Callable[[Client], Awaitable[None]]
 PASSWORD = "s3cret-pw"
 
 
@@ -88,7 +92,7 @@ async def errors_of(resp: ClientResponse) -> list[str]:
 
 
 async def push_blob(
-    client: TestClient[object, object],
+    client: Client,
     repo: str,
     data: bytes,
     headers: dict[str, str] | None = None,
@@ -136,7 +140,7 @@ def manifest_for(
 
 
 async def push_image(
-    client: TestClient[object, object],
+    client: Client,
     repo: str,
     tag: str,
     layers: list[bytes] | None = None,
@@ -158,3 +162,17 @@ async def push_image(
     )
     assert resp.status == 201, await resp.text()
     return resp.headers["Docker-Content-Digest"]
+
+
+def page_row(page: str, first_cell: str) -> list[str]:
+    """The cells (inner HTML) of the web page's table row whose first cell is ``first_cell``."""
+    for row in re.findall(r"<tr>(.*?)</tr>", page, re.S):
+        cells = re.findall(r"<td>(.*?)</td>", row, re.S)
+        if cells and re.sub(r"<[^>]+>", "", cells[0]) == first_cell:
+            return cells
+    raise AssertionError(f"no row for {first_cell!r} on the page")
+
+
+def page_time(text: str) -> float:
+    """A push time as the web page shows it (``2026-01-02 03:04:05 UTC``), in seconds."""
+    return calendar.timegm(time.strptime(text, "%Y-%m-%d %H:%M:%S UTC"))

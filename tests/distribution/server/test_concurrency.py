@@ -8,14 +8,12 @@ import asyncio
 import io
 import os
 
-from aiohttp.test_utils import TestClient
-from tests.distribution.server.conftest import Harness, digest_of, push_image
+from tests.distribution.server.conftest import Client, Harness, digest_of, push_image
 
 from dockyard.distribution.server.check import check
 from dockyard.distribution.server.gc import collect
 from dockyard.distribution.server.storage import RegistryStorage
 
-Client = TestClient[object, object]
 CLIENTS = 10
 
 
@@ -41,7 +39,7 @@ def test_ten_clients_push_same_and_different_blobs(harness: Harness) -> None:
     own = [os.urandom((1 << 20) + i) for i in range(CLIENTS)]
 
     async def one(client: Client, i: int) -> None:
-        repo = f"team/app{i % 3}"
+        repo = f"team/app{i}"  # ten repositories: the shared layer is stored once all the same
         await asyncio.gather(
             _chunked_push(client, repo, shared), _chunked_push(client, repo, own[i])
         )
@@ -50,9 +48,11 @@ def test_ten_clients_push_same_and_different_blobs(harness: Harness) -> None:
     async def scenario(client: Client) -> None:
         await asyncio.gather(*(one(client, i) for i in range(CLIENTS)))
         for i in range(CLIENTS):
-            repo = f"team/app{i % 3}"
+            repo = f"team/app{i}"
             resp = await client.get(f"/v2/{repo}/blobs/{digest_of(own[i])}")
             assert await resp.read() == own[i]
+            resp = await client.head(f"/v2/{repo}/blobs/{digest_of(shared)}")
+            assert resp.status == 200
             resp = await client.get(f"/v2/{repo}/manifests/v{i}")
             assert resp.status == 200
 

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import jwt
 import pytest
-from aiohttp.test_utils import TestClient
 from tests.distribution.server.conftest import (
+    Client,
     Harness,
     digest_of,
     errors_of,
@@ -26,7 +26,6 @@ from tests.distribution.server.conftest import (
 from dockyard.distribution.server.tokens import KEY_FILE
 from dockyard.oci import mediatype
 
-Client = TestClient[object, object]
 MALFORMED = (
     "sha256:../x",
     "sha256:../../../../etc/passwd",
@@ -87,7 +86,6 @@ def test_digest_mismatch_stores_nothing(harness: Harness) -> None:
 @pytest.mark.parametrize("bad", MALFORMED)
 def test_malformed_digests_are_400_before_any_file_access(harness: Harness, bad: str) -> None:
     async def scenario(client: Client) -> None:
-        before = _stored(harness.root)
         paths = [
             ("GET", f"/v2/r/blobs/{bad}"),
             ("HEAD", f"/v2/r/blobs/{bad}"),
@@ -98,6 +96,12 @@ def test_malformed_digests_are_400_before_any_file_access(harness: Harness, bad:
         ]
         if ":" in bad:  # without one it is a tag (valid or not), not a digest
             paths += [("GET", f"/v2/r/manifests/{bad}"), ("PUT", f"/v2/r/manifests/{bad}")]
+        # closing an upload session that holds data
+        resp = await client.post("/v2/r/blobs/uploads/")
+        location = resp.headers["Location"]
+        assert (await client.patch(location, data=b"{}")).status == 202
+        paths.append(("PUT", f"{location}?digest={bad}"))
+        before = _stored(harness.root)
         for method, path in paths:
             status, body = await _raw(client, f"{method} {path}", b"{}")
             assert status == 400, (method, path, status)
@@ -118,8 +122,8 @@ async def _raw(client: Client, request_line: str, body: bytes = b"") -> tuple[in
     await writer.drain()
     data = await reader.read()
     writer.close()
-    head, _, body = data.partition(b"\r\n\r\n")
-    return int(head.split()[1]), body
+    status_and_headers, _, body = data.partition(b"\r\n\r\n")
+    return int(status_and_headers.split()[1]), body
 
 
 def test_path_traversal_and_invalid_names(harness: Harness, tmp_path: Path) -> None:
@@ -170,6 +174,63 @@ def test_manifest_size_bombs(harness: Harness) -> None:
     harness.run(scenario)
 
 
+def test_sha512_digest_mismatch_stores_nothing(harness: Harness) -> None:
+    wrong = digest_of(b"other", "sha512")
+
+    async def scenario(client: Client) -> None:
+        resp = await client.post(f"/v2/r/blobs/uploads/?digest={wrong}", data=b"payload")
+        assert resp.status == 400
+        assert await errors_of(resp) == ["DIGEST_INVALID"]
+        resp = await client.post("/v2/r/blobs/uploads/")
+        location = resp.headers["Location"]
+        assert (await client.patch(location, data=b"payload")).status == 202
+        resp = await client.put(f"{location}?digest={wrong}")
+        assert resp.status == 400
+        assert await errors_of(resp) == ["DIGEST_INVALID"]
+        assert (await client.get(location)).status == 404  # the session is cancelled
+        for digest in (wrong, digest_of(b"payload", "sha512")):
+            assert (await client.head(f"/v2/r/blobs/{digest}")).status == 404
+
+    harness.run(scenario)
+    assert _stored(harness.root) == set()
+
+
+def test_descriptor_sizes_must_match_their_content(harness: Harness) -> None:
+    async def scenario(client: Client) -> None:
+        config, layers = image([b"twelve bytes"])
+        for blob in (config, *layers):
+            await push_blob(client, "r", blob)
+        oci = {"Content-Type": mediatype.OCI_MANIFEST}
+        good = json.loads(manifest_for(config, layers))
+        before = _stored(harness.root)
+        for part, size in (("config", len(config) + 1), ("layers", 11), ("layers", 0)):
+            doc = json.loads(json.dumps(good))
+            descriptor = doc["layers"][0] if part == "layers" else doc["config"]
+            descriptor["size"] = size
+            resp = await client.put("/v2/r/manifests/t", data=json.dumps(doc), headers=oci)
+            assert resp.status == 400, (part, size)
+            assert await errors_of(resp) == ["MANIFEST_INVALID"], (part, size)
+            message = (await resp.json())["errors"][0]["message"]
+            assert descriptor["digest"] in message and f"size {size}" in message
+        assert _stored(harness.root) == before
+        child = await push_image(client, "r", "child", layers)
+        child_size = len(await (await client.get(f"/v2/r/manifests/{child}")).read())
+        before = _stored(harness.root)
+        index = {"schemaVersion": 2, "mediaType": mediatype.OCI_INDEX,
+                 "manifests": [{"mediaType": mediatype.OCI_MANIFEST, "digest": child,
+                                "size": child_size - 1}]}  # fmt: skip
+        resp = await client.put(
+            "/v2/r/manifests/all", data=json.dumps(index),
+            headers={"Content-Type": mediatype.OCI_INDEX},
+        )  # fmt: skip
+        assert resp.status == 400
+        assert await errors_of(resp) == ["MANIFEST_INVALID"]
+        assert _stored(harness.root) == before
+        assert (await (await client.get("/v2/r/tags/list")).json())["tags"] == ["child"]
+
+    harness.run(scenario)
+
+
 def test_manifest_with_missing_blobs_bad_json_and_wrong_types(harness: Harness) -> None:
     async def scenario(client: Client) -> None:
         config, layers = image([b"present", b"absent"])
@@ -212,9 +273,13 @@ def test_page_sizes_are_capped_and_checked(harness: Harness) -> None:
     async def scenario(client: Client) -> None:
         for i in range(5):
             await push_blob(client, f"repo{i}", b"x")
+            await push_image(client, "tagged", f"t{i}", [b"same layer"])
         resp = await client.get("/v2/_catalog?n=1000000000000")
         assert len((await resp.json())["repositories"]) == 3
         assert "Link" in resp.headers
+        resp = await client.get("/v2/tagged/tags/list?n=1000000000000")
+        assert (await resp.json())["tags"] == ["t0", "t1", "t2"]
+        assert resp.headers["Link"] == '</v2/tagged/tags/list?n=3&last=t2>; rel="next"'
         for bad in ("-1", "abc", "1e9", "9" * 40):
             for path in ("/v2/_catalog", "/v2/repo0/tags/list"):
                 resp = await client.get(f"{path}?n={bad}")

@@ -4,11 +4,15 @@ content negotiation, tags and catalog pagination, referrers, sha512."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
+import os
+from typing import Any
 
-from aiohttp.test_utils import TestClient
+import pytest
 from tests.distribution.server.conftest import (
+    Client,
     Harness,
     digest_of,
     errors_of,
@@ -19,8 +23,6 @@ from tests.distribution.server.conftest import (
 )
 
 from dockyard.oci import mediatype
-
-Client = TestClient[object, object]
 
 
 def test_base_endpoint_and_version_header(harness: Harness) -> None:
@@ -52,6 +54,18 @@ def test_monolithic_blob_get_head_range_delete(harness: Harness) -> None:
         resp = await client.get(f"/v2/lib/app/blobs/{digest}", headers={"Range": "bytes=10-19"})
         assert resp.status == 206
         assert await resp.read() == data[10:20]
+        assert resp.headers["ETag"] == f'"{digest}"'
+        # the digest is the ETag (as docker-registry's), and If-None-Match honours it
+        for method in ("GET", "HEAD"):
+            path = f"/v2/lib/app/blobs/{digest}"
+            resp = await client.request(method, path)
+            assert resp.headers["ETag"] == f'"{digest}"', method
+            for tag in (f'"{digest}"', f'"other", W/"{digest}"', "*"):
+                resp = await client.request(method, path, headers={"If-None-Match": tag})
+                assert (resp.status, await resp.read()) == (304, b""), (method, tag)
+                assert resp.headers["ETag"] == f'"{digest}"'
+            resp = await client.request(method, path, headers={"If-None-Match": '"sha256:0"'})
+            assert resp.status == 200, method
         # another repository does not serve it, though the store holds it
         resp = await client.get(f"/v2/other/blobs/{digest}")
         assert resp.status == 404
@@ -60,6 +74,32 @@ def test_monolithic_blob_get_head_range_delete(harness: Harness) -> None:
         assert resp.status == 202
         resp = await client.head(f"/v2/lib/app/blobs/{digest}")
         assert resp.status == 404
+
+    harness.run(scenario)
+
+
+def test_blob_downloads_go_through_sendfile(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data = os.urandom(3 << 20)
+    calls: list[tuple[int, int | None]] = []
+
+    async def scenario(client: Client) -> None:
+        loop = asyncio.get_running_loop()
+        real = loop.sendfile
+
+        async def counting(transport: Any, file: Any, offset: int = 0, count: Any = None,
+                           **kwargs: Any) -> int:  # fmt: skip
+            calls.append((offset, count))
+            return await real(transport, file, offset, count, **kwargs)
+
+        monkeypatch.setattr(loop, "sendfile", counting)
+        digest = await push_blob(client, "big", data)
+        resp = await client.get(f"/v2/big/blobs/{digest}")
+        assert await resp.read() == data
+        resp = await client.get(f"/v2/big/blobs/{digest}", headers={"Range": "bytes=1000-"})
+        assert await resp.read() == data[1000:]
+        assert calls == [(0, len(data)), (1000, len(data) - 1000)]
 
     harness.run(scenario)
 
@@ -248,9 +288,13 @@ def test_tags_list_pagination_with_link(harness: Harness) -> None:
         assert (await resp.json())["tags"] == ["t04", "t05"]
         resp = await client.get("/v2/paged/tags/list?n=0")
         assert (await resp.json())["tags"] == []
-        resp = await client.get("/v2/unknown/tags/list")
-        assert resp.status == 404
-        assert await errors_of(resp) == ["NAME_UNKNOWN"]
+        assert "Link" not in resp.headers
+        resp = await client.get("/v2/paged/tags/list?last=t06")
+        assert (resp.status, (await resp.json())["tags"]) == (200, [])
+        for query in ("", "?last=t01", "?n=0", "?n=2&last=a"):  # with or without a page
+            resp = await client.get(f"/v2/unknown/tags/list{query}")
+            assert resp.status == 404, query
+            assert await errors_of(resp) == ["NAME_UNKNOWN"], query
 
     harness.run(scenario)
 
@@ -268,6 +312,10 @@ def test_catalog_pagination(harness: Harness) -> None:
         assert resp.headers["Link"] == '</v2/_catalog?n=2&last=b/c>; rel="next"'
         resp = await client.get("/v2/_catalog?n=2&last=b/c")
         assert (await resp.json())["repositories"] == ["b/d", "e"]
+        assert "Link" not in resp.headers
+        resp = await client.get("/v2/_catalog?n=0")
+        assert (resp.status, (await resp.json())["repositories"]) == (200, [])
+        assert "Link" not in resp.headers
 
     harness.run(scenario)
 
@@ -279,6 +327,7 @@ def test_referrers_with_subject_and_artifact_type_filter(harness: Harness) -> No
         subject_size = len(await resp.read())
         empty = b"{}"
         await push_blob(client, "art", empty)
+        artifacts = []
         for kind, payload in (("application/vnd.example.sbom", b"sbom"),
                               ("application/vnd.example.sig", b"sig")):  # fmt: skip
             await push_blob(client, "art", payload)
@@ -302,13 +351,35 @@ def test_referrers_with_subject_and_artifact_type_filter(harness: Harness) -> No
             )
             assert resp.status == 201, await resp.text()
             assert resp.headers["OCI-Subject"] == subject
+            artifacts.append({"mediaType": mediatype.OCI_MANIFEST, "digest": digest_of(data),
+                              "size": len(data)})  # fmt: skip
+        # an index can refer to the subject too (a bundle of the two artifacts)
+        bundle = json.dumps({
+            "schemaVersion": 2, "mediaType": mediatype.OCI_INDEX,
+            "artifactType": "application/vnd.example.bundle", "manifests": artifacts,
+            "subject": {"mediaType": mediatype.OCI_MANIFEST, "digest": subject,
+                        "size": subject_size},
+        }).encode()  # fmt: skip
+        resp = await client.put(
+            "/v2/art/manifests/bundle", data=bundle, headers={"Content-Type": mediatype.OCI_INDEX}
+        )
+        assert resp.status == 201, await resp.text()
+        assert resp.headers["OCI-Subject"] == subject
         resp = await client.get(f"/v2/art/referrers/{subject}")
         assert resp.status == 200
         assert resp.headers["Content-Type"] == mediatype.OCI_INDEX
         index = await resp.json(content_type=None)
         assert index["mediaType"] == mediatype.OCI_INDEX
         kinds = sorted(m["artifactType"] for m in index["manifests"])
-        assert kinds == ["application/vnd.example.sbom", "application/vnd.example.sig"]
+        assert kinds == ["application/vnd.example.bundle", "application/vnd.example.sbom",
+                         "application/vnd.example.sig"]  # fmt: skip
+        [by_index] = [m for m in index["manifests"] if m["mediaType"] == mediatype.OCI_INDEX]
+        assert by_index == {"mediaType": mediatype.OCI_INDEX, "digest": digest_of(bundle),
+                            "size": len(bundle),
+                            "artifactType": "application/vnd.example.bundle"}  # fmt: skip
+        # the artifacts the bundle lists do not refer to it
+        resp = await client.get(f"/v2/art/referrers/{digest_of(bundle)}")
+        assert (await resp.json(content_type=None))["manifests"] == []
         resp = await client.get(
             f"/v2/art/referrers/{subject}?artifactType=application/vnd.example.sig"
         )

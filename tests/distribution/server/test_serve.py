@@ -5,6 +5,8 @@ and the web page in headless Chromium."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import http.client
 import json
 import os
@@ -22,6 +24,10 @@ from pathlib import Path
 
 import pytest
 from tests.conftest import DockyardRunner
+from tests.distribution.server.conftest import page_row, page_time
+
+from dockyard._util import rfc3339
+from dockyard._util.units import human_size
 
 PASSWORD = "pw-for-tests"
 SKOPEO = shutil.which("skopeo")
@@ -130,14 +136,78 @@ def _skopeo(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([SKOPEO, *args], capture_output=True, text=True, timeout=300)
 
 
-def test_graceful_shutdown_and_access_log(open_server: Server) -> None:
-    resp = open_server.request("GET", "/v2/")
+def test_graceful_shutdown_and_access_log(secured_server: Server) -> None:
+    alice = {"Authorization": "Basic " + base64.b64encode(f"alice:{PASSWORD}".encode()).decode(),
+             "User-Agent": "probe/1.0"}  # fmt: skip
+    start = time.time()
+    resp = secured_server.request("GET", "/v2/", headers=alice)
     assert resp.status == 200
     assert resp.headers["Docker-Distribution-API-Version"] == "registry/2.0"
-    assert open_server.stop() == 0
-    entries = [json.loads(line) for line in open_server.log.read_text().splitlines() if "{" in line]
+    resp = secured_server.request("GET", "/token?service=dockyard-registry&password=SECRET-PW")
+    assert resp.status == 200
+    blob = os.urandom(300_000)
+    digest = "sha256:" + hashlib.sha256(blob).hexdigest()
+    path = f"/v2/alice/log/blobs/uploads/?digest={digest}"
+    assert secured_server.request("POST", path, blob, alice).status == 201
+    assert secured_server.request("GET", f"/v2/alice/log/blobs/{digest}", None, alice).body == blob
+    assert secured_server.stop() == 0
+    text = secured_server.log.read_text()
+    assert "SECRET-PW" not in text  # the query (OAuth2 credentials) is never logged
+    entries = [json.loads(line) for line in text.splitlines() if line.startswith("{")]
     [entry] = [e for e in entries if e["path"] == "/v2/"]
     assert entry["method"] == "GET" and entry["status"] == 200 and entry["remote"] == "127.0.0.1"
+    assert entry["user"] == "alice" and entry["agent"] == "probe/1.0"
+    assert entry["bytes"] == 2  # "{}"
+    assert isinstance(entry["duration_ms"], float) and 0 <= entry["duration_ms"] < 30_000
+    assert entry["time"].endswith("Z")  # UTC
+    assert start - 1 <= rfc3339.parse(entry["time"]) <= time.time()
+    [token] = [e for e in entries if e["path"] == "/token"]
+    assert token["user"] == "" and token["status"] == 200 and token["bytes"] > 0
+    [upload] = [e for e in entries if e["method"] == "POST"]
+    assert upload["path"] == "/v2/alice/log/blobs/uploads/"  # no ?digest=
+    assert (upload["status"], upload["bytes"]) == (201, 0)
+    [download] = [e for e in entries if e["path"] == f"/v2/alice/log/blobs/{digest}"]
+    assert download["bytes"] == len(blob)  # sent by sendfile, counted all the same
+
+
+def test_sigterm_lets_an_upload_in_flight_finish(open_server: Server) -> None:
+    """A PATCH whose body is still arriving when SIGTERM comes is read to its end and answered;
+    the server then exits 0 (aiohttp's own shutdown would drop the rest of the body)."""
+    resp = open_server.request("POST", "/v2/slow/up/blobs/uploads/")
+    location = resp.headers["Location"]
+    chunk, count = b"x" * 100_000, 8
+    started = threading.Event()
+    result: dict[str, object] = {}
+
+    def body() -> Iterator[bytes]:
+        for _ in range(count):
+            yield chunk
+            started.set()
+            time.sleep(0.25)  # about 2 s in all
+
+    def patch() -> None:
+        conn = http.client.HTTPConnection(open_server.host, timeout=30)
+        try:
+            conn.request("PATCH", location, body=body(), encode_chunked=True)
+            reply = conn.getresponse()
+            result.update(status=reply.status, range=reply.getheader("Range"))
+        except OSError as err:
+            result["error"] = err
+        finally:
+            conn.close()
+
+    thread = threading.Thread(target=patch)
+    thread.start()
+    assert started.wait(30)
+    time.sleep(0.3)
+    assert open_server.proc is not None
+    open_server.proc.send_signal(signal.SIGTERM)
+    thread.join(30)
+    assert result == {"status": 202, "range": f"0-{len(chunk) * count - 1}"}
+    assert open_server.stop() == 0
+    # the session survives for the restarted server to finish
+    open_server.start()
+    assert open_server.request("GET", location).headers["Range"] == f"0-{len(chunk) * count - 1}"
 
 
 @pytest.mark.root
@@ -253,6 +323,34 @@ def test_kill_9_mid_upload_then_resume(open_server: Server) -> None:
     assert "storage is consistent" in check.stdout
 
 
+def test_server_expires_abandoned_uploads(tmp_path: Path) -> None:
+    """With ``upload_ttl = "1s"`` the server's own expiry task (no gc run) cancels a session
+    left idle, and keeps one still being written."""
+    config = tmp_path / "ttl.toml"
+    config.write_text('upload_ttl = "1s"\n')
+    server = Server(tmp_path / "registry", "--auth", "none", "--config", str(config))
+    try:
+        abandoned = server.request("POST", "/v2/ttl/app/blobs/uploads/").headers["Location"]
+        assert server.request("PATCH", abandoned, b"left behind").status == 202
+        busy = server.request("POST", "/v2/ttl/app/blobs/uploads/").headers["Location"]
+        deadline = time.monotonic() + 20
+        sent = 0
+        while server.request("GET", abandoned).status != 404:
+            assert time.monotonic() < deadline, "the abandoned upload did not expire"
+            assert server.request("PATCH", busy, b"x").status == 202
+            sent += 1
+            time.sleep(0.3)
+        assert sent >= 3  # it took more than the TTL: nothing expired early
+        resp = server.request("GET", busy)
+        assert (resp.status, resp.headers["Range"]) == (204, f"0-{sent - 1}")
+        ingest = server.root / "content" / "ingest"
+        assert len(list(ingest.iterdir())) == 1  # the busy session's file only
+        assert server.request("DELETE", busy).status == 204
+        assert list(ingest.iterdir()) == []
+    finally:
+        assert server.stop() == 0
+
+
 def test_management_while_serving_gc_and_expiry(secured_server: Server, tmp_path: Path) -> None:
     root = secured_server.root
     import base64
@@ -304,6 +402,101 @@ def test_management_while_serving_gc_and_expiry(secured_server: Server, tmp_path
     assert secured_server.request("GET", "/v2/", headers=carol).status == 401
 
 
+def test_revoke_teams_and_visibility_while_serving(secured_server: Server) -> None:
+    """revoke, team rm, team member rm and repo set-visibility private|inherit, run while the
+    server runs, apply to the next request, tokens issued before them included."""
+    root, server = secured_server.root, secured_server
+    blob = b"revocable"
+    digest = "sha256:" + hashlib.sha256(blob).hexdigest()
+    path = f"/v2/alice/app/blobs/{digest}"
+    alice = _basic("alice")
+    assert server.request("POST", f"/v2/alice/app/blobs/uploads/?digest={digest}", blob,
+                          alice).status == 201  # fmt: skip
+    resp = server.request("GET", "/token?service=dockyard-registry&scope=repository:alice/app:pull",
+                          headers=_basic("bob"))  # fmt: skip
+    token = {"Authorization": "Bearer " + json.loads(resp.body)["token"]}
+
+    def status(headers: dict[str, str] | None = None) -> int:
+        resp = server.request("GET", path, headers=headers)
+        if resp.status in (401, 403):
+            code = "UNAUTHORIZED" if resp.status == 401 else "DENIED"
+            assert [e["code"] for e in json.loads(resp.body)["errors"]] == [code]
+        return resp.status
+
+    assert (status(token), status(_basic("bob"))) == (200, 200)
+    assert registry(root, "revoke", "bob", "pull", "alice/*").returncode == 0
+    assert (status(token), status(_basic("bob"))) == (403, 403)  # the token, issued before
+    again = registry(root, "revoke", "bob", "pull", "alice/*")
+    assert again.returncode == 0 and "bob had no pull grant on alice/*" in again.stderr
+    # a team's grant reaches its members while they are members, and the team exists
+    assert registry(root, "team", "add", "devs").returncode == 0
+    assert registry(root, "team", "member", "add", "devs", "bob").returncode == 0
+    assert registry(root, "grant", "devs", "pull", "alice/*").returncode == 0
+    assert status(token) == 200
+    assert registry(root, "team", "member", "rm", "devs", "bob").returncode == 0
+    assert status(token) == 403
+    assert "devs:" in registry(root, "team", "ls").stdout
+    assert registry(root, "team", "member", "add", "devs", "bob").returncode == 0
+    assert status(token) == 200
+    assert registry(root, "team", "rm", "devs").returncode == 0
+    assert status(token) == 403
+    assert "devs" not in registry(root, "team", "ls").stdout
+    assert "devs" not in registry(root, "grants").stdout
+    # visibility: namespace public, repository private, then each setting forgotten
+    assert status() == 401
+    assert registry(root, "repo", "set-visibility", "alice/*", "public").returncode == 0
+    assert status() == 200
+    assert registry(root, "repo", "set-visibility", "alice/app", "private").returncode == 0
+    assert status() == 401
+    assert registry(root, "repo", "ls").stdout.splitlines()[1].split() == [
+        "alice/app", "private", "alice/app"]  # fmt: skip
+    assert registry(root, "repo", "set-visibility", "alice/app", "inherit").returncode == 0
+    assert status() == 200
+    assert registry(root, "repo", "set-visibility", "alice/*", "inherit").returncode == 0
+    assert status() == 401
+    assert registry(root, "repo", "ls").stdout.splitlines()[1].split() == [
+        "alice/app", "private", "default"]  # fmt: skip
+
+
+def test_check_reports_and_repairs_damage(open_server: Server) -> None:
+    """check finds a corrupt blob and an upload whose file is gone; --repair removes the blob
+    (the client pushes it again) and drops the session."""
+    root, server = open_server.root, open_server
+    blob = b"soon corrupt"
+    digest = "sha256:" + hashlib.sha256(blob).hexdigest()
+    assert server.request("POST", f"/v2/fix/app/blobs/uploads/?digest={digest}", blob).status == 201
+    location = server.request("POST", "/v2/fix/app/blobs/uploads/").headers["Location"]
+    assert server.request("PATCH", location, b"partial").status == 202
+    assert registry(root, "check").stdout.strip() == "storage is consistent"
+    stored = root / "content" / "blobs" / "sha256" / digest.split(":")[1]
+    stored.chmod(0o644)
+    stored.write_bytes(b"tampered bytes")
+    [ingest] = (root / "content" / "ingest").iterdir()
+    ingest.unlink()
+    found = registry(root, "check")
+    assert found.returncode == 1
+    lines = found.stdout.splitlines()
+    assert any(line.startswith("corrupt:") for line in lines), found.stdout
+    assert any(line.startswith("dead-upload:") and location.rsplit("/", 1)[1] in line
+               for line in lines), found.stdout  # fmt: skip
+    assert lines[-1] == "2 problem(s)"
+    repaired = registry(root, "check", "--repair")
+    assert set(lines[:-1]) <= set(repaired.stdout.splitlines())  # then repaired
+    assert not stored.exists()
+    after = registry(root, "check")  # the link to the removed blob remains: push it again
+    assert after.returncode == 1
+    assert [line.split(":")[0] for line in after.stdout.splitlines()] == ["missing", "1 problem(s)"]
+    assert server.request("GET", location).status == 404
+    assert server.request("GET", f"/v2/fix/app/blobs/{digest}").status == 404
+    assert server.request("POST", f"/v2/fix/app/blobs/uploads/?digest={digest}", blob).status == 201
+    assert server.request("GET", f"/v2/fix/app/blobs/{digest}").body == blob
+    assert registry(root, "check").stdout.strip() == "storage is consistent"
+
+
+def _basic(user: str, password: str = PASSWORD) -> dict[str, str]:
+    return {"Authorization": "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()}
+
+
 @pytest.mark.slow
 @pytest.mark.root
 @pytest.mark.skipif(shutil.which("podman") is None, reason="needs podman")
@@ -340,6 +533,7 @@ def test_podman_push_and_pull(
 def test_web_page_in_headless_chromium(open_server: Server, tmp_path: Path) -> None:
     import hashlib
 
+    pushed_at = time.time()
     layer = b"web layer"
     config = json.dumps({"architecture": "arm64", "os": "linux", "variant": "v8"}).encode()
     for blob in (layer, config):
@@ -375,6 +569,9 @@ def test_web_page_in_headless_chromium(open_server: Server, tmp_path: Path) -> N
     assert '<a href="/repo/web/app">web/app</a>' in index
     page = dom("/repo/web/app")
     assert "<td>stable</td>" in page
+    _, _, size, _, pushed, _ = page_row(page, "stable")
+    assert size == human_size(len(config) + len(layer))
+    assert pushed_at - 1 <= page_time(pushed) <= time.time()
     assert "linux/arm64/v8" in page
     assert f"dockyard pull {open_server.host}/web/app:stable" in page
     assert "sha256:" + hashlib.sha256(layer).hexdigest() in page

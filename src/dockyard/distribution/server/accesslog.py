@@ -35,9 +35,20 @@ class JsonAccessLogger(AbstractAccessLogger):
             "method": request.method,
             "path": request.path,
             "status": response.status,
-            "bytes": response.body_length,
+            "bytes": _body_bytes(request, response),
             "duration_ms": round(time_taken * 1000, 2),
             "user": user,
             "agent": request.headers.get("User-Agent", ""),
         }
         self.logger.info(json.dumps(entry))
+
+
+def _body_bytes(request: BaseRequest, response: StreamResponse) -> int:
+    """The response body's length. aiohttp's own count (``body_length``) includes the status
+    line and headers, and misses what ``sendfile`` sends (blob downloads), so the declared
+    ``Content-Length`` is used when there is one."""
+    if request.method == "HEAD" or response.status in (204, 304) or response.status < 200:
+        return 0
+    if response.content_length is not None:
+        return response.content_length
+    return response.body_length  # chunked: what went out, chunk framing included

@@ -3,13 +3,18 @@
 DELETE /v2/<name>/blobs/uploads/<id>``), as the distribution spec 1.1 words them.
 
 Downloads go through ``sendfile`` (aiohttp's `FileResponse`, which also answers ``Range``).
+Their ``ETag`` is the digest, as docker-registry's: a blob never changes, and the file's
+mtime-size tag `FileResponse` would send changes when gc or a restore rewrites the file;
+``If-None-Match`` with the digest answers 304.
 """
 
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 from aiohttp import web
+from aiohttp.helpers import ETAG_ANY
 
 from dockyard.distribution.server import names
 from dockyard.distribution.server.access import Permission
@@ -35,11 +40,32 @@ async def get_blob(call: Call) -> web.StreamResponse:
         raise ApiError(Code.BLOB_UNKNOWN, f"blob {digest}: unknown to repository")
     headers = {
         "Docker-Content-Digest": str(digest),
-        "Content-Type": "application/octet-stream",
         "ETag": f'"{digest}"',
         "Cache-Control": "max-age=31536000",
     }
-    return web.FileResponse(found.path, headers=headers)
+    tags = call.request.if_none_match
+    if tags is not None and any(t.value in (str(digest), ETAG_ANY) for t in tags):
+        return web.Response(status=304, headers=headers)
+    headers["Content-Type"] = "application/octet-stream"
+    return BlobResponse(found.path, digest, headers=headers)
+
+
+class BlobResponse(web.FileResponse):
+    """A blob download: `FileResponse` (``sendfile``, ``Range``) whose ``ETag`` is the digest.
+
+    `FileResponse` sets its own tag as it prepares, so `keep_digest_etag`, an
+    ``on_response_prepare`` hook, puts the digest back before the headers go out.
+    """
+
+    def __init__(self, path: Path, digest: Digest, *, headers: dict[str, str]) -> None:
+        super().__init__(path, headers=headers)
+        self.digest = digest
+
+
+async def keep_digest_etag(request: web.Request, response: web.StreamResponse) -> None:
+    """``on_response_prepare``: a `BlobResponse` is tagged with its digest."""
+    if isinstance(response, BlobResponse):
+        response.etag = str(response.digest)
 
 
 async def delete_blob(call: Call) -> web.StreamResponse:

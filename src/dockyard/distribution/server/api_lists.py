@@ -59,7 +59,9 @@ async def tags_list(call: Call) -> web.StreamResponse:
     db = call.registry.storage.db
     n, last = _page(call)
     names = db.tag_names(repo, after=last, limit=n + 1) if n else []
-    if not names and not last and not db.repository_exists(repo):
+    # Reached only by callers who may pull ``repo`` (a private one answers as a missing one
+    # before this), so NAME_UNKNOWN tells nothing the caller may not know.
+    if not names and not db.repository_exists(repo):
         raise ApiError(Code.NAME_UNKNOWN, f"repository {repo}: unknown")
     headers = _link(f"/v2/{repo}/tags/list", n, names[n - 1]) if len(names) > n else None
     return _json({"name": repo, "tags": names[:n]}, headers)
@@ -68,7 +70,8 @@ async def tags_list(call: Call) -> web.StreamResponse:
 async def catalog(call: Call) -> web.StreamResponse:
     """``GET /v2/_catalog``: the repositories the reader may pull."""
     n, last = _page(call)
-    visible = _scan(call.registry.storage.db.repositories, last, n + 1, _readable(call))
+    fetch = call.registry.storage.db.repositories
+    visible = _scan(fetch, last, n + 1, _readable(call)) if n else []
     headers = _link("/v2/_catalog", n, visible[n - 1]) if len(visible) > n else None
     return _json({"repositories": visible[:n]}, headers)
 

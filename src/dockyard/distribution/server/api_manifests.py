@@ -16,7 +16,7 @@ from aiohttp import web
 from dockyard.distribution.server import manifests
 from dockyard.distribution.server.apierror import ApiError, Code
 from dockyard.distribution.server.context import Call
-from dockyard.errors import DataCorrupted, NotFound
+from dockyard.errors import DataCorrupted, InvalidArgument, NotFound
 from dockyard.metadata.registrydb import ManifestRecord
 from dockyard.oci import mediatype
 from dockyard.oci.manifest import MAX_MANIFEST_SIZE, Index
@@ -88,6 +88,8 @@ async def put_manifest(call: Call) -> web.StreamResponse:
         rec = call.registry.storage.put_manifest(route.repo, checked, route.tag)
     except NotFound as err:
         raise ApiError(Code.MANIFEST_BLOB_UNKNOWN, err.message) from err
+    except InvalidArgument as err:  # a descriptor's size is not its content's
+        raise ApiError(Code.MANIFEST_INVALID, err.message) from err
     headers = {
         "Location": f"/v2/{route.repo}/manifests/{rec.digest}",
         "Docker-Content-Digest": rec.digest,

@@ -37,6 +37,7 @@ from dockyard.distribution.server.context import (
     Registry,
     base_url,
 )
+from dockyard.distribution.server.inflight import InFlight
 from dockyard.distribution.server.routing import Endpoint
 from dockyard.distribution.server.storage import RegistryStorage
 from dockyard.distribution.server.tokens import TokenIssuer, load_key
@@ -81,10 +82,16 @@ def open_registry(config: ServerConfig, *, workers: int = 8) -> Registry:
     )
 
 
+INFLIGHT: web.AppKey[InFlight] = web.AppKey("inflight", InFlight)
+
+
 def build_app(registry: Registry) -> web.Application:
-    """The application serving ``registry``."""
-    app = web.Application(middlewares=[_errors])
+    """The application serving ``registry``; ``app[INFLIGHT]`` counts its requests in flight."""
+    inflight = InFlight()
+    app = web.Application(middlewares=[inflight.middleware, _errors])
     app[REGISTRY] = registry
+    app[INFLIGHT] = inflight
+    app.on_response_prepare.append(api_blobs.keep_digest_etag)
     app.router.add_route("*", "/v2{tail:.*}", _v2)
     app.router.add_get("/token", api_token.get_token)
     app.router.add_post("/token", api_token.post_token)

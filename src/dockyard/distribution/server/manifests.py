@@ -29,7 +29,8 @@ class Checked:
     """A verified manifest or index, ready to store.
 
     ``blobs`` must be linked into the repository first (config and layers, foreign layers
-    excepted); ``children`` (an index's manifests) must be stored in it first.
+    excepted); ``children`` (an index's manifests) must be stored in it first; each with the
+    size its descriptor gives.
     """
 
     data: bytes
@@ -39,7 +40,7 @@ class Checked:
     subject: Digest | None
     annotations: tuple[tuple[str, str], ...]
     refs: tuple[ManifestRef, ...]
-    blobs: tuple[Digest, ...]
+    blobs: tuple[Descriptor, ...]
     children: tuple[Descriptor, ...]
     config: Descriptor | None
 
@@ -104,13 +105,13 @@ def _parse(data: bytes, content_type: str | None) -> Manifest | Index:
 def _checked(data: bytes, digest: Digest, doc: Manifest | Index) -> Checked:
     if isinstance(doc, Index):
         refs = tuple(_ref(d, "manifest") for d in doc.manifests)
-        blobs: tuple[Digest, ...] = ()
+        blobs: tuple[Descriptor, ...] = ()
         children, config, artifact_type = doc.manifests, None, doc.artifact_type
     else:
         layers = tuple(_ref(d, "layer") for d in doc.layers)
         refs = (_ref(doc.config, "config"), *layers)
         blobs = tuple(
-            d.digest
+            d
             for d in (doc.config, *doc.layers)
             if d.media_type not in mediatype.FOREIGN_LAYER_TYPES
         )

@@ -1,9 +1,9 @@
 """The server process: bind, serve until SIGTERM or SIGINT, shut down gracefully.
 
-Graceful shutdown: stop accepting connections, let requests in flight finish (up to
-``shutdown_timeout``), then exit; upload sessions keep their files, so clients resume them
-after a restart. Abandoned uploads expire in a background task. TLS when ``tls_cert`` and
-``tls_key`` are set.
+Graceful shutdown: stop listening, let requests in flight finish, bodies still arriving included
+(up to ``shutdown_timeout``; see `dockyard.distribution.server.inflight`), then close the
+connections and exit; upload sessions keep their files, so clients resume them after a restart.
+Abandoned uploads expire in a background task. TLS when ``tls_cert`` and ``tls_key`` are set.
 """
 
 from __future__ import annotations
@@ -18,9 +18,10 @@ from collections.abc import Callable
 from aiohttp import web
 
 from dockyard.distribution.server.accesslog import LOGGER, JsonAccessLogger
-from dockyard.distribution.server.app import LOG, build_app, open_registry
+from dockyard.distribution.server.app import INFLIGHT, LOG, build_app, open_registry
 from dockyard.distribution.server.config import ServerConfig
 from dockyard.distribution.server.context import Registry
+from dockyard.distribution.server.inflight import InFlight
 
 READ_BUFFER = 1 << 20  # how much of a request body aiohttp buffers before pausing reads
 
@@ -55,8 +56,9 @@ def _raise_fd_limit() -> None:
 async def _serve(config: ServerConfig, ready: Callable[[str], None] | None) -> None:
     _raise_fd_limit()
     registry = open_registry(config)
+    app = build_app(registry)
     runner = web.AppRunner(
-        build_app(registry),
+        app,
         access_log_class=JsonAccessLogger,
         access_log=LOGGER,
         shutdown_timeout=config.shutdown_timeout,
@@ -81,10 +83,19 @@ async def _serve(config: ServerConfig, ready: Callable[[str], None] | None) -> N
         expiry.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await expiry
-        await runner.cleanup()
+        await _shut_down(runner, app[INFLIGHT], config.shutdown_timeout)
         registry.uploads.close()
         registry.pool.shutdown(wait=True)
         registry.storage.db.close()
+
+
+async def _shut_down(runner: web.AppRunner, inflight: InFlight, timeout: float) -> None:
+    """Stop listening, wait for the handlers running, then close every connection."""
+    for site in list(runner.sites):
+        await site.stop()
+    if not await inflight.drain(timeout):
+        LOG.warning("shutdown: %d request(s) still running after %gs", inflight.count, timeout)
+    await runner.cleanup()
 
 
 def _url(runner: web.AppRunner, tls: bool) -> str:

@@ -25,9 +25,10 @@ from pathlib import Path
 
 from dockyard.content import ContentStore
 from dockyard.distribution.server.manifests import Checked, platform_text
-from dockyard.errors import DockyardError, FailedPrecondition, NotFound
+from dockyard.errors import DockyardError, FailedPrecondition, InvalidArgument, NotFound
 from dockyard.metadata.registrydb import ManifestRecord, RegistryDB
 from dockyard.oci import mediatype
+from dockyard.oci.descriptor import Descriptor
 from dockyard.oci.digest import Digest, is_digest
 from dockyard.oci.manifest import MAX_MANIFEST_SIZE
 
@@ -99,6 +100,8 @@ class RegistryStorage:
         Raises:
             NotFound: a blob or child manifest it references is not in ``repo`` (nothing is
                 stored).
+            InvalidArgument: a descriptor's size differs from the size of the blob or manifest
+                it names (nothing is stored).
         """
         with self.db.transaction():
             total, platform = self._describe(repo, checked)
@@ -114,16 +117,20 @@ class RegistryStorage:
         return rec
 
     def _describe(self, repo: str, checked: Checked) -> tuple[int, str]:
-        """Check the references are present; return the total size and the platform text."""
-        for digest in checked.blobs:
-            if self.blob(repo, digest) is None:
-                raise NotFound(f"blob {digest}: not found in repository {repo}")
+        """Check the references are present with the sizes their descriptors give; return the
+        total size and the platform text."""
+        for d in checked.blobs:
+            found = self.blob(repo, d.digest)
+            if found is None:
+                raise NotFound(f"blob {d.digest}: not found in repository {repo}")
+            _check_size("blob", d, found.size)
         if checked.config is None:
             total, platforms = len(checked.data), []
             for child in checked.children:
                 rec = self.db.get_manifest(repo, str(child.digest))
                 if rec is None:
                     raise NotFound(f"manifest {child.digest}: not found in repository {repo}")
+                _check_size("manifest", child, rec.size)
                 total += rec.total_size
                 p = child.platform
                 platforms.append(platform_text(p.os, p.architecture, p.variant) if p else "")
@@ -163,3 +170,18 @@ class RegistryStorage:
         if is_digest(reference):
             return self.db.delete_manifest(repo, reference)
         return self.db.delete_tag(repo, reference)
+
+
+def _check_size(kind: str, descriptor: Descriptor, size: int) -> None:
+    """A descriptor whose size is not its content's is invalid: clients check the bytes they
+    fetch against it (image-spec, descriptor.md: content of another length SHOULD NOT be
+    trusted), so such a manifest could never be pulled.
+
+    Raises:
+        InvalidArgument: the sizes differ.
+    """
+    if descriptor.size != size:
+        raise InvalidArgument(
+            f"{kind} {descriptor.digest}: the manifest gives size {descriptor.size} but the "
+            f"{kind} is {size} bytes; correct the descriptor and push the manifest again"
+        )
