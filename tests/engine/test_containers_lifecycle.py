@@ -132,6 +132,33 @@ def test_run_streams_stdin_and_rm(box: Box) -> None:
     assert box.ids() == []
 
 
+def test_an_rm_containers_layer_mounts_volatile(box: Box) -> None:
+    """--rm: the writable layer is never synced (it goes with the container; podman does the
+    same); a layer that a volatile mount marked mounts again only in the boot that marked it,
+    and inspect shows the layer's directories as docker does."""
+    root_line = "grep ' / ' /proc/mounts"
+    assert "volatile" in box.out("run", "--rm", "busybox", "sh", "-c", root_line)
+    kept = box.out("create", "busybox", "sh", "-c", root_line).strip()
+    assert "volatile" not in box.out("start", "-a", kept)
+
+    def marked(boot: str) -> str:
+        cid = box.out("create", "--rm", "busybox", "sh", "-c", root_line).strip()
+        work = Path(box.inspect(cid, "{{.GraphDriver.Data.WorkDir}}"))
+        assert box.inspect(cid, "{{.GraphDriver.Data.UpperDir}}") == str(work.parent / "fs")
+        (work / "work" / "incompat" / "volatile").mkdir(parents=True)  # as a mount leaves it
+        state = box.root / "containers" / cid / "state.json"
+        state.write_text(json.dumps({**json.loads(state.read_text()), "boot_id": boot}))
+        return cid
+
+    this_boot = Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+    assert "volatile" in box.out("start", "-a", marked(this_boot))
+    before_restart = marked("00000000-0000-0000-0000-000000000000")
+    proc = box("start", "-a", before_restart, check=False)
+    assert proc.returncode != 0
+    assert b"mounted volatile (run --rm) before the host restarted" in proc.stderr
+    assert box.ids() == [kept]  # a failed start of a --rm container removes it, as docker's
+
+
 def test_run_detached_ps_and_filters(box: Box) -> None:
     web = box.run_d("--name", "web", "--label", "tier=front", "busybox", "sleep", "30")
     done = box.run_d("--name", "done", "busybox", "true")

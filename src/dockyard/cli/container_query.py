@@ -115,6 +115,7 @@ def inspect_containers(
                 driver=app.storage_driver,
                 volume_path=lambda name: str(app.volumes.path(name)),
                 size=_size(app, container, image) if size else None,
+                graph_data=app.containers.graph_data(container),
                 attached=netview.live_endpoints(container),
                 sandbox_key=netview.sandbox_key(container, runroot),
             )

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from dockyard.engine.store import Container, ContainerStore
-from dockyard.errors import DockyardError
+from dockyard.errors import DockyardError, FailedPrecondition
 from dockyard.monitor import state as run_state
 from dockyard.network.model import HelperConfig
 
@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from dockyard.engine.volumes import VolumeStore
     from dockyard.image import ImageStore
     from dockyard.network.store import NetworkStore
+    from dockyard.snapshot.mount import Mount
 
 STALE_EXIT_CODE = 255
 
@@ -197,6 +198,41 @@ class Containers:
             delete(StateStore(self.store.runtime_root), container_id, force=True)
 
     # volumes ----------------------------------------------------------------------------------
+
+    def rootfs_mounts(self, container: Container) -> tuple[Mount, ...]:
+        """What mounts the container's rootfs. A ``--rm`` container's writable layer mounts
+        ``volatile`` (never synced: it goes with the container; see
+        :func:`dockyard.snapshot.overlay.volatile`); a layer a volatile mount marked mounts
+        again only within the boot of its last start.
+
+        Raises:
+            FailedPrecondition: it was mounted volatile before the host restarted.
+        """
+        from dockyard.snapshot.overlay import reuse_volatile, volatile
+
+        mounts = tuple(self.images.snapshots.mounts(container.config.snapshot))
+        try:
+            reuse_volatile(mounts, same_boot=container.state.boot_id == run_state.boot_id())
+        except FailedPrecondition as err:
+            raise FailedPrecondition(
+                f"container {container.id[:12]}: {err.message}",
+                hint=f"remove it: dockyard rm {container.id[:12]}",
+            ) from None
+        return volatile(mounts) if container.config.auto_remove else mounts
+
+    def graph_data(self, container: Container) -> dict[str, str]:
+        """``GraphDriver.Data`` of ``inspect``: for an overlay layer, docker's ``LowerDir``,
+        ``UpperDir`` and ``WorkDir``; empty for the other drivers. No ``MergedDir``: the
+        rootfs is mounted only in the monitor's mount namespace, never on the host's."""
+        try:
+            mounts = self.images.snapshots.mounts(container.config.snapshot)
+        except DockyardError:
+            return {}
+        if len(mounts) != 1 or mounts[0].type != "overlay":
+            return {}
+        options = dict(o.split("=", 1) for o in mounts[0].options if "=" in o)
+        keys = {"lowerdir": "LowerDir", "upperdir": "UpperDir", "workdir": "WorkDir"}
+        return {keys[k]: v for k, v in sorted(options.items()) if k in keys}
 
     def copy_up(self, container: Container, rootfs: Path) -> None:
         """Copy the image's content at each volume's mount point into the volume when the

@@ -65,7 +65,7 @@ def _mounted_here(engine: Containers, container: Container) -> Path:
         unshare(CLONE_NEWNS)
         linux_mount.mount("", "/", "", linux_mount.MS_REC | linux_mount.MS_PRIVATE)
     rootfs.mkdir(mode=0o755, exist_ok=True)
-    for m in engine.images.snapshots.mounts(container.config.snapshot):
+    for m in engine.rootfs_mounts(container):
         linux_mount.mount_options(m.source, str(rootfs), m.type, list(m.options))
     _mounted.add(str(rootfs))
     return rootfs

@@ -139,7 +139,7 @@ def _spawn(
             )  # fmt: skip
             write_bundle(container, spec, bundle)
 
-    mounts = tuple(engine.images.snapshots.mounts(config.snapshot))
+    mounts = engine.rootfs_mounts(container)
     store = engine.store
     for d in (store.runtime_root_for(config.runtime), store.attach_dir):
         d.mkdir(parents=True, exist_ok=True, mode=0o700)
