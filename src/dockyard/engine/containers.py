@@ -191,13 +191,13 @@ class Containers:
             subprocess.run([*argv, "delete", "--force", container_id], capture_output=True,
                            check=False)  # fmt: skip
             return
+        if not (self.store.runtime_root / container_id).exists():
+            return  # its monitor deleted it (the usual case): no runtime import for nothing
         from dockyard.runtime.delete import delete
         from dockyard.runtime.state import StateStore
 
         with contextlib.suppress(DockyardError, OSError):
             delete(StateStore(self.store.runtime_root), container_id, force=True)
-
-    # volumes ----------------------------------------------------------------------------------
 
     def rootfs_mounts(self, container: Container) -> tuple[Mount, ...]:
         """What mounts the container's rootfs. A ``--rm`` container's writable layer mounts
@@ -233,6 +233,8 @@ class Containers:
         options = dict(o.split("=", 1) for o in mounts[0].options if "=" in o)
         keys = {"lowerdir": "LowerDir", "upperdir": "UpperDir", "workdir": "WorkDir"}
         return {keys[k]: v for k, v in sorted(options.items()) if k in keys}
+
+    # volumes ----------------------------------------------------------------------------------
 
     def copy_up(self, container: Container, rootfs: Path) -> None:
         """Copy the image's content at each volume's mount point into the volume when the
