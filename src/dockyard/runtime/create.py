@@ -290,7 +290,7 @@ def create(
         FailedPrecondition: a hook failed, or the init died.
         OSError: a kernel call of the parent failed.
     """
-    from dockyard.cgroups import new_manager
+    from dockyard.cgroups import new_manager, warm
 
     validate_id(container_id)
     bundle = bundle.absolute()
@@ -302,8 +302,6 @@ def create(
             f"container {container_id}: process.terminal needs a console socket",
             hint="pass --console-socket, or set process.terminal to false",
         )
-    seccomp_bpf, seccomp_flags = _compile_seccomp(spec, store.root / SECCOMP_CACHE)
-    preload(process, spec, seccomp=seccomp_bpf is not None)
     with contextlib.ExitStack() as undo:
         state_dir = store.reserve(container_id)
         undo.callback(store.remove, container_id)
@@ -311,6 +309,9 @@ def create(
         cgroup = new_manager(spec.linux.cgroups_path, default_name=container_id)
         undo.callback(cgroup.destroy)
         cgroup.create(cgroup_resources(spec))
+        warm.warm()  # after the mkdir, which the warm write would hold up (cgroups.warm)
+        seccomp_bpf, seccomp_flags = _compile_seccomp(spec, store.root / SECCOMP_CACHE)
+        preload(process, spec, seccomp=seccomp_bpf is not None)
         parent, err_r = _spawn_init(
             undo, cfg_args=(container_id, bundle, spec, process), state_dir=state_dir,
             seccomp=(seccomp_bpf, seccomp_flags), console_sock=console_sock,
