@@ -392,8 +392,10 @@ def test_a_killed_containers_endpoint_is_released_by_its_helper(box: Box) -> Non
     one = box.run_d("--name", "one", "--network", "neta", "busybox", "sleep", "300")
     two = box.run_d("--name", "two", "--network", "neta", "busybox", "sleep", "300")
     _kill_monitor_and_init(box, one)  # nothing reads one's state: the running helper reaps it
-    wait_until(lambda: not _veth(box, one).exists(), "the helper to release one's veth")
-    assert not (box.runroot / "netns" / one).exists()
+    # The helper deletes the veth, then releases the lease and unpins the namespace.
+    pinned = box.runroot / "netns" / one
+    wait_until(lambda: not _veth(box, one).exists() and not pinned.exists(),
+               "the helper to release one's veth and unpin its namespace")  # fmt: skip
     for pid in _helper_pids(box, net):  # then the helper dies too, before two's end
         os.kill(pid, signal.SIGKILL)
     wait_until(lambda: not _helper_pids(box, net), "the helper to die")
