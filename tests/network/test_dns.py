@@ -258,6 +258,117 @@ def test_long_answers_are_truncated_over_udp_and_whole_over_tcp(serve: Serve) ->
     assert sorted(addresses(ask(responder, "many", tcp=True))) == sorted(ips)
 
 
+# -- the asking container's other networks ---------------------------------------------------
+class FakePeers:
+    """:class:`dns.Peers` from a table: client address -> the records of its other networks;
+    records each client it is asked about."""
+
+    def __init__(self, table: dict[str, list[dns.Records]]) -> None:
+        self.table = table
+        self.asked: list[str] = []
+
+    def networks(self, client: str) -> list[dns.Records]:
+        self.asked.append(client)
+        return self.table.get(client, [])
+
+
+class BrokenPeers:
+    def networks(self, client: str) -> list[dns.Records]:
+        raise RuntimeError("store unreadable")
+
+
+def _query(name: str, qtype: str = "A") -> DNSRecord:
+    return DNSRecord.question(name, qtype)
+
+
+def test_records_replace_syncs_and_keeps_the_rotation() -> None:
+    records = _records(
+        ("c1", ["db"], "10.0.0.2"), ("c2", ["db"], "10.0.0.3"), ("c9", ["x"], "10.0.0.9")
+    )
+    assert records.lookup("db") == ["10.0.0.2", "10.0.0.3"]
+    records.replace([("c1", ["db"], "10.0.0.2"), ("c2", ["db"], "10.0.0.3"),
+                     ("c4", ["new"], "10.0.0.4")])  # fmt: skip
+    assert records.lookup("db") == ["10.0.0.3", "10.0.0.2"]  # the turn went on
+    assert records.lookup("x") == []
+    assert records.lookup("new") == ["10.0.0.4"]
+    records.replace([("c1", ["other"], "10.0.0.5")])
+    assert records.lookup("db") == []
+    assert records.lookup("other") == ["10.0.0.5"]
+    assert records.reverse("10.0.0.5") == "other"
+    with pytest.raises(InvalidArgument):
+        records.replace([("c1", ["other"], "10.0.0.6"), ("c2", ["y"], "fd00::1")])
+    assert records.lookup("other") == ["10.0.0.5"]  # refused as a whole
+
+
+def test_decide_elsewhere_answers_from_the_first_network_that_knows() -> None:
+    back = _records(("y", ["api", "db"], "10.2.0.5"), ("y2", ["db"], "10.2.0.6"))
+    more = _records(("w", ["api", "cache"], "10.3.0.7"))
+    networks = [back, more]
+    api = dns.decide_elsewhere(networks, _query("api"), udp=True)
+    assert api is not None and addresses(DNSRecord.parse(api)) == ["10.2.0.5"]
+    cache = dns.decide_elsewhere(networks, _query("CACHE."), udp=True)
+    assert cache is not None and addresses(DNSRecord.parse(cache)) == ["10.3.0.7"]
+    firsts = set()
+    for _ in range(2):
+        db = dns.decide_elsewhere(networks, _query("db"), udp=True)
+        assert db is not None
+        got = addresses(DNSRecord.parse(db))
+        assert sorted(got) == ["10.2.0.5", "10.2.0.6"]
+        firsts.add(got[0])
+    assert firsts == {"10.2.0.5", "10.2.0.6"}  # round robin, as on the network itself
+    assert dns.decide_elsewhere(networks, _query("nowhere"), udp=True) is None
+    assert dns.decide_elsewhere([], _query("api"), udp=True) is None
+
+
+def test_decide_elsewhere_ptr_and_other_types() -> None:
+    networks = [_records(("y", ["api"], "10.2.0.5"))]
+    ptr = dns.decide_elsewhere(networks, _query("5.0.2.10.in-addr.arpa", "PTR"), udp=True)
+    assert ptr is not None and [str(rr.rdata) for rr in DNSRecord.parse(ptr).rr] == ["api."]
+    unknown = _query("6.0.2.10.in-addr.arpa", "PTR")
+    assert dns.decide_elsewhere(networks, unknown, udp=True) is None
+    aaaa = dns.decide_elsewhere(networks, _query("api", "AAAA"), udp=True)
+    assert aaaa is not None
+    assert DNSRecord.parse(aaaa).header.rcode == RCODE.NOERROR and not DNSRecord.parse(aaaa).rr
+
+
+def test_decide_elsewhere_truncates_over_udp() -> None:
+    many = _records(*[(f"c{i}", ["many"], f"10.2.1.{i}") for i in range(1, 61)])
+    udp = dns.decide_elsewhere([many], _query("many"), udp=True)
+    assert udp is not None and DNSRecord.parse(udp).header.tc == 1
+    tcp = dns.decide_elsewhere([many], _query("many"), udp=False)
+    assert tcp is not None and len(addresses(DNSRecord.parse(tcp))) == 60
+
+
+def test_a_responder_answers_from_the_clients_other_networks(
+    serve: Serve, upstream: FakeUpstream
+) -> None:
+    back = _records(("y", ["api", "web"], "10.2.0.5"))
+    peers = FakePeers({LOCAL: [back]})
+    own = _records(("x", ["web"], "172.30.0.2"))
+    responder = serve(own, upstream=[(LOCAL, upstream.port)], peers=peers)
+    assert addresses(ask(responder, "web")) == ["172.30.0.2"]  # its own network first
+    assert peers.asked == []  # a local answer never reads the other networks
+    assert addresses(ask(responder, "api")) == ["10.2.0.5"]
+    assert addresses(ask(responder, "api", tcp=True)) == ["10.2.0.5"]
+    reply = ask(responder, "5.0.2.10.in-addr.arpa", "PTR")
+    assert [str(rr.rdata) for rr in reply.rr] == ["api."]
+    assert addresses(ask(responder, "example.test")) == ["192.0.2.10"]  # then upstream
+    assert peers.asked == [LOCAL] * 4
+    assert upstream.seen == [("udp", "example.test.")]
+    back.drop("y")  # disconnected: gone at the next query
+    assert ask(responder, "api").header.rcode == RCODE.NXDOMAIN
+
+
+def test_other_clients_and_broken_peers_are_forwarded(serve: Serve, upstream: FakeUpstream) -> None:
+    back = _records(("y", ["example.test"], "10.2.0.5"))
+    stranger = serve(dns.Records(), upstream=[(LOCAL, upstream.port)],
+                     peers=FakePeers({"10.9.9.9": [back]}))  # fmt: skip
+    assert addresses(ask(stranger, "example.test")) == ["192.0.2.10"]
+    broken = serve(dns.Records(), upstream=[(LOCAL, upstream.port)], peers=BrokenPeers())
+    assert addresses(ask(broken, "example.test")) == ["192.0.2.10"]
+    assert upstream.seen == [("udp", "example.test."), ("udp", "example.test.")]
+
+
 # -- forwarding -------------------------------------------------------------------------------
 def test_forwards_unknown_names(serve: Serve, upstream: FakeUpstream) -> None:
     responder = serve(_records(("c1", ["web"], "172.30.0.2")), upstream=[(LOCAL, upstream.port)])

@@ -280,6 +280,46 @@ def test_connect_and_disconnect_a_running_container(box: Box) -> None:
     assert networks.split() == ["netb"]
 
 
+def _lookup(box: Box, container: str, name: str) -> subprocess.CompletedProcess[bytes]:
+    return box("exec", container, "nslookup", "-type=a", name, check=False)
+
+
+def _addresses(looked: subprocess.CompletedProcess[bytes]) -> list[str]:
+    lines = looked.stdout.decode().split("\n\n", 1)[-1].splitlines()  # past the server's
+    return [line.split()[-1] for line in lines if line.startswith("Address")]
+
+
+def test_names_of_all_a_containers_networks_resolve(box: Box) -> None:
+    """As docker's embedded DNS: xx (on neta, then netb) resolves yy (only on netb) through
+    neta's DNS; zz (only on neta) does not, until it joins netb too; names follow connect and
+    disconnect of running containers."""
+    _network(box, "neta")
+    _network(box, "netb")
+    x = box.run_d(
+        "--name", "xx", "--network", "neta", "--network", "netb", "busybox", "sleep", "300"
+    )
+    y = box.run_d("--name", "yy", "--network", "netb", "--network-alias", "pool", "busybox",
+                  "sleep", "300")  # fmt: skip
+    z = box.run_d("--name", "zz", "--network", "neta", "busybox", "sleep", "300")
+    y_b = box.inspect(y, "{{.NetworkSettings.Networks.netb.IPAddress}}")
+    z_a = box.inspect(z, "{{.NetworkSettings.Networks.neta.IPAddress}}")
+    gateway_a = box.inspect(x, "{{.NetworkSettings.Networks.neta.Gateway}}")
+    assert f"nameserver {gateway_a}\n" in box.out("exec", x, "cat", "/etc/resolv.conf")
+    for name, expected in (("yy", y_b), ("pool", y_b), (y[:12], y_b), ("zz", z_a)):
+        looked = _lookup(box, x, name)
+        assert _addresses(looked) == [expected], (name, looked)
+    reverse = box.out("exec", x, "nslookup", y_b)
+    assert "name = yy" in reverse, reverse
+    assert _lookup(box, z, "yy").returncode != 0  # z is not on netb
+    box("network", "connect", "--alias", "late", "netb", z)
+    z_b = box.inspect(z, "{{.NetworkSettings.Networks.netb.IPAddress}}")
+    assert _addresses(_lookup(box, x, "late")) == [z_b]  # a name that connect added
+    assert _addresses(_lookup(box, z, "yy")) == [y_b]  # and z now sees netb's names
+    box("network", "disconnect", "netb", x)
+    assert _lookup(box, x, "yy").returncode != 0
+    assert _addresses(_lookup(box, x, "zz")) == [z_a]  # neta's own names stay
+
+
 def test_system_prune_removes_what_a_killed_helper_left(box: Box) -> None:
     box.run_d("--name", "web", "busybox", "sleep", "300")  # the default network: never pruned
     for found in _ours(box):
@@ -352,8 +392,10 @@ def test_a_killed_containers_endpoint_is_released_by_its_helper(box: Box) -> Non
     one = box.run_d("--name", "one", "--network", "neta", "busybox", "sleep", "300")
     two = box.run_d("--name", "two", "--network", "neta", "busybox", "sleep", "300")
     _kill_monitor_and_init(box, one)  # nothing reads one's state: the running helper reaps it
-    wait_until(lambda: not _veth(box, one).exists(), "the helper to release one's veth")
-    assert not (box.runroot / "netns" / one).exists()
+    # The helper deletes the veth, then releases the lease and unpins the namespace.
+    pinned = box.runroot / "netns" / one
+    wait_until(lambda: not _veth(box, one).exists() and not pinned.exists(),
+               "the helper to release one's veth and unpin its namespace")  # fmt: skip
     for pid in _helper_pids(box, net):  # then the helper dies too, before two's end
         os.kill(pid, signal.SIGKILL)
     wait_until(lambda: not _helper_pids(box, net), "the helper to die")

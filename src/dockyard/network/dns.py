@@ -11,6 +11,14 @@ robin); any other type for a known name -> NOERROR without answers (so a resolve
 name; anything else is forwarded as received to the upstream resolvers in order (UDP queries
 over UDP, TCP queries over TCP), SERVFAIL when none answers. A malformed query gets FORMERR (or
 nothing when not even its header can be read); a packet never stops the server.
+
+Several networks (docker's embedded DNS answers for every network of the asking container):
+a container resolves through its first network's responder only, so a responder given
+:class:`Peers` answers a name (or a ``PTR`` address) that its own records lack from the
+records of the asking container's other networks, in the order it joined them, before it
+forwards. The asking container is known by the query's source address, its address on this
+network; other sources (the host) never get those answers, and nothing is sent between
+responders, so no query can loop.
 """
 
 from __future__ import annotations
@@ -25,7 +33,7 @@ import threading
 import time
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Final
+from typing import Final, Protocol
 
 from dnslib import CLASS, OPCODE, PTR, QTYPE, RCODE, RR, A, DNSRecord
 
@@ -70,19 +78,27 @@ class Records:
         Raises:
             InvalidArgument: ``ip`` is not an IPv4 address.
         """
-        try:
-            address = str(ipaddress.IPv4Address(ip))
-        except ValueError as err:
-            raise InvalidArgument(
-                f"container {container_id[:12]}: DNS record: {ip!r} is not an IPv4 address",
-                hint="networks are IPv4 only",
-            ) from err
-        keys = tuple(dict.fromkeys(k for k in map(_key, names) if _representable(k)))
+        entry = _entry(container_id, names, ip)
         with self._lock:
             self._remove(container_id)
-            self._containers[container_id] = (keys, address)
-            for key in keys:
-                self._names.setdefault(key, {})[container_id] = address
+            self._add(container_id, entry)
+
+    def replace(self, entries: Iterable[tuple[str, Iterable[str], str]]) -> None:
+        """Make the records exactly ``entries`` (container id, names, address): :meth:`set`
+        for each, :meth:`drop` for every other container. A container whose names and address
+        stay keeps its place in the rotation of its names.
+
+        Raises:
+            InvalidArgument: an address is not IPv4 (nothing is changed).
+        """
+        wanted = {cid: _entry(cid, names, ip) for cid, names, ip in entries}
+        with self._lock:
+            for gone in [cid for cid in self._containers if cid not in wanted]:
+                self._remove(gone)
+            for cid, entry in wanted.items():
+                if self._containers.get(cid) != entry:
+                    self._remove(cid)
+                    self._add(cid, entry)
 
     def drop(self, container_id: str) -> None:
         """Forget ``container_id``'s names (nothing happens if it had none)."""
@@ -108,6 +124,12 @@ class Records:
                     return names[0]
         return None
 
+    def _add(self, container_id: str, entry: tuple[tuple[str, ...], str]) -> None:
+        keys, address = entry
+        self._containers[container_id] = entry
+        for key in keys:
+            self._names.setdefault(key, {})[container_id] = address
+
     def _remove(self, container_id: str) -> None:
         names, _ = self._containers.pop(container_id, ((), ""))
         for key in names:
@@ -116,6 +138,49 @@ class Records:
             if not holders:
                 self._names.pop(key, None)
                 self._turns.pop(key, None)
+
+
+def _entry(container_id: str, names: Iterable[str], ip: str) -> tuple[tuple[str, ...], str]:
+    """A container's record: its representable name keys (first-seen order) and address."""
+    try:
+        address = str(ipaddress.IPv4Address(ip))
+    except ValueError as err:
+        raise InvalidArgument(
+            f"container {container_id[:12]}: DNS record: {ip!r} is not an IPv4 address",
+            hint="networks are IPv4 only",
+        ) from err
+    return tuple(dict.fromkeys(k for k in map(_key, names) if _representable(k))), address
+
+
+class Peers(Protocol):
+    """The records of the other networks of a container that asks a responder.
+
+    Words: the *client* is the query's source address; a responder's own network is the one
+    whose gateway it listens on. :meth:`networks` is called from the responder's worker
+    threads, once for each query that the responder's own records do not answer.
+    """
+
+    def networks(self, client: str) -> Sequence[Records]:
+        """The records of the other user-defined networks of the container whose address on
+        the responder's network is ``client``, in the order the container joined them;
+        empty when ``client`` is no container of that network (the host, another helper).
+        Quick (it runs before the query is forwarded) and never raises."""
+        ...
+
+
+def decide_elsewhere(networks: Sequence[Records], request: DNSRecord, *, udp: bool) -> bytes | None:
+    """The reply to ``request`` (a query that :func:`decide` passed on for forwarding) from
+    the first of ``networks`` that knows its name, or for ``PTR`` its address: all the
+    addresses of the name on that network, rotated as :meth:`Records.lookup` does. None:
+    no network knows it (forward it)."""
+    try:
+        for records in networks:
+            reply = _local_reply(records, request)
+            if reply is not None:
+                return _fit(reply, request, udp=udp)
+    except Exception:  # as in decide: a query never stops the server; it is forwarded
+        return None
+    return None
 
 
 def decide(records: Records, data: bytes, *, udp: bool) -> bytes | DNSRecord | None:
@@ -255,21 +320,24 @@ def _recv_exact(sock: socket.socket, size: int) -> bytes | None:
 
 class Responder:
     """A DNS server on one address: UDP and TCP on ``listen`` (port 0: any free port, the same
-    for both; see :attr:`address`), answering from ``records`` and forwarding the rest to
-    ``upstream`` in order, ``timeout`` seconds each.
+    for both; see :attr:`address`), answering from ``records``, then (given ``peers``) from
+    the asking container's other networks, and forwarding the rest to ``upstream`` in order,
+    ``timeout`` seconds each.
 
     Lifecycle: ``start()`` binds and starts the threads; ``close()`` stops them and closes the
-    sockets (also as a context manager). One thread serves UDP and accepts TCP; forwarded UDP
-    queries run in a small pool so one slow upstream does not hold the others; each TCP
-    connection has a thread (several queries per connection, closed after ``tcp_idle``
-    seconds without one).
+    sockets (also as a context manager). One thread serves UDP and accepts TCP; UDP queries
+    that its records do not answer run in a small pool (the look-up in ``peers``, then the
+    forward), so one slow upstream does not hold the others; each TCP connection has a thread
+    (several queries per connection, closed after ``tcp_idle`` seconds without one).
     """
 
     def __init__(
         self, records: Records, *, listen: Server, upstream: Sequence[Server] = (),
         timeout: float = 2.0, tcp_idle: float = 10.0, workers: int = 16,
+        peers: Peers | None = None,
     ) -> None:  # fmt: skip
         self._records = records
+        self._peers = peers
         self._listen = listen
         self._upstream = tuple(upstream)
         self._timeout = timeout
@@ -359,7 +427,7 @@ class Responder:
 
     def _forward_udp(self, data: bytes, request: DNSRecord, peer: tuple[object, ...]) -> None:
         try:
-            self._reply_udp(self._forward(data, request, tcp=False), peer)
+            self._reply_udp(self._forward(data, request, str(peer[0]), tcp=False), peer)
         finally:
             self._pending.release()
 
@@ -368,7 +436,10 @@ class Responder:
         with contextlib.suppress(OSError):
             self._udp.sendto(reply, peer)
 
-    def _forward(self, data: bytes, request: DNSRecord, *, tcp: bool) -> bytes:
+    def _forward(self, data: bytes, request: DNSRecord, client: str, *, tcp: bool) -> bytes:
+        elsewhere = self._elsewhere(request, client, udp=not tcp)
+        if elsewhere is not None:
+            return elsewhere
         last: bytes | None = None
         for server in self._upstream:
             try:
@@ -380,6 +451,15 @@ class Responder:
                 return answer
             last = answer
         return last if last is not None else _status(request, RCODE.SERVFAIL)
+
+    def _elsewhere(self, request: DNSRecord, client: str, *, udp: bool) -> bytes | None:
+        if self._peers is None:
+            return None
+        try:
+            networks = self._peers.networks(client)
+        except Exception:  # a Peers that breaks its contract costs the answer, not the server
+            return None
+        return decide_elsewhere(networks, request, udp=udp)
 
     def _on_accept(self) -> None:
         try:
@@ -397,13 +477,14 @@ class Responder:
 
     def _serve_tcp(self, conn: socket.socket) -> None:
         try:
+            client = str(conn.getpeername()[0])
             while not self._stopping.is_set():
                 data = _read_message(conn)
                 if data is None:
                     break
                 outcome = decide(self._records, data, udp=False)
                 if isinstance(outcome, DNSRecord):
-                    outcome = self._forward(data, outcome, tcp=True)
+                    outcome = self._forward(data, outcome, client, tcp=True)
                 if outcome is not None:
                     conn.sendall(struct.pack("!H", len(outcome)) + outcome)
         except OSError:

@@ -5,7 +5,8 @@ One per network, started on demand by :mod:`.client` and gone ``--linger`` secon
 last endpoint leaves (or at ``network rm``). It keeps pyroute2 warm so that ``run`` pays a
 unix-socket round trip instead of its import, owns the network's bridge, veths, nftables table
 and published-port reservations, and answers DNS for the network's container names on the
-gateway address (forwarding other names to the host's resolvers).
+gateway address (then the names of the asking container's other networks, read from the store;
+other names are forwarded to the host's resolvers).
 
 Requests are served one at a time: that serialises address allocation and rule updates for the
 network. The exclusive lock ``<id>.lock`` makes sure only one helper serves a network.
@@ -33,6 +34,7 @@ from dockyard.metadata import Database
 from dockyard.network import dns, forward, liveness, nft, plumbing, proxy, sandbox
 from dockyard.network.client import START_TIMEOUT, ping, socket_path
 from dockyard.network.model import Endpoint, Network, PortBinding, Proto, netns_path
+from dockyard.network.peers import StorePeers
 from dockyard.network.store import NetworkStore
 
 # An endpoint made before this helper started has no known attacher: it counts as attached
@@ -87,8 +89,10 @@ class Helper:
                 self._relay(ep)
             self._names(ep)
         self._apply_ports()
+        # Docker's default bridge has no names, of its own or of its containers' other networks.
+        others = None if self.network.is_default else StorePeers(self.store, self.network.id)
         responder = dns.Responder(
-            self.records, listen=(self.network.gateway, 53), upstream=self.upstream
+            self.records, listen=(self.network.gateway, 53), upstream=self.upstream, peers=others
         )
         try:
             responder.start()

@@ -146,6 +146,8 @@ def test_networks_aliases_addresses_and_isolation(box: Box, tmp_path: Path) -> N
     assert api["networks_back"]["IPAddress"] == f"{prefix}.240"
     assert p.sh("web", "wget -q -O- http://backend-api/hostname").strip()
     assert p.sh("web", "wget -q -O- http://api/hostname").strip()
+    resolver = f"nameserver {api['networks_front']['Gateway']}"  # front's DNS answers for db
+    assert resolver in p.sh("api", "cat /etc/resolv.conf")
     assert p.sh("api", "wget -q -O- http://db/hostname").strip()
     blocked = p("exec", "-T", "web", "wget", "-q", "-T", "2", "-O-", "http://db/", check=False)
     assert blocked.returncode != 0
