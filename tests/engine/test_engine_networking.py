@@ -68,8 +68,17 @@ def test_resolv_conf_per_network_kind() -> None:
     assert user == "nameserver 10.99.0.1\nsearch example.org\noptions ndots:2 edns0\n"
     default = hostfiles.resolv_conf(host, fallback="10.99.1.1")  # loopback-only host
     assert default.startswith("nameserver 10.99.1.1\n")
+    # Docker's embedded DNS: on a user network --dns servers are where the network's DNS
+    # forwards, never in resolv.conf, so container names keep resolving.
     flags = hostfiles.resolv_conf(host, dns=("9.9.9.9",), resolver="10.99.0.1")
-    assert flags.startswith("nameserver 9.9.9.9\n")
+    assert flags == "nameserver 10.99.0.1\nsearch example.org\noptions ndots:2 edns0\n"
+    searched = hostfiles.resolv_conf(host, dns=("9.9.9.9",), search=("corp.example",),
+                                     options=("timeout:2",), resolver="10.99.0.1")  # fmt: skip
+    assert searched == "nameserver 10.99.0.1\nsearch corp.example\noptions timeout:2 ndots:0\n"
+    with pytest.raises(InvalidArgument, match="nope is not an ip address"):
+        hostfiles.resolv_conf(host, dns=("nope",), resolver="10.99.0.1")
+    bridged = hostfiles.resolv_conf(host, dns=("9.9.9.9",), fallback="10.99.1.1")
+    assert bridged.startswith("nameserver 9.9.9.9\n")  # the default network: as before
 
 
 MIXED_HOST = "nameserver 127.0.0.53\nnameserver 192.0.2.1\nnameserver ::1\nsearch a.example\n"
@@ -113,7 +122,8 @@ def test_resolv_conf_flags(flags: dict[str, Any], expected: str) -> None:
 def test_endpoints_file_round_trips(tmp_path: Path) -> None:
     ports = (PortBinding(container_port=80, host_port=8080),)
     ep = Endpoint(network_id="n" * 64, container_id="c" * 64, ip="10.99.0.2",
-                  mac="02:42:0a:63:00:02", names=("web",), ports=ports, veth="dyabc")  # fmt: skip
+                  mac="02:42:0a:63:00:02", names=("web",), ports=ports, veth="dyabc",
+                  dns=("192.0.2.53",))  # fmt: skip
     attached = endpoints.Attached(network="front", network_id="n" * 64, gateway="10.99.0.1",
                                    prefixlen=24, endpoint=ep, ifname="eth1")  # fmt: skip
     endpoints.save_endpoints(tmp_path, [attached])

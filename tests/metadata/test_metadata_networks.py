@@ -1,5 +1,6 @@
-"""Schema v4: networks and endpoints rows, the v3 -> v4 migration, and the database's own
-guarantees (unique names, bridges and addresses; no delete while endpoints remain)."""
+"""Schema v4 and v5: networks and endpoints rows, the v3 -> v4 and v4 -> v5 migrations, and
+the database's own guarantees (unique names, bridges and addresses; no delete while endpoints
+remain)."""
 
 from __future__ import annotations
 
@@ -33,6 +34,30 @@ def test_v3_database_gains_the_network_tables(tmp_path: Path) -> None:
     db = Database(path)
     assert db.add_network(lambda existing: NET) == NET
     assert db.list_networks() == [NET]
+
+
+def test_v4_endpoints_gain_dns_servers(tmp_path: Path) -> None:
+    path = tmp_path / "metadata.db"
+    conn = sqlite3.connect(path)
+    for version in range(4):
+        conn.executescript(_MIGRATIONS[version])
+    conn.execute("PRAGMA user_version=4")
+    conn.execute(
+        "INSERT INTO networks VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+        (NET.id, NET.name, "bridge", NET.subnet, NET.gateway, "", 0, NET.bridge, "{}", "{}", "x"),
+    )
+    conn.execute("INSERT INTO endpoints VALUES (?,?,?,?,?,?,?)",
+                 (NET.id, "c1", "10.1.0.2", "m", '["web"]', "[]", "dyveth"))  # fmt: skip
+    conn.commit()
+    conn.close()
+    db = Database(path)
+    old = EndpointRecord(network_id=NET.id, container_id="c1", ip="10.1.0.2", mac="m",
+                         names=("web",), veth="dyveth")  # fmt: skip
+    assert db.list_endpoints() == [old]  # a running container's endpoint: no servers
+    new = EndpointRecord(network_id=NET.id, container_id="c2", ip="10.1.0.3",
+                         dns=("192.0.2.53", "2001:db8::53"))  # fmt: skip
+    db.add_endpoint(NET.id, "c2", lambda net, used: new)
+    assert db.list_endpoints(container_id="c2") == [new]
 
 
 def test_network_rows(tmp_path: Path) -> None:

@@ -65,7 +65,7 @@ def test_v1_database_is_migrated_keeping_its_rows(tmp_path: Path) -> None:
     assert db.image_blobs("sha256:aaaa") == ["sha256:m"]
     assert db.resolve_ref("docker.io/library/x:1") == "sha256:aaaa"
     assert [c.name for c in db.containers_using("sha256:aaaa")] == ["web"]
-    assert _version(path) == SCHEMA_VERSION == 4
+    assert _version(path) == SCHEMA_VERSION == 5
     assert db.put_volume(_volume("data"))
     db.attach_volumes(C1, [("data", "/data")])  # the v1 container can use the new tables
     assert db.volume_users("data") == [C1]

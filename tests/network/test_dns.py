@@ -369,6 +369,87 @@ def test_other_clients_and_broken_peers_are_forwarded(serve: Serve, upstream: Fa
     assert upstream.seen == [("udp", "example.test."), ("udp", "example.test.")]
 
 
+# -- the asking container's own servers (--dns) ----------------------------------------------
+class FakeUpstreams:
+    """:class:`dns.Upstreams` from a table: client address -> its own servers."""
+
+    def __init__(self, table: dict[str, list[tuple[str, int]]]) -> None:
+        self.table = table
+        self.asked: list[str] = []
+
+    def servers(self, client: str) -> list[tuple[str, int]]:
+        self.asked.append(client)
+        return self.table.get(client, [])
+
+
+class BrokenUpstreams:
+    def servers(self, client: str) -> list[tuple[str, int]]:
+        raise RuntimeError("store unreadable")
+
+
+def test_choose_upstream_prefers_the_clients_own_servers() -> None:
+    listen, default = ("10.1.0.1", 53), [("127.0.0.53", 53)]
+    own = [("192.0.2.1", 53), ("192.0.2.2", 53)]
+    assert dns.choose_upstream(own, default, listen=listen) == tuple(own)  # in order
+    assert dns.choose_upstream([], default, listen=listen) == tuple(default)
+    # --dns naming the network's own server: forwarding there would loop.
+    assert dns.choose_upstream([listen, own[1]], default, listen=listen) == (own[1],)
+    assert dns.choose_upstream([listen], default, listen=listen) == tuple(default)
+
+
+def test_check_servers() -> None:
+    assert dns.check_servers(["192.0.2.1", "2001:DB8::1"]) == ["192.0.2.1", "2001:db8::1"]
+    with pytest.raises(InvalidArgument, match=r"dns servers: .*'dns\.example'"):
+        dns.check_servers(["192.0.2.1", "dns.example"])
+
+
+def test_a_responder_forwards_to_the_clients_own_servers(
+    serve: Serve, upstream: FakeUpstream
+) -> None:
+    own = FakeUpstream({"example.test.": "198.51.100.7"})
+    try:
+        upstreams = FakeUpstreams({LOCAL: [(LOCAL, own.port)]})
+        responder = serve(_records(("c1", ["web"], "172.30.0.2")),
+                          upstream=[(LOCAL, upstream.port)], upstreams=upstreams)  # fmt: skip
+        assert addresses(ask(responder, "web")) == ["172.30.0.2"]  # names stay local
+        assert upstreams.asked == []
+        assert addresses(ask(responder, "example.test")) == ["198.51.100.7"]
+        assert addresses(ask(responder, "example.test", tcp=True)) == ["198.51.100.7"]
+        assert own.seen == [("udp", "example.test."), ("tcp", "example.test.")]
+        assert upstream.seen == []  # never the default upstream
+        assert upstreams.asked == [LOCAL, LOCAL]
+    finally:
+        own.close()
+
+
+def test_own_servers_are_tried_in_order_without_falling_back(
+    serve: Serve, upstream: FakeUpstream, silent: tuple[str, int]
+) -> None:
+    own = FakeUpstream({"example.test.": "198.51.100.7"})
+    try:
+        order = FakeUpstreams({LOCAL: [_closed_port(), silent, (LOCAL, own.port)]})
+        responder = serve(dns.Records(), upstream=[(LOCAL, upstream.port)], upstreams=order,
+                          timeout=0.3)  # fmt: skip
+        assert addresses(ask(responder, "example.test")) == ["198.51.100.7"]
+        dead = serve(dns.Records(), upstream=[(LOCAL, upstream.port)], timeout=0.3,
+                     upstreams=FakeUpstreams({LOCAL: [_closed_port()]}))  # fmt: skip
+        assert ask(dead, "example.test").header.rcode == RCODE.SERVFAIL  # as docker's
+        assert upstream.seen == []
+    finally:
+        own.close()
+
+
+def test_other_clients_and_broken_upstreams_use_the_default(
+    serve: Serve, upstream: FakeUpstream, silent: tuple[str, int]
+) -> None:
+    stranger = serve(dns.Records(), upstream=[(LOCAL, upstream.port)],
+                     upstreams=FakeUpstreams({"10.9.9.9": [silent]}))  # fmt: skip
+    assert addresses(ask(stranger, "example.test")) == ["192.0.2.10"]
+    broken = serve(dns.Records(), upstream=[(LOCAL, upstream.port)], upstreams=BrokenUpstreams())
+    assert addresses(ask(broken, "example.test")) == ["192.0.2.10"]
+    assert upstream.seen == [("udp", "example.test."), ("udp", "example.test.")]
+
+
 # -- forwarding -------------------------------------------------------------------------------
 def test_forwards_unknown_names(serve: Serve, upstream: FakeUpstream) -> None:
     responder = serve(_records(("c1", ["web"], "172.30.0.2")), upstream=[(LOCAL, upstream.port)])

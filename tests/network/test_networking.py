@@ -4,7 +4,8 @@ host's address, hairpin), ``--network container:``, many parallel runs on one ne
 that removing everything leaves no bridge, veth, namespace file, nftables table or helper.
 
 Traffic goes only to loopback, the host's own address and the containers made here; the
-networks' DNS forwards unknown names to a dead loopback port (tests/conftest.py).
+networks' DNS forwards unknown names to a dead loopback port (tests/conftest.py), or, for a
+container run with ``--dns``, to a test resolver on the host's own address.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -318,6 +320,73 @@ def test_names_of_all_a_containers_networks_resolve(box: Box) -> None:
     box("network", "disconnect", "netb", x)
     assert _lookup(box, x, "yy").returncode != 0
     assert _addresses(_lookup(box, x, "zz")) == [z_a]  # neta's own names stay
+
+
+class _TestResolver:
+    """A UDP DNS server on port 53 of the host's own address (what a container's ``--dns``
+    can name): ``A`` of ``outside.test`` -> 198.51.100.7, NXDOMAIN otherwise; records the
+    names asked."""
+
+    def __init__(self, address: str) -> None:
+        self.seen: list[str] = []
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        try:
+            self.sock.bind((address, 53))
+        except OSError as err:
+            self.sock.close()
+            pytest.skip(f"port 53 of {address} is taken: {err}")
+        self.sock.settimeout(0.1)
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self) -> None:
+        from dnslib import QTYPE, RCODE, RR, A, DNSRecord
+
+        while not self.stopping.is_set():
+            try:
+                data, peer = self.sock.recvfrom(65535)
+            except TimeoutError:
+                continue
+            request = DNSRecord.parse(data)
+            self.seen.append(str(request.q.qname))
+            reply = request.reply()
+            if str(request.q.qname) != "outside.test.":
+                reply.header.rcode = RCODE.NXDOMAIN
+            elif request.q.qtype == QTYPE.A:
+                reply.add_answer(RR("outside.test.", QTYPE.A, rdata=A("198.51.100.7"), ttl=60))
+            self.sock.sendto(reply.pack(), peer)
+
+    def close(self) -> None:
+        self.stopping.set()
+        self.thread.join(5)
+        self.sock.close()
+
+
+def test_dns_flag_on_user_networks_keeps_names_and_forwards_the_rest(box: Box) -> None:
+    """Docker's embedded DNS: with --dns, resolv.conf still names the network's DNS, names of
+    all the container's networks resolve, and other names go to the --dns server (the
+    networks' default upstream is a dead port: an answer can only come from it)."""
+    host = _host_address()
+    resolver = _TestResolver(host)
+    try:
+        _network(box, "neta")
+        _network(box, "netb")
+        web = box.run_d("--name", "web", "--network", "netb", "busybox", "sleep", "300")
+        web_b = box.inspect(web, "{{.NetworkSettings.Networks.netb.IPAddress}}")
+        script = ("cat /etc/resolv.conf; echo ==; nslookup -type=a web; echo ==; "
+                  "nslookup -type=a outside.test")  # fmt: skip
+        out = box.out("run", "--rm", "--network", "neta", "--network", "netb", "--dns", host,
+                      "busybox", "sh", "-c", script)  # fmt: skip
+    finally:
+        resolver.close()
+    resolv, web_looked, outside = out.split("==\n")
+    gateway_a = json.loads(box.out("network", "inspect", "neta"))[0]["IPAM"]["Config"][0]["Gateway"]
+    assert resolv.splitlines()[0] == f"nameserver {gateway_a}" and host not in resolv, resolv
+    assert web_b in web_looked, web_looked
+    assert "198.51.100.7" in outside, outside
+    assert "outside.test." in resolver.seen
+    assert not [n for n in resolver.seen if n.startswith("web")]  # names never leave
 
 
 def test_system_prune_removes_what_a_killed_helper_left(box: Box) -> None:

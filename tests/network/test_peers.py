@@ -1,5 +1,5 @@
-"""The records of an asking container's other networks, read from a network store over a
-temporary database (no processes, no root)."""
+"""The records of an asking container's other networks and its own DNS servers, read from a
+network store over a temporary database (no processes, no root)."""
 
 from __future__ import annotations
 
@@ -71,3 +71,17 @@ def test_the_default_network_lends_no_names(store: NetworkStore) -> None:
     _join(store, default, "x")
     _join(store, default, "y")
     assert StorePeers(store, a.id).networks(x_on_a) == []
+
+
+def test_the_servers_of_the_asking_container(store: NetworkStore) -> None:
+    a, b = store.create("a"), store.create("b")
+    servers = ("192.0.2.53", "2001:db8::53")
+    x_on_a = store.allocate(a, "x", names=("x",), dns=servers).ip
+    x_on_b = store.allocate(b, "x", names=("x",), dns=servers).ip
+    y_on_a = _join(store, a, "y")
+    want = [("192.0.2.53", 53), ("2001:db8::53", 53)]
+    assert StorePeers(store, a.id).servers(x_on_a) == want
+    assert StorePeers(store, b.id).servers(x_on_b) == want  # the same on each network
+    assert StorePeers(store, a.id).servers(y_on_a) == []  # no --dns: the helper's upstream
+    assert StorePeers(store, a.id).servers(a.gateway) == []  # the host
+    assert StorePeers(store, b.id).servers(x_on_a) == []  # x's address on a means nothing on b

@@ -4,6 +4,9 @@ Docker's rules (libnetwork ``etchosts`` and ``resolvconf``): hosts starts with t
 entries, then ``--add-host`` lines; resolv.conf is the host's with loopback nameservers
 removed (they mean nothing inside a network namespace), falling back to Google's public DNS
 when none is left, and ``--dns``, ``--dns-search`` and ``--dns-option`` replace their parts.
+On a user-defined network the one nameserver is the network's DNS responder, ``--dns`` or not
+(docker's embedded DNS: it forwards to the ``--dns`` servers, which the network helper learns
+from the attach request).
 """
 
 from __future__ import annotations
@@ -81,8 +84,9 @@ def resolv_conf(
     Args:
         resolver: the network's DNS responder (user-defined networks: the gateway address,
             where the helper answers for container names; docker's 127.0.0.11), used instead
-            of the host's servers. As docker's ``TransformForIntNS``: the options (``--dns-option``
-            or the host's) keep a valid ``ndots``; ``ndots:0`` is added when none is set.
+            of the host's servers and of ``dns`` (checked here, then forwarded to by the
+            responder). As docker's ``TransformForIntNS``: the options (``--dns-option`` or the
+            host's) keep a valid ``ndots``; ``ndots:0`` is added when none is set.
         fallback: the server when the host has only loopback ones (the network's forwarder;
             docker falls back to Google's public DNS, which a closed network cannot reach).
     """
@@ -105,11 +109,12 @@ def resolv_conf(
         except ValueError:
             raise InvalidArgument(f"{server} is not an ip address (--dns)") from None
     opts = list(options) or opts
-    if resolver and not dns:
+    if resolver:
         servers, opts = [resolver], [o for o in opts if _valid_ndots(o)]
         if not any(o.startswith("ndots:") for o in opts):
             opts.append("ndots:0")  # names of the network first, unqualified
-    servers = list(dns) or servers or ([fallback] if fallback else list(DEFAULT_DNS))
+    else:
+        servers = list(dns) or servers or ([fallback] if fallback else list(DEFAULT_DNS))
     searches = [s for s in search if s != "."] if search else searches
     out = [f"nameserver {s}\n" for s in servers]
     if searches:

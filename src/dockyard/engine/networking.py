@@ -113,7 +113,7 @@ def _attach(
     endpoint = client.attach(
         cfg, network, container_id=config.id, netns=netns, ifname=ifname, ip=attachment.ip,
         names=dns_names(config, attachment), ports=config.ports if primary else (),
-        default_route=primary,
+        default_route=primary, dns=config.dns,
     )  # fmt: skip
     return Attached(network=network.name, network_id=network.id, gateway=network.gateway,
                     prefixlen=network.prefixlen, endpoint=endpoint, ifname=ifname)  # fmt: skip

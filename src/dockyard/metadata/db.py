@@ -1,6 +1,6 @@
 """The metadata database (SQLite, WAL): the only owner of the engine's SQL.
 
-On disk: ``<state root>/metadata.db`` (+ ``-wal``/``-shm``). Schema version 4, kept in
+On disk: ``<state root>/metadata.db`` (+ ``-wal``/``-shm``). Schema version 5, kept in
 ``PRAGMA user_version``::
 
     images(id PK = config digest, manifest_digest, manifest_media_type, created, added, size,
@@ -25,6 +25,9 @@ On disk: ``<state root>/metadata.db`` (+ ``-wal``/``-shm``). Schema version 4, k
               UNIQUE (network_id, ip))                                         (v4)
                                                 a running container's address on a network; a
                                                 network with rows here cannot be deleted
+        + dns JSON                                                             (v5)
+                                                the container's ``--dns`` servers: where the
+                                                network's DNS forwards its outside names
 
 Foreign keys are enforced (``PRAGMA foreign_keys=ON`` on every connection). Every write runs
 in ``transaction()`` (``BEGIN IMMEDIATE``), so concurrent CLIs serialise on the database lock
@@ -55,7 +58,7 @@ from dockyard.metadata.records import (
 )
 from dockyard.metadata.sqlitefile import SQLiteFile
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 _SCHEMA_V1 = """
 CREATE TABLE images (
@@ -125,8 +128,18 @@ CREATE TABLE endpoints (
 CREATE INDEX endpoints_container ON endpoints(container_id);
 """
 
+_V4_TO_V5 = """
+ALTER TABLE endpoints ADD COLUMN dns TEXT NOT NULL DEFAULT '[]';
+"""
+
 # Append-only: _MIGRATIONS[n] upgrades version n to n+1 and never changes once released.
-_MIGRATIONS: dict[int, str] = {0: _SCHEMA_V1, 1: _V1_TO_V2, 2: _V2_TO_V3, 3: _V3_TO_V4}
+_MIGRATIONS: dict[int, str] = {
+    0: _SCHEMA_V1,
+    1: _V1_TO_V2,
+    2: _V2_TO_V3,
+    3: _V3_TO_V4,
+    4: _V4_TO_V5,
+}
 
 
 class Database(SQLiteFile):
@@ -509,7 +522,7 @@ class Database(SQLiteFile):
                                             (network_id,))}  # fmt: skip
             rec = build(network, used)
             try:
-                c.execute("INSERT INTO endpoints VALUES (?,?,?,?,?,?,?)", _endpoint_row(rec))
+                c.execute(_INSERT_ENDPOINT, _endpoint_row(rec))
             except sqlite3.IntegrityError as err:
                 raise Conflict(
                     f"network {network.name}: address {rec.ip} is already in use"
@@ -652,9 +665,16 @@ def _endpoint(row: sqlite3.Row) -> EndpointRecord:
         names=tuple(json.loads(row["names"])),
         ports=row["ports"],
         veth=row["veth"],
+        dns=tuple(json.loads(row["dns"])),
     )
 
 
+_INSERT_ENDPOINT = (
+    "INSERT INTO endpoints (network_id, container_id, ip, mac, names, ports, veth, dns)"
+    " VALUES (?,?,?,?,?,?,?,?)"
+)
+
+
 def _endpoint_row(rec: EndpointRecord) -> tuple[str, ...]:
-    names = json.dumps(list(rec.names))
-    return (rec.network_id, rec.container_id, rec.ip, rec.mac, names, rec.ports, rec.veth)
+    names, dns = json.dumps(list(rec.names)), json.dumps(list(rec.dns))
+    return (rec.network_id, rec.container_id, rec.ip, rec.mac, names, rec.ports, rec.veth, dns)

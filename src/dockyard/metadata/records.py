@@ -86,7 +86,8 @@ class EndpointRecord:
 
     ``ports`` are the published ports as a JSON array, written and read by the network
     package (its port model is not metadata's business); ``veth`` is the host end of the
-    container's veth pair (empty until it exists).
+    container's veth pair (empty until it exists); ``dns`` are the container's ``--dns``
+    server addresses, in order (where the network's DNS forwards the names it does not know).
     """
 
     network_id: str
@@ -96,3 +97,4 @@ class EndpointRecord:
     names: tuple[str, ...] = ()
     ports: str = "[]"
     veth: str = ""
+    dns: tuple[str, ...] = ()

@@ -48,8 +48,11 @@ def attach(
     names: Sequence[str] = (),
     ports: Sequence[PortBinding] = (),
     default_route: bool = True,
+    dns: Sequence[str] = (),
 ) -> Endpoint:
-    """Connect the container's namespace file ``netns`` to ``network``.
+    """Connect the container's namespace file ``netns`` to ``network``. ``dns`` are the
+    container's ``--dns`` servers: on a user network, its DNS forwards the names it does not
+    know for this container to them (docker's embedded DNS does the same).
 
     Raises:
         Conflict: the address or a host port is taken.
@@ -58,7 +61,7 @@ def attach(
     reply = request(cfg, network, {
         "op": "attach", "container": container_id, "netns": str(netns), "ifname": ifname,
         "ip": ip, "names": list(names), "ports": [p.to_json() for p in ports],
-        "default_route": default_route,
+        "default_route": default_route, "dns": list(dns),
     })  # fmt: skip
     doc = reply["endpoint"]
     assert isinstance(doc, dict)

@@ -1,5 +1,5 @@
 """The per-network DNS responder: container names and aliases -> addresses; everything else
-forwarded to the host's resolvers.
+forwarded to the asking container's own servers (its ``--dns``) or to the host's resolvers.
 
 The helper process of a network runs one :class:`Responder` (UDP and TCP on one address and
 port) over one :class:`Records` that it updates as containers join and leave. Threads, not
@@ -19,6 +19,13 @@ records of the asking container's other networks, in the order it joined them, b
 forwards. The asking container is known by the query's source address, its address on this
 network; other sources (the host) never get those answers, and nothing is sent between
 responders, so no query can loop.
+
+Upstreams per container (docker's embedded DNS forwards to a container's ``--dns`` servers;
+its resolv.conf keeps naming the embedded server): a responder given :class:`Upstreams`
+forwards a query from a container that has servers of its own to those, in order, instead of
+to ``upstream`` (:func:`choose_upstream`). The forwarding runs in the helper, in the host's
+network namespace: a loopback ``--dns`` address is the host's loopback (docker queries from
+the container's namespace, where it is the container's).
 """
 
 from __future__ import annotations
@@ -166,6 +173,41 @@ class Peers(Protocol):
         empty when ``client`` is no container of that network (the host, another helper).
         Quick (it runs before the query is forwarded) and never raises."""
         ...
+
+
+class Upstreams(Protocol):
+    """The DNS servers of a container that asks a responder (its ``--dns``), where the
+    responder forwards the names it cannot answer for it. Words as in :class:`Peers`;
+    :meth:`servers` is called from the responder's worker threads, once per forwarded query.
+    """
+
+    def servers(self, client: str) -> Sequence[Server]:
+        """The servers, in order, of the container whose address on the responder's network is
+        ``client``; empty when it has none or ``client`` is no container of that network.
+        Quick (it runs before the query is forwarded) and never raises."""
+        ...
+
+
+def choose_upstream(
+    own: Sequence[Server], default: Sequence[Server], *, listen: Server
+) -> tuple[Server, ...]:
+    """Where to forward a client's query: its ``own`` servers in order (without the
+    responder's own address ``listen``: that would loop), or ``default`` (the responder's
+    upstream) when none is left."""
+    mine = tuple(server for server in own if server != listen)
+    return mine or tuple(default)
+
+
+def check_servers(addresses: Sequence[str]) -> list[str]:
+    """A container's ``--dns`` servers, each an IP address (normalised), in order.
+
+    Raises:
+        InvalidArgument: one is not an IP address.
+    """
+    try:
+        return [str(ipaddress.ip_address(address)) for address in addresses]
+    except ValueError as err:
+        raise InvalidArgument(f"dns servers: {err}", hint="--dns takes IP addresses") from err
 
 
 def decide_elsewhere(networks: Sequence[Records], request: DNSRecord, *, udp: bool) -> bytes | None:
@@ -321,8 +363,9 @@ def _recv_exact(sock: socket.socket, size: int) -> bytes | None:
 class Responder:
     """A DNS server on one address: UDP and TCP on ``listen`` (port 0: any free port, the same
     for both; see :attr:`address`), answering from ``records``, then (given ``peers``) from
-    the asking container's other networks, and forwarding the rest to ``upstream`` in order,
-    ``timeout`` seconds each.
+    the asking container's other networks, and forwarding the rest in order, ``timeout``
+    seconds each, to the asking container's own servers (given ``upstreams``, when it has
+    some) or to ``upstream``.
 
     Lifecycle: ``start()`` binds and starts the threads; ``close()`` stops them and closes the
     sockets (also as a context manager). One thread serves UDP and accepts TCP; UDP queries
@@ -334,10 +377,11 @@ class Responder:
     def __init__(
         self, records: Records, *, listen: Server, upstream: Sequence[Server] = (),
         timeout: float = 2.0, tcp_idle: float = 10.0, workers: int = 16,
-        peers: Peers | None = None,
+        peers: Peers | None = None, upstreams: Upstreams | None = None,
     ) -> None:  # fmt: skip
         self._records = records
         self._peers = peers
+        self._upstreams = upstreams
         self._listen = listen
         self._upstream = tuple(upstream)
         self._timeout = timeout
@@ -441,7 +485,7 @@ class Responder:
         if elsewhere is not None:
             return elsewhere
         last: bytes | None = None
-        for server in self._upstream:
+        for server in self._upstream_of(client):
             try:
                 exchange = exchange_tcp if tcp else exchange_udp
                 answer = exchange(server, data, self._timeout)
@@ -451,6 +495,15 @@ class Responder:
                 return answer
             last = answer
         return last if last is not None else _status(request, RCODE.SERVFAIL)
+
+    def _upstream_of(self, client: str) -> tuple[Server, ...]:
+        own: Sequence[Server] = ()
+        if self._upstreams is not None:
+            try:
+                own = self._upstreams.servers(client)
+            except Exception:  # as in _elsewhere: a broken Upstreams costs the choice only
+                own = ()
+        return choose_upstream(own, self._upstream, listen=self._address)
 
     def _elsewhere(self, request: DNSRecord, client: str, *, udp: bool) -> bytes | None:
         if self._peers is None:

@@ -6,7 +6,8 @@ last endpoint leaves (or at ``network rm``). It keeps pyroute2 warm so that ``ru
 unix-socket round trip instead of its import, owns the network's bridge, veths, nftables table
 and published-port reservations, and answers DNS for the network's container names on the
 gateway address (then the names of the asking container's other networks, read from the store;
-other names are forwarded to the host's resolvers).
+other names are forwarded to the asking container's ``--dns`` servers, kept with its endpoint
+in the store, or without those to the host's resolvers).
 
 Requests are served one at a time: that serialises address allocation and rule updates for the
 network. The exclusive lock ``<id>.lock`` makes sure only one helper serves a network.
@@ -89,11 +90,13 @@ class Helper:
                 self._relay(ep)
             self._names(ep)
         self._apply_ports()
-        # Docker's default bridge has no names, of its own or of its containers' other networks.
+        # Docker's default bridge has no names, of its own or of its containers' other networks,
+        # and its containers' --dns servers are in their resolv.conf, not behind this server.
         others = None if self.network.is_default else StorePeers(self.store, self.network.id)
         responder = dns.Responder(
-            self.records, listen=(self.network.gateway, 53), upstream=self.upstream, peers=others
-        )
+            self.records, listen=(self.network.gateway, 53), upstream=self.upstream,
+            peers=others, upstreams=others,
+        )  # fmt: skip
         try:
             responder.start()
             self.responder = responder
@@ -130,13 +133,14 @@ class Helper:
         self.detach(cid)
         ports = [PortBinding.from_json(p) for p in req.get("ports") or []]  # type: ignore[attr-defined]
         names = [str(n) for n in req.get("names") or []]  # type: ignore[attr-defined]
+        servers = dns.check_servers([str(s) for s in req.get("dns") or []])  # type: ignore[attr-defined]
         veth = plumbing.veth_name(self.network.id, cid)
         sockets = _reserve(ports)
         self.reserved[cid] = sockets
         try:
             ep = self.store.allocate(
                 self.network, cid, ip=str(req.get("ip") or ""), names=names,
-                ports=_bound(ports, sockets), veth=veth,
+                ports=_bound(ports, sockets), veth=veth, dns=servers,
             )  # fmt: skip
             plumbing.attach(
                 self.ipr, self.network, netns=netns, veth=veth,

@@ -111,7 +111,9 @@ class Network:
 class Endpoint:
     """A running container's attachment to a network. ``names`` are what the network's DNS
     answers for (container name, ``--network-alias``es, compose service names); ``ports`` are
-    the published ports with their host ports assigned."""
+    the published ports with their host ports assigned; ``dns`` are the container's ``--dns``
+    server addresses, where the network's DNS forwards the names it does not know for this
+    container (none: the helper's upstream resolvers)."""
 
     network_id: str
     container_id: str
@@ -120,6 +122,7 @@ class Endpoint:
     names: tuple[str, ...] = ()
     ports: tuple[PortBinding, ...] = ()
     veth: str = ""  # the host end of the pair
+    dns: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -130,13 +133,15 @@ class Endpoint:
             "names": list(self.names),
             "ports": [p.to_json() for p in self.ports],
             "veth": self.veth,
+            "dns": list(self.dns),
         }
 
     @classmethod
     def from_json(cls, doc: Mapping[str, object]) -> Endpoint:
         names = doc.get("names") or []
         ports = doc.get("ports") or []
-        assert isinstance(names, list) and isinstance(ports, list)
+        servers = doc.get("dns") or []
+        assert isinstance(names, list) and isinstance(ports, list) and isinstance(servers, list)
         return cls(
             network_id=str(doc["network_id"]),
             container_id=str(doc["container_id"]),
@@ -145,6 +150,7 @@ class Endpoint:
             names=tuple(str(n) for n in names),
             ports=tuple(PortBinding.from_json(p) for p in ports),
             veth=str(doc.get("veth", "")),
+            dns=tuple(str(s) for s in servers),
         )
 
 

@@ -1,4 +1,5 @@
-"""The names of a container's other networks, for its first network's DNS responder.
+"""What a DNS responder learns of the asking container from the network store: the names of
+its other networks, and its own DNS servers.
 
 A container's ``/etc/resolv.conf`` names one responder, its first user network's; docker's
 embedded DNS answers for every network of the container. :class:`StorePeers` gives a
@@ -7,6 +8,10 @@ from the network store at each query that the responder's own records miss: the 
 table is what every helper writes as containers start, stop, connect and disconnect, so
 names follow those at once, even on a network whose helper is not running. The reads are a
 few indexed selects on the metadata database, whose WAL mode lets them run beside writers.
+
+The container's ``--dns`` servers (:class:`dns.Upstreams`) are kept with each of its
+endpoints, so the responder of whichever network the container resolves through finds them,
+and a restarted helper too.
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ import threading
 from collections.abc import Sequence
 
 from dockyard.network import dns
-from dockyard.network.model import DEFAULT_NETWORK
+from dockyard.network.model import DEFAULT_NETWORK, Endpoint
 from dockyard.network.store import NetworkStore
 
 
@@ -26,6 +31,9 @@ class StorePeers:
     (:meth:`dns.Records.replace`) before each use, so a name shared by several containers
     rotates across queries as it does on its own network. The default network never counts:
     it has no names (docker's behaviour).
+
+    Also :class:`dns.Upstreams`: the asking container's servers, from its endpoint on this
+    network.
     """
 
     def __init__(self, store: NetworkStore, network_id: str) -> None:
@@ -43,12 +51,25 @@ class StorePeers:
         except Exception:  # the database's errors too (sqlite3's, which this layer may not name)
             return []
 
-    def _networks(self, client: str) -> list[dns.Records]:
+    def servers(self, client: str) -> Sequence[dns.Server]:
+        """See :meth:`dns.Upstreams.servers`: port 53 of each of the container's ``--dns``
+        addresses. A failing read gives none (the responder's upstream is used)."""
+        try:
+            asking = self._asking(client)
+        except Exception:  # as in networks
+            return []
+        return [] if asking is None else [(address, 53) for address in asking.dns]
+
+    def _asking(self, client: str) -> Endpoint | None:
+        """The endpoint on this network at address ``client`` (None: the host, a stranger)."""
         own = self._store.endpoints(network_id=self._network_id)
-        asking = next((ep.container_id for ep in own if ep.ip == client), None)
+        return next((ep for ep in own if ep.ip == client), None)
+
+    def _networks(self, client: str) -> list[dns.Records]:
+        asking = self._asking(client)
         if asking is None:  # the host or a stranger: no other networks to look in
             return []
-        others = [ep.network_id for ep in self._store.endpoints(container_id=asking)
+        others = [ep.network_id for ep in self._store.endpoints(container_id=asking.container_id)
                   if ep.network_id != self._network_id]  # fmt: skip
         return [self._refresh(network_id) for network_id in others if self._has_names(network_id)]
 

@@ -1,4 +1,4 @@
-"""Networks and endpoints as the engine sees them, kept in the metadata database (schema v4).
+"""Networks and endpoints as the engine sees them, kept in the metadata database (schema v5).
 
 A network is a row: creating one touches nothing on the host (its bridge and firewall table
 appear when the first container joins, made by the network's helper process). An endpoint is
@@ -198,10 +198,12 @@ class NetworkStore:
         mac: str = "",
         ports: Sequence[PortBinding] = (),
         veth: str = "",
+        dns: Sequence[str] = (),
     ) -> Endpoint:
         """Give the container an address on the network: ``ip`` when given, else the lowest
         free one of the ip-range (or subnet). The MAC defaults to docker's ``02:42:`` + the
-        address's bytes. ``ports`` and ``veth`` are stored with it (one write per attach).
+        address's bytes. ``ports``, ``veth`` and ``dns`` (the container's ``--dns`` servers)
+        are stored with it (one write per attach).
 
         Raises:
             InvalidArgument: ``ip`` is outside the subnet or ip-range, or ``mac`` is malformed.
@@ -219,7 +221,7 @@ class NetworkStore:
             return EndpointRecord(
                 network_id=rec.id, container_id=container_id, ip=address,
                 mac=mac or ipam.default_mac(address), names=tuple(names),
-                ports=json.dumps([p.to_json() for p in ports]), veth=veth,
+                ports=json.dumps([p.to_json() for p in ports]), veth=veth, dns=tuple(dns),
             )  # fmt: skip
 
         return _endpoint(self.db.add_endpoint(network.id, container_id, build))
@@ -343,5 +345,5 @@ def _endpoint(rec: EndpointRecord) -> Endpoint:
     ports = tuple(PortBinding.from_json(doc) for doc in json.loads(rec.ports))
     return Endpoint(
         network_id=rec.network_id, container_id=rec.container_id, ip=rec.ip, mac=rec.mac,
-        names=rec.names, ports=ports, veth=rec.veth,
+        names=rec.names, ports=ports, veth=rec.veth, dns=rec.dns,
     )  # fmt: skip
