@@ -58,6 +58,15 @@ def test_v4_endpoints_gain_dns_servers(tmp_path: Path) -> None:
                          dns=("192.0.2.53", "2001:db8::53"))  # fmt: skip
     db.add_endpoint(NET.id, "c2", lambda net, used: new)
     assert db.list_endpoints(container_id="c2") == [new]
+    # A helper of the version before, still running after the upgrade, inserts as it did.
+    with db.transaction() as c:
+        c.execute("INSERT INTO endpoints VALUES (?,?,?,?,?,?,?)",
+                  (NET.id, "c3", "10.1.0.4", "", "[]", "[]", ""))  # fmt: skip
+    assert [e.container_id for e in db.list_endpoints()] == ["c1", "c2", "c3"]
+    assert db.delete_endpoint(NET.id, "c2")  # its servers go with it
+    assert db._query("SELECT * FROM endpoint_dns", ()) == []
+    db.add_endpoint(NET.id, "c2", lambda net, used: new)
+    assert db.list_endpoints(container_id="c2") == [new]
 
 
 def test_network_rows(tmp_path: Path) -> None:

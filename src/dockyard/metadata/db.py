@@ -25,9 +25,14 @@ On disk: ``<state root>/metadata.db`` (+ ``-wal``/``-shm``). Schema version 5, k
               UNIQUE (network_id, ip))                                         (v4)
                                                 a running container's address on a network; a
                                                 network with rows here cannot be deleted
-        + dns JSON                                                             (v5)
+    endpoint_dns(network_id, container_id -> endpoints ON DELETE CASCADE,
+                 servers JSON)                                                 (v5)
                                                 the container's ``--dns`` servers: where the
-                                                network's DNS forwards its outside names
+                                                network's DNS forwards its outside names (a
+                                                table of its own, not a column: a network
+                                                helper of the version before, still running
+                                                after an upgrade, inserts endpoints with the
+                                                old column list and keeps working)
 
 Foreign keys are enforced (``PRAGMA foreign_keys=ON`` on every connection). Every write runs
 in ``transaction()`` (``BEGIN IMMEDIATE``), so concurrent CLIs serialise on the database lock
@@ -129,7 +134,12 @@ CREATE INDEX endpoints_container ON endpoints(container_id);
 """
 
 _V4_TO_V5 = """
-ALTER TABLE endpoints ADD COLUMN dns TEXT NOT NULL DEFAULT '[]';
+CREATE TABLE endpoint_dns (
+    network_id TEXT NOT NULL, container_id TEXT NOT NULL, servers TEXT NOT NULL,
+    PRIMARY KEY (network_id, container_id),
+    FOREIGN KEY (network_id, container_id) REFERENCES endpoints(network_id, container_id)
+        ON DELETE CASCADE
+);
 """
 
 # Append-only: _MIGRATIONS[n] upgrades version n to n+1 and never changes once released.
@@ -527,6 +537,9 @@ class Database(SQLiteFile):
                 raise Conflict(
                     f"network {network.name}: address {rec.ip} is already in use"
                 ) from err
+            if rec.dns:
+                c.execute("INSERT INTO endpoint_dns VALUES (?,?,?)",
+                          (network_id, container_id, json.dumps(list(rec.dns))))  # fmt: skip
         return rec
 
     def delete_endpoint(self, network_id: str, container_id: str) -> bool:
@@ -544,11 +557,15 @@ class Database(SQLiteFile):
         self, *, network_id: str | None = None, container_id: str | None = None
     ) -> list[EndpointRecord]:
         """Endpoints, of one network and/or one container when given, in insertion order."""
-        where = [f"{k}=?" for k, v in (("network_id", network_id), ("container_id", container_id))
-                 if v is not None]  # fmt: skip
+        where = [f"e.{k}=?" for k, v in (("network_id", network_id),
+                 ("container_id", container_id)) if v is not None]  # fmt: skip
         args = [v for v in (network_id, container_id) if v is not None]
-        sql = "SELECT * FROM endpoints" + (" WHERE " + " AND ".join(where) if where else "")
-        return [_endpoint(r) for r in self._query(sql + " ORDER BY rowid", args)]
+        sql = (
+            "SELECT e.*, COALESCE(d.servers, '[]') AS dns FROM endpoints e"
+            " LEFT JOIN endpoint_dns d USING (network_id, container_id)"
+            + (" WHERE " + " AND ".join(where) if where else "")
+        )
+        return [_endpoint(r) for r in self._query(sql + " ORDER BY e.rowid", args)]
 
     # leases -------------------------------------------------------------------------------------
 
@@ -670,11 +687,11 @@ def _endpoint(row: sqlite3.Row) -> EndpointRecord:
 
 
 _INSERT_ENDPOINT = (
-    "INSERT INTO endpoints (network_id, container_id, ip, mac, names, ports, veth, dns)"
-    " VALUES (?,?,?,?,?,?,?,?)"
+    "INSERT INTO endpoints (network_id, container_id, ip, mac, names, ports, veth)"
+    " VALUES (?,?,?,?,?,?,?)"
 )
 
 
 def _endpoint_row(rec: EndpointRecord) -> tuple[str, ...]:
-    names, dns = json.dumps(list(rec.names)), json.dumps(list(rec.dns))
-    return (rec.network_id, rec.container_id, rec.ip, rec.mac, names, rec.ports, rec.veth, dns)
+    names = json.dumps(list(rec.names))
+    return (rec.network_id, rec.container_id, rec.ip, rec.mac, names, rec.ports, rec.veth)
