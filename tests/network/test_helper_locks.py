@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from dockyard.errors import Conflict
-from dockyard.network import helper
+from dockyard.network import client, helper
 
 
 def test_a_second_root_waits_then_is_refused_naming_the_first(
@@ -64,7 +64,7 @@ def test_the_bridge_lock_file_goes_with_its_holder_and_a_waiter_locks_the_new_on
 
 
 def _hold_network_lock(runroot: Path, network_id: str) -> int:
-    path = helper.socket_path(runroot, network_id).with_suffix(".lock")
+    path = client.socket_path(runroot, network_id).with_suffix(".lock")
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_RDWR | os.O_CREAT)
     fcntl.flock(fd, fcntl.LOCK_EX)
@@ -79,7 +79,7 @@ def test_a_helper_started_beside_a_starting_one_leaves_it_the_network(tmp_path: 
 
     def answer_soon() -> None:  # the first helper finishes its set-up and serves
         time.sleep(0.2)
-        listener.bind(str(helper.socket_path(tmp_path, "a" * 64)))
+        listener.bind(str(client.socket_path(tmp_path, "a" * 64)))
         listener.listen(1)
         conn, _ = listener.accept()
         with conn:
@@ -104,3 +104,14 @@ def test_a_helper_takes_over_after_one_shutting_down(tmp_path: Path) -> None:
     timer.join()
     assert fd is not None
     os.close(fd)
+
+
+def test_a_stale_bridge_lock_is_dropped_a_held_one_kept(tmp_path: Path) -> None:
+    """``system prune``/``network rm`` after a killed helper: its lock file goes, unless a
+    helper (of any state root) holds it."""
+    path = client.bridge_lock_path("dytlock3", tmp_path)
+    held = helper._claim_bridge("dytlock3", Path("/roots/one"), tmp_path)
+    assert not client.drop_stale_lock(path) and path.exists()
+    os.close(held)  # killed: the file stays, nobody holds it
+    assert client.drop_stale_lock(path) and not path.exists()
+    assert not client.drop_stale_lock(path)

@@ -26,6 +26,8 @@ from tests.conftest import DockyardRunner
 from tests.engine.containers_harness import Box, boxed, wait_until
 from tests.support.leaks import take_snapshot
 
+from dockyard.network.client import bridge_lock_path
+
 pytestmark = [pytest.mark.root, pytest.mark.overlay, pytest.mark.netns]
 
 
@@ -398,9 +400,12 @@ def test_system_prune_removes_what_a_killed_helper_left(box: Box) -> None:
     box("rm", "-f", "web")
     left = _ours(box)
     assert f"link {box.runner.bridge}" in left and f"table dockyard-{box.runner.bridge}" in left
+    lock = bridge_lock_path(box.runner.bridge)
+    assert lock.exists()  # the killed helper could not delete it
     out = box.out("system", "prune", "-f")
     assert "Removed leftovers:" in out
     assert _ours(box) == []
+    assert not lock.exists()
 
 
 def test_the_userland_proxy_serves_loopback(box: Box, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -29,6 +29,14 @@ START_TIMEOUT = 60.0  # a helper may wait for another engine's lingering one (he
 REPLY_TIMEOUT = 60.0
 
 
+BRIDGE_LOCKS = Path("/run/lock")  # host-wide: a bridge name is the host's, not a state root's
+
+
+def bridge_lock_path(bridge: str, locks: Path = BRIDGE_LOCKS) -> Path:
+    """The host-wide lock file of a bridge device name (held by the helper that owns it)."""
+    return locks / f"dockyard-bridge-{bridge}.lock"
+
+
 def helper_dir(runroot: Path) -> Path:
     return runroot / "networks"
 
@@ -174,6 +182,30 @@ def remove_leftovers(bridge: str) -> None:
 
     with contextlib.suppress(errors.DockyardError):
         unexempt_forward(bridge)
+    drop_stale_lock(bridge_lock_path(bridge))
+
+
+def drop_stale_lock(path: Path) -> bool:
+    """Delete a bridge's lock file that no helper holds (a killed helper leaves it); True
+    when it was deleted. Deleted while locked, as a helper lets go of it, so a helper that
+    opened it meanwhile sees that the path no longer names its file and opens it again."""
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CLOEXEC)
+    except FileNotFoundError:
+        return False
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False  # a helper (of this state root or another) owns the bridge
+        if os.fstat(fd).st_ino != os.stat(path).st_ino:
+            return False  # already replaced by a newer file
+        path.unlink()
+        return True
+    except FileNotFoundError:
+        return False
+    finally:
+        os.close(fd)
 
 
 def _exchange(path: Path, message: Mapping[str, object]) -> dict[str, object]:

@@ -33,7 +33,13 @@ from dockyard import errors
 from dockyard._util.procs import alive
 from dockyard.metadata import Database
 from dockyard.network import dns, forward, liveness, nft, plumbing, proxy, sandbox
-from dockyard.network.client import START_TIMEOUT, ping, socket_path
+from dockyard.network.client import (
+    BRIDGE_LOCKS,
+    START_TIMEOUT,
+    bridge_lock_path,
+    ping,
+    socket_path,
+)
 from dockyard.network.model import Endpoint, Network, PortBinding, Proto, netns_path
 from dockyard.network.peers import StorePeers
 from dockyard.network.store import NetworkStore
@@ -361,12 +367,7 @@ def _lock(runroot: Path, network_id: str) -> int | None:
     return None
 
 
-BRIDGE_LOCKS = Path("/run/lock")
 BRIDGE_WAIT = 45.0  # longer than a helper lingers: a stopped engine's helper lets go by then
-
-
-def bridge_lock_path(bridge: str, locks: Path = BRIDGE_LOCKS) -> Path:
-    return locks / f"dockyard-bridge-{bridge}.lock"
 
 
 def _claim_bridge(bridge: str, root: Path, locks: Path = BRIDGE_LOCKS) -> int:
