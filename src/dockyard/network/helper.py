@@ -451,6 +451,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--network", required=True)
     parser.add_argument("--dns-upstream", default="")
     parser.add_argument("--linger", type=float, default=30.0)
+    parser.add_argument("--start-lock-fd", type=int, default=-1)  # held until we listen
     parser.add_argument("--userland-proxy", action="store_true")
     args = parser.parse_args(argv)
     lock = _lock(args.runroot, args.network)
@@ -472,6 +473,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         helper.setup()
         listener = _listen(path)
+        if args.start_lock_fd >= 0:  # the clients waiting for us may start none of their own
+            os.close(args.start_lock_fd)
         serve(helper, listener, args.linger)
     finally:
         if listener is not None:  # queued clients get a reset now, and start a new helper
