@@ -261,6 +261,9 @@ def test_removing_everything_leaves_nothing(box: Box) -> None:
     assert not Path("/sys/class/net", bridge).exists()  # at once, not when helpers stop
     assert f"dockyard-{bridge}" not in take_snapshot().tables
     assert not Path(f"/run/lock/dockyard-bridge-{bridge}.lock").exists()
+    network_id = json.loads(box.out("network", "inspect", "bridge"))[0]["Id"]
+    helper_files = {p.name for p in (box.runroot / "networks").iterdir()}
+    assert helper_files and all(name.startswith(network_id[:12]) for name in helper_files)
     _stop_helpers(box)  # the default network's helper would linger 30 s
     wait_until(lambda: not _ours(box), "nothing left", timeout=10)
     assert not [v for v in veths if Path("/sys/class/net", v).exists()]

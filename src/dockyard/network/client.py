@@ -161,10 +161,15 @@ def stop(runroot: Path, network_id: str, *, force: bool = True) -> bool:
 
 def teardown(runroot: Path, network: Network) -> None:
     """After ``network rm``: stop its helper, which deletes the bridge and firewall table;
-    with no helper running, remove what a crashed one left (without pyroute2)."""
-    if stop(runroot, network.id):
-        return
-    remove_leftovers(network.bridge)
+    with no helper running, remove what a crashed one left (without pyroute2). Then the
+    helper's files in the run root go too (socket, locks, log): the network is gone, so no
+    helper can start for it again."""
+    if not stop(runroot, network.id):
+        remove_leftovers(network.bridge)
+    path = socket_path(runroot, network.id)
+    for suffix in (".sock", ".start", ".lock", ".log"):
+        with contextlib.suppress(FileNotFoundError):
+            path.with_suffix(suffix).unlink()
 
 
 def remove_leftovers(bridge: str) -> None:
