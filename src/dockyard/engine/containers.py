@@ -230,9 +230,8 @@ class Containers:
             return {}
         if len(mounts) != 1 or mounts[0].type != "overlay":
             return {}
-        options = dict(o.split("=", 1) for o in mounts[0].options if "=" in o)
-        keys = {"lowerdir": "LowerDir", "upperdir": "UpperDir", "workdir": "WorkDir"}
-        return {keys[k]: v for k, v in sorted(options.items()) if k in keys}
+        keys = {"LowerDir": "lowerdir", "UpperDir": "upperdir", "WorkDir": "workdir"}
+        return {key: value for key, option in keys.items() if (value := mounts[0].option(option))}
 
     # volumes ----------------------------------------------------------------------------------
 

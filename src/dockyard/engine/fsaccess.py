@@ -142,8 +142,7 @@ def lower_dirs(engine: Containers, key: str) -> list[Path] | None:
     mounts = snapshots.mounts(key)
     if not mounts or mounts[0].type != "overlay":
         return []  # no parent: its own directory is bound, nothing under it
-    lower = next(o for o in mounts[0].options if o.startswith("lowerdir="))
-    return [Path(p) for p in lower[9:].split(":")]
+    return [Path(p) for p in mounts[0].option("lowerdir").split(":")]
 
 
 def drop_stubs(engine: Containers, container: Container) -> list[Change] | None:

@@ -147,16 +147,23 @@ def stop(runroot: Path, network_id: str, *, force: bool = True) -> bool:
         return False
     fd = os.open(path.with_suffix(".lock"), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
     try:
-        deadline = time.monotonic() + 10.0
-        while time.monotonic() < deadline:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                time.sleep(0.01)
+        flock_until(fd, time.monotonic() + 10.0, every=0.01)
     finally:
         os.close(fd)
     return True
+
+
+def flock_until(fd: int, deadline: float, *, every: float = 0.2) -> bool:
+    """Lock ``fd`` exclusively, polling every ``every`` seconds until ``deadline``; False when
+    it stayed held."""
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return True
+        except BlockingIOError:
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(every)
 
 
 def teardown(runroot: Path, network: Network) -> None:

@@ -37,6 +37,7 @@ from dockyard.network.client import (
     BRIDGE_LOCKS,
     START_TIMEOUT,
     bridge_lock_path,
+    flock_until,
     ping,
     socket_path,
 )
@@ -387,7 +388,7 @@ def _claim_bridge(bridge: str, root: Path, locks: Path = BRIDGE_LOCKS) -> int:
     deadline = time.monotonic() + BRIDGE_WAIT
     while True:
         fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-        if _flock_until(fd, deadline):
+        if flock_until(fd, deadline):
             try:
                 same = os.fstat(fd).st_ino == os.stat(path).st_ino
             except FileNotFoundError:
@@ -405,18 +406,6 @@ def _claim_bridge(bridge: str, root: Path, locks: Path = BRIDGE_LOCKS) -> int:
     os.ftruncate(fd, 0)
     os.pwrite(fd, str(root).encode(), 0)
     return fd
-
-
-def _flock_until(fd: int, deadline: float) -> bool:
-    """Lock ``fd`` exclusively, polling until ``deadline``; False when it stayed held."""
-    while True:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            return True
-        except BlockingIOError:
-            if time.monotonic() > deadline:
-                return False
-            time.sleep(0.2)
 
 
 def _release_bridge(fd: int, bridge: str, locks: Path = BRIDGE_LOCKS) -> None:

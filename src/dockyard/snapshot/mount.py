@@ -28,6 +28,11 @@ class Mount:
     source: str
     options: tuple[str, ...] = ()
 
+    def option(self, name: str) -> str:
+        """The value of the ``name=value`` option (``"lowerdir"``...), or "" without one."""
+        prefix = name + "="
+        return next((o[len(prefix) :] for o in self.options if o.startswith(prefix)), "")
+
     def to_json(self) -> dict[str, str | list[str]]:
         """Return the JSON form containerd uses: ``{"type", "source", "options"}``."""
         return {"type": self.type, "source": self.source, "options": list(self.options)}

@@ -56,7 +56,7 @@ def volatile(mounts: Sequence[Mount], release: str = "") -> tuple[Mount, ...]:
         return tuple(mounts)
     return tuple(
         replace(m, options=(*m.options, "volatile"))
-        if m.type == "overlay" and _option(m, "upperdir") and "volatile" not in m.options
+        if m.type == "overlay" and m.option("upperdir") and "volatile" not in m.options
         else m
         for m in mounts
     )
@@ -72,7 +72,7 @@ def reuse_volatile(mounts: Sequence[Mount], *, same_boot: bool) -> None:
             have lost writes.
     """
     for m in mounts:
-        work = _option(m, "workdir")
+        work = m.option("workdir")
         if m.type != "overlay" or not work:
             continue
         incompat = Path(work) / "work" / "incompat"
@@ -80,18 +80,13 @@ def reuse_volatile(mounts: Sequence[Mount], *, same_boot: bool) -> None:
             continue
         if not same_boot:
             raise FailedPrecondition(
-                f"writable layer {_option(m, 'upperdir')}: mounted volatile (run --rm) before "
+                f"writable layer {m.option('upperdir')}: mounted volatile (run --rm) before "
                 "the host restarted, so its files may be incomplete",
                 hint="remove the container",
             )
         shutil.rmtree(incompat / "volatile")
         with contextlib.suppress(OSError):
             incompat.rmdir()
-
-
-def _option(mount: Mount, name: str) -> str:
-    prefix = name + "="
-    return next((o[len(prefix) :] for o in mount.options if o.startswith(prefix)), "")
 
 
 def _release_at_least(release: str, wanted: tuple[int, int]) -> bool:
