@@ -23,12 +23,18 @@ def _endpoint(container_id: str, ip: str) -> EndpointRecord:
     return EndpointRecord(network_id=NET.id, container_id=container_id, ip=ip, mac="m")
 
 
+def _at_version(path: Path, version: int) -> sqlite3.Connection:
+    """A database at schema ``version`` (the migrations up to it), open for the old rows."""
+    conn = sqlite3.connect(path)
+    for step in range(version):
+        conn.executescript(_MIGRATIONS[step])
+    conn.execute(f"PRAGMA user_version={version}")
+    return conn
+
+
 def test_v3_database_gains_the_network_tables(tmp_path: Path) -> None:
     path = tmp_path / "metadata.db"
-    conn = sqlite3.connect(path)
-    for version in range(3):
-        conn.executescript(_MIGRATIONS[version])
-    conn.execute("PRAGMA user_version=3")
+    conn = _at_version(path, 3)
     conn.commit()
     conn.close()
     db = Database(path)
@@ -38,10 +44,7 @@ def test_v3_database_gains_the_network_tables(tmp_path: Path) -> None:
 
 def test_v4_endpoints_gain_dns_servers(tmp_path: Path) -> None:
     path = tmp_path / "metadata.db"
-    conn = sqlite3.connect(path)
-    for version in range(4):
-        conn.executescript(_MIGRATIONS[version])
-    conn.execute("PRAGMA user_version=4")
+    conn = _at_version(path, 4)
     conn.execute(
         "INSERT INTO networks VALUES (?,?,?,?,?,?,?,?,?,?,?)",
         (NET.id, NET.name, "bridge", NET.subnet, NET.gateway, "", 0, NET.bridge, "{}", "{}", "x"),
